@@ -1,0 +1,5 @@
+"""Allow ``python -m mlops_ci``."""
+
+from mlops_ci.cli import main
+
+raise SystemExit(main())

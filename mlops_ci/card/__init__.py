@@ -1,0 +1,1 @@
+"""Model cards: Markdown with YAML front matter."""

@@ -1,0 +1,13 @@
+"""The registered checks. Importing this package is cheap: checks import heavy libraries lazily."""
+
+from __future__ import annotations
+
+from mlops_ci.checks.base import Check
+from mlops_ci.checks.card import CardCheck
+from mlops_ci.checks.onnx_model import OnnxModelCheck
+
+
+def registry() -> dict[str, Check]:
+    """Every check by name, in a stable order."""
+    checks: list[Check] = [CardCheck(), OnnxModelCheck()]
+    return {check.name: check for check in checks}

@@ -1,0 +1,219 @@
+"""The command line. The only module (with its command groups) that prints, reads argv or exits.
+
+Exit codes: 0 all gates passed; 1 a gate failed; 2 usage, configuration or input error (one line
+on stderr naming the file and line); 3 internal error. Heavy libraries are imported inside the
+commands that need them, so ``mlops-ci --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlops_ci import __version__
+from mlops_ci.errors import MlopsCiError
+
+if TYPE_CHECKING:
+    from mlops_ci.findings import Report, Severity
+    from mlops_ci.outputs import OutputSpec
+
+app = typer.Typer(
+    name="mlops-ci",
+    help="GitOps CI/CD gates for machine-learning models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+schema_app = typer.Typer(help="Print JSON Schemas for editor completion.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+FormatOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="FMT[=PATH]: json, markdown, sarif, junit, gitlab-codequality; repeatable; '-' or no"
+        " PATH means standard output.",
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Configuration file (default: ./mlops-ci.yaml)."),
+]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"mlops-ci {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """GitOps CI/CD gates for machine-learning models."""
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"mlops-ci {__version__}")
+
+
+@app.command()
+def check(
+    config: ConfigOption = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this check (repeatable).")
+    ] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option("--skip", help="Skip this check (repeatable).")
+    ] = None,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="Lowest severity that fails: info..critical.")
+    ] = None,
+    output_format: FormatOption = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Make no network connections.")
+    ] = False,
+) -> None:
+    """Run the gates on the configured models."""
+    from mlops_ci.outputs import parse_format_specs
+    from mlops_ci.pipeline import CheckRequest, run_check
+
+    specs = parse_format_specs(output_format or [])
+    request = CheckRequest(
+        config=config,
+        models=tuple(model or ()),
+        only=tuple(only or ()),
+        skip=tuple(skip or ()),
+        fail_on=_severity(fail_on),
+        offline=offline or os.environ.get("MLOPS_CI_OFFLINE", "") in ("1", "true"),
+    )
+    report = run_check(request)
+    raise typer.Exit(_emit(report, specs))
+
+
+def _severity(text: str | None) -> Severity | None:
+    from mlops_ci.errors import UsageError
+    from mlops_ci.findings import Severity
+
+    if text is None:
+        return None
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"--fail-on: {exc}") from None
+
+
+def _emit(report: Report, specs: list[OutputSpec]) -> int:
+    """Write the report's outputs, print input errors as one line each, return the exit code."""
+    from mlops_ci.outputs import deliver
+
+    for text in deliver(report, specs):
+        sys.stdout.write(text)
+    sys.stdout.flush()
+    for result in report.results:
+        if result.status == "errored":
+            kind = "error" if result.error_kind == "input" else "internal error"
+            print(f"{kind}: {result.detail}", file=sys.stderr)
+    return report.exit_code
+
+
+@app.command()
+def rules() -> None:
+    """Print the reference of every rule ID (the content of docs/rules.md)."""
+    from mlops_ci.rules import rules_markdown
+
+    sys.stdout.write(rules_markdown())
+
+
+@schema_app.command("config")
+def schema_config() -> None:
+    """Print the JSON Schema of mlops-ci.yaml."""
+    import json
+
+    from mlops_ci.config import config_schema
+
+    typer.echo(json.dumps(config_schema(), indent=2))
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Repository to scaffold.")] = Path(),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Scaffold mlops-ci.yaml, a model card, CI files and a pre-push hook entry."""
+    from mlops_ci.scaffold import scaffold
+
+    for path, action in scaffold(directory, force=force):
+        typer.echo(f"{action:>9}  {path}")
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Where to create the demo (default: a new temporary dir).")
+    ] = None,
+) -> None:
+    """Create a demo repository with a real ONNX model, then run the gates on it."""
+    import tempfile
+
+    from mlops_ci.demo import create_demo
+    from mlops_ci.outputs import parse_format_specs
+    from mlops_ci.pipeline import CheckRequest, run_check
+
+    target = directory or Path(tempfile.mkdtemp(prefix="mlops-ci-demo-"))
+    create_demo(target)
+    typer.echo(f"Demo repository: {target.resolve()}")
+    typer.echo(f"$ cd {target.resolve()} && mlops-ci check\n")
+    report = run_check(CheckRequest(cwd=target, offline=True))
+    raise typer.Exit(_emit(report, parse_format_specs([])))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map every outcome to an exit code."""
+    from typer.exceptions import TyperException
+
+    try:
+        result = app(args=argv, prog_name="mlops-ci", standalone_mode=False)
+    except MlopsCiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except TyperException as exc:  # typer's (vendored click's) usage errors
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+        return EXIT_INPUT
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("MLOPS_CI_DEBUG"):
+            raise
+        hint = "set MLOPS_CI_DEBUG=1 for a traceback"
+        print(f"internal error: {exc.__class__.__name__}: {exc} ({hint})", file=sys.stderr)
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else EXIT_OK

@@ -1,0 +1,365 @@
+"""Configuration: the pydantic models for ``mlops-ci.yaml`` and how a run's settings are found.
+
+Precedence, highest first: command-line flags, ``MLOPS_CI_*`` environment variables, the file
+(``mlops-ci.yaml``, or ``[tool.mlops-ci]`` in ``pyproject.toml``), then the defaults below.
+Every validation error names ``file:line:column`` and the field path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from mlops_ci.errors import ConfigError, SourcePosition
+from mlops_ci.findings import Severity
+from mlops_ci.yamlio import PathKey, YamlDocument, format_path, load_yaml
+
+CONFIG_FILENAME = "mlops-ci.yaml"
+ENV_PREFIX = "MLOPS_CI_"
+
+
+def _parse_severity(value: Any) -> Any:
+    if isinstance(value, str):
+        return Severity.parse(value)
+    return value
+
+
+SeverityField = Annotated[Severity, BeforeValidator(_parse_severity)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """How to synthesise one model input for benchmarking."""
+
+    shape: list[int | str] = Field(description="dimensions: integers, or names of dynamic dims")
+    dtype: str = "float32"
+
+
+class BenchSettings(_Strict):
+    """Benchmark settings of one model."""
+
+    inputs: dict[str, InputSpec] = Field(
+        default_factory=dict, description="a mapping of input name to {shape, dtype}"
+    )
+    dims: dict[str, int] = Field(
+        default_factory=dict, description="a mapping of dimension name to integer"
+    )
+
+
+class ModelConfig(_Strict):
+    """One model under the gates."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="a model name")
+    path: str = Field(description="a path to an .onnx file or a directory of model files")
+    card: str | None = Field(default=None, description="a path to the model card (Markdown)")
+    bench: BenchSettings = Field(default_factory=BenchSettings)
+
+
+class ScanConfig(_Strict):
+    """What the scanners read."""
+
+    requirements: list[str] = Field(default_factory=list)
+    source: list[str] = Field(default_factory=list)
+    vuln_db: str | None = Field(
+        default=None, description="a path to OSV records (a directory or a zip) for offline scans"
+    )
+
+
+class SigningConfig(_Strict):
+    """How artifacts are signed and verified."""
+
+    mode: Literal["auto", "sigstore", "key", "certificate", "none"] = "auto"
+
+
+class ForgeConfig(_Strict):
+    """Which forge receives promotion pull/merge requests."""
+
+    kind: Literal["auto", "github", "gitlab", "none"] = "auto"
+
+
+class Config(_Strict):
+    """The whole ``mlops-ci.yaml``."""
+
+    version: Literal[1] = 1
+    models: list[ModelConfig] = Field(default_factory=list)
+    environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "prod"])
+    state_dir: str = "deploy/"
+    policies: list[str] = Field(default_factory=lambda: ["baseline"])
+    waivers: str | None = "waivers.yaml"
+    scan: ScanConfig = Field(default_factory=ScanConfig)
+    signing: SigningConfig = Field(default_factory=SigningConfig)
+    forge: ForgeConfig = Field(default_factory=ForgeConfig)
+    fail_on: SeverityField = Field(
+        default=Severity.HIGH, description="one of info, low, medium, high, critical"
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
+        envs = self.environments
+        if len(set(envs)) != len(envs) or not envs:
+            raise ValueError("environments must be a non-empty list of unique names")
+        return self
+
+    def model(self, name: str) -> ModelConfig:
+        """The model called ``name``; raises ConfigError with a hint otherwise."""
+        for model in self.models:
+            if model.name == name:
+                return model
+        known = [m.name for m in self.models]
+        raise ConfigError(f"unknown model {name!r}{did_you_mean(name, known)}")
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated configuration and where it came from."""
+
+    config: Config
+    path: Path | None
+    root: Path
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the configuration, resolved against the repository root."""
+        return (self.root / relative).resolve()
+
+    def display(self, path: Path) -> str:
+        """A path as users should read it: relative to the root when inside it."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """A ``; did you mean 'x'?`` suffix when ``word`` is close to one of ``choices``."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def find_config(start: Path) -> Path | None:
+    """The configuration file for ``start``: mlops-ci.yaml, or a pyproject.toml with the table."""
+    for candidate in (start / CONFIG_FILENAME, start / "mlops-ci.yml"):
+        if candidate.is_file():
+            return candidate
+    pyproject = start / "pyproject.toml"
+    if pyproject.is_file() and "[tool.mlops-ci" in pyproject.read_text(errors="replace"):
+        return pyproject
+    return None
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    cwd: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Find, read and validate the configuration.
+
+    ``overrides`` are command-line values keyed by top-level field (they win over everything);
+    ``environ`` defaults to ``os.environ``.
+    """
+    cwd = cwd or Path.cwd()
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get(f"{ENV_PREFIX}CONFIG"):
+        path = Path(environ[f"{ENV_PREFIX}CONFIG"])
+    if path is None:
+        path = find_config(cwd)
+        if path is None:
+            raise ConfigError(
+                f"no {CONFIG_FILENAME} in {cwd}; run 'mlops-ci init' to create one,"
+                " or pass --config PATH",
+                SourcePosition(str(cwd / CONFIG_FILENAME)),
+            )
+    if not path.is_file():
+        raise ConfigError(
+            "configuration file not found; check the path, or run 'mlops-ci init'",
+            SourcePosition(str(path)),
+        )
+    document = _read_document(path)
+    data = document.data if document.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "the configuration must be a mapping of keys to values", document.position(())
+        )
+    data = apply_environment(data, environ)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, document) from None
+    return LoadedConfig(config=config, path=path, root=path.resolve().parent)
+
+
+def _read_document(path: Path) -> YamlDocument:
+    display = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the configuration: {exc.__class__.__name__}", SourcePosition(display)
+        ) from None
+    if path.name != "pyproject.toml":
+        return load_yaml(text, display)
+    try:
+        table = tomllib.loads(text).get("tool", {}).get("mlops-ci")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", SourcePosition(display)) from None
+    if table is None:
+        raise ConfigError("pyproject.toml has no [tool.mlops-ci] table", SourcePosition(display))
+    line = next(
+        (n for n, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith("[tool.mlops-ci")),
+        1,
+    )
+    # TOML has no node positions here: every error points at the table header.
+    return YamlDocument(display, table, {(): (line, 1)}, {})
+
+
+_ENV_SCALARS: dict[str, PathKey] = {
+    "FAIL_ON": ("fail_on",),
+    "STATE_DIR": ("state_dir",),
+    "WAIVERS": ("waivers",),
+    "POLICIES": ("policies",),
+    "ENVIRONMENTS": ("environments",),
+    "SCAN_VULN_DB": ("scan", "vuln_db"),
+    "SCAN_REQUIREMENTS": ("scan", "requirements"),
+    "SCAN_SOURCE": ("scan", "source"),
+    "SIGNING_MODE": ("signing", "mode"),
+    "FORGE_KIND": ("forge", "kind"),
+}
+_ENV_LISTS = {"POLICIES", "ENVIRONMENTS", "SCAN_REQUIREMENTS", "SCAN_SOURCE"}
+
+
+def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Overlay ``MLOPS_CI_*`` variables (lists are comma-separated) on the file's data."""
+    merged = dict(data)
+    for suffix, loc in _ENV_SCALARS.items():
+        raw = environ.get(ENV_PREFIX + suffix)
+        if raw is None:
+            continue
+        value: Any = (
+            [p.strip() for p in raw.split(",") if p.strip()] if suffix in _ENV_LISTS else raw
+        )
+        target = merged
+        for part in loc[:-1]:
+            section = target.get(str(part))
+            target[str(part)] = dict(section) if isinstance(section, dict) else {}
+            target = target[str(part)]
+        target[str(loc[-1])] = value
+    return merged
+
+
+_EXPECTED = {
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _config_error(exc: ValidationError, document: YamlDocument) -> ConfigError:
+    # An unknown key is usually a typo that also causes a "missing" error: report the typo.
+    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
+    error = errors[0]
+    loc: PathKey = tuple(error["loc"])
+    kind = error["type"]
+    field = format_path(loc)
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        hint = did_you_mean(key, _known_keys(loc[:-1]))
+        message = f"{format_path(loc[:-1]) if loc[:-1] else 'top level'}: unknown key {key!r}{hint}"
+        return ConfigError(message, document.position(loc, prefer_key=True))
+    if kind == "missing":
+        message = f"{format_path(loc[:-1]) or 'top level'}: missing required key {loc[-1]!r}"
+        return ConfigError(message, document.position(loc[:-1]))
+    if kind in _EXPECTED:
+        description = _field_description(loc) or _EXPECTED[kind]
+        got = error.get("input")
+        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+        message = f"{field}: expected {description}, got {shown[:60]}"
+    elif kind in ("value_error", "assertion_error") and "ctx" in error:
+        message = f"{field}: {error['ctx'].get('error', error['msg'])}"
+    else:
+        message = f"{field}: {error['msg'][:1].lower()}{error['msg'][1:]}"
+    return ConfigError(message, document.position(loc))
+
+
+def _model_at(loc: PathKey) -> Any:
+    """The pydantic model class or annotation found by walking ``loc`` from Config."""
+    current: Any = Config
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif get_origin(current) in (list, dict):
+            current = get_args(current)[-1]
+        else:
+            return None
+    return _unwrap(current)
+
+
+def _unwrap(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (list, dict):
+        return annotation
+    if len(args) == 1 and get_origin(annotation) is not Annotated:
+        return args[0]
+    if get_origin(annotation) is Annotated:
+        return args[0]
+    return annotation
+
+
+def _known_keys(loc: PathKey) -> list[str]:
+    model = _model_at(loc)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _field_description(loc: PathKey) -> str | None:
+    if not loc or not isinstance(loc[-1], str):
+        return None
+    parent = _model_at(loc[:-1])
+    if isinstance(parent, type) and issubclass(parent, BaseModel):
+        field = parent.model_fields.get(loc[-1])
+        if (
+            field is not None
+            and field.description
+            and field.description.startswith(("a ", "an ", "one of"))
+        ):
+            return field.description
+    return None
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of ``mlops-ci.yaml``, for editor completion."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlops-ci configuration"
+    return schema

@@ -1,0 +1,34 @@
+"""``mlops-ci demo``: a self-contained demo repository with a real model, card and history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops_ci.demo.model import save_mlp
+from mlops_ci.errors import UsageError
+from mlops_ci.fsutil import atomic_write
+from mlops_ci.resources import template_text
+
+DEMO_MODEL = "fraud-detector"
+ORIGIN_DIRNAME = "mlops-ci-demo-origin.git"
+
+
+def create_demo(target: Path) -> Path:
+    """Create the demo repository in ``target`` (which must be empty or absent); returns it.
+
+    The bare ``origin`` lives inside ``.git/`` so the demo stays one self-contained folder.
+    """
+    from mlops_ci.gitops import add_bare_origin, commit_all, init_repository
+
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UsageError(f"{target} is not an empty directory; give a new or empty DIR")
+    target.mkdir(parents=True, exist_ok=True)
+    model_dir = target / "models" / DEMO_MODEL
+    save_mlp(model_dir / "model.onnx", (64, 32, 2), seed=7, name=DEMO_MODEL)
+    atomic_write(model_dir / "README.md", template_text("demo/model_card.md"))
+    atomic_write(target / "mlops-ci.yaml", template_text("demo/mlops-ci.yaml"))
+    atomic_write(target / ".gitignore", ".mlops-ci/\nreports/\n*.tmp\n")
+    init_repository(target)
+    commit_all(target, f"Add the {DEMO_MODEL} model, its card and the mlops-ci config")
+    add_bare_origin(target, target / ".git" / ORIGIN_DIRNAME)
+    return target

@@ -1,0 +1,144 @@
+"""Markdown: a GitHub step summary and a PR/MR comment in one."""
+
+from __future__ import annotations
+
+from mlops_ci.findings import CheckResult, Finding, Report, Severity
+from mlops_ci.formats.common import SEVERITY_ICONS, STATUS_ICONS, VERDICT_TEXT, case_name
+
+# Hidden marker that lets the sticky PR/MR comment be found and updated in place.
+MARKER = "<!-- mlops-ci:report -->"
+VERDICT_ICONS = {"pass": "✅", "fail": "❌", "error": "💥"}
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a table cell: one line, no pipe, no raw HTML."""
+    flat = " ".join(str(text).split())
+    return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _headline(report: Report) -> list[str]:
+    verdict = report.verdict
+    counts: dict[str, int] = {}
+    for r in report.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no checks ran"
+    models = len(report.models)
+    parts = [
+        f"{len(report.results)} results on {models} model{'s' if models != 1 else ''}: {tally}",
+        f"fail on **{report.fail_on.label}**",
+    ]
+    if report.environment:
+        parts.append(f"target `{report.environment}`")
+    if report.git.commit:
+        branch = f" on `{report.git.branch}`" if report.git.branch else ""
+        parts.append(f"commit `{report.git.commit[:12]}`{branch}")
+    parts.append(_duration(report.duration_s))
+    return [
+        MARKER,
+        f"## {VERDICT_ICONS[verdict]} mlops-ci: {VERDICT_TEXT[verdict]}",
+        "",
+        " · ".join(parts),
+        "",
+    ]
+
+
+def _checks_table(report: Report) -> list[str]:
+    lines = [
+        "| Check | Model | Status | Findings | Duration |",
+        "| --- | --- | --- | ---: | ---: |",
+    ]
+    for r in report.results:
+        active = sum(1 for f in r.findings if f.suppressed_by is None)
+        waived = len(r.findings) - active
+        count = f"{active}" + (f" (+{waived} waived)" if waived else "")
+        lines.append(
+            f"| {_cell(r.check)} | {_cell(r.model or '—')} | {STATUS_ICONS[r.status]} {r.status}"
+            f" | {count} | {_duration(r.duration_s)} |"
+        )
+    return [*lines, ""]
+
+
+def _findings(report: Report) -> list[str]:
+    pairs = report.all_findings()
+    if not pairs:
+        return []
+    blocking = sum(1 for _, f in pairs if f.blocks(report.fail_on))
+    lines = [f"### Findings ({len(pairs)}, {blocking} blocking)", ""]
+    for severity in sorted(Severity, reverse=True):
+        group = [(r, f) for r, f in pairs if f.severity == severity]
+        if not group:
+            continue
+        lines += [
+            f"#### {SEVERITY_ICONS[severity]} {severity.label.capitalize()} ({len(group)})",
+            "",
+            "| Rule | Model | Location | Message | Waived |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [_finding_row(r, f) for r, f in group]
+        lines.append("")
+    return lines
+
+
+def _finding_row(result: CheckResult, finding: Finding) -> str:
+    where = f"`{_cell(str(finding.location))}`" if finding.location else "—"
+    waived = f"✔ `{_cell(finding.suppressed_by)}`" if finding.suppressed_by else ""
+    return (
+        f"| `{_cell(finding.rule_id)}` | {_cell(result.model or '—')} | {where}"
+        f" | {_cell(finding.message)} | {waived} |"
+    )
+
+
+def _problems(report: Report) -> list[str]:
+    lines: list[str] = []
+    for r in report.results:
+        if r.status not in ("errored", "skipped") or not r.detail:
+            continue
+        label = "errored" if r.status == "errored" else "skipped"
+        lines += [
+            f"<details><summary>{STATUS_ICONS[r.status]} {label}: {_cell(case_name(r))}</summary>",
+            "",
+            "```text",
+            r.detail.replace("```", "'''"),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
+    return lines
+
+
+def _metrics(report: Report) -> list[str]:
+    rows = [
+        f"| {_cell(r.check)} | {_cell(r.model or '—')} | {_cell(k)} | {v:g} |"
+        for r in report.results
+        for k, v in sorted(r.metrics.items())
+    ]
+    if not rows:
+        return []
+    return [
+        "<details><summary>Metrics</summary>",
+        "",
+        "| Check | Model | Metric | Value |",
+        "| --- | --- | --- | ---: |",
+        *rows,
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def render(report: Report) -> str:
+    """The report as GitHub-flavoured Markdown."""
+    lines = [
+        *_headline(report),
+        *_checks_table(report),
+        *_findings(report),
+        *_problems(report),
+        *_metrics(report),
+        f"<sub>mlops-ci {report.tool_version} · started {report.started_at}</sub>",
+    ]
+    return "\n".join(lines) + "\n"

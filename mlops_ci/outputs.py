@@ -1,0 +1,55 @@
+"""``--format FMT[=PATH]``: parse the specs, deliver rendered reports (files written atomically)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops_ci.config import did_you_mean
+from mlops_ci.errors import UsageError
+from mlops_ci.findings import Report
+from mlops_ci.formats import FORMATS, render
+from mlops_ci.fsutil import atomic_write
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One requested output: a format, and a file (None means standard output)."""
+
+    format: str
+    path: Path | None
+
+
+def parse_format_specs(specs: Sequence[str], default: str = "markdown") -> list[OutputSpec]:
+    """Parse ``FMT`` / ``FMT=PATH`` / ``FMT=-`` specs; no spec means ``default`` to stdout."""
+    if not specs:
+        return [OutputSpec(default, None)]
+    parsed = []
+    for spec in specs:
+        name, _, target = spec.partition("=")
+        name = name.strip()
+        if name not in FORMATS:
+            known = list(FORMATS)
+            raise UsageError(
+                f"--format {spec!r}: unknown format {name!r}{did_you_mean(name, known)}"
+                f" (formats: {', '.join(known)})"
+            )
+        if _ and not target:
+            raise UsageError(
+                f"--format {spec!r}: give a path after '=', or '-' for standard output"
+            )
+        parsed.append(OutputSpec(name, None if target in ("", "-") else Path(target)))
+    return parsed
+
+
+def deliver(report: Report, specs: Sequence[OutputSpec]) -> list[str]:
+    """Write every file output; return the texts meant for standard output, in order."""
+    to_stdout = []
+    for spec in specs:
+        text = render(spec.format, report)
+        if spec.path is None:
+            to_stdout.append(text)
+        else:
+            atomic_write(spec.path, text)
+    return to_stdout

@@ -1,0 +1,162 @@
+"""Runs the checks: dependency order, independent checks concurrently, one crash isolated.
+
+A check that raises :class:`MlopsCiError` is recorded as ``errored`` with ``error_kind="input"``
+(the run exits 2); any other exception is ``errored`` with ``error_kind="internal"`` (exit 3). Every
+other check still runs and the report is still written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mlops_ci import __version__
+from mlops_ci.checks.base import Check, Context
+from mlops_ci.config import LoadedConfig, ModelConfig, did_you_mean
+from mlops_ci.errors import MlopsCiError, UsageError
+from mlops_ci.findings import CheckResult, GitInfo, ModelRef, Report, Severity
+
+ResultHook = Callable[[CheckResult, Context], CheckResult]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to run and how."""
+
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    fail_on: Severity | None = None
+    offline: bool = False
+    environment: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    max_workers: int = 4
+
+
+def select_checks(
+    registry: Mapping[str, Check], only: Sequence[str], skip: Sequence[str]
+) -> list[Check]:
+    """The checks to run, in registry order; unknown names are a usage error with a hint."""
+    known = list(registry)
+    for name in (*only, *skip):
+        if name not in registry:
+            raise UsageError(
+                f"unknown check {name!r}{did_you_mean(name, known)} (checks: {', '.join(known)})"
+            )
+    chosen = [c for n, c in registry.items() if (not only or n in only) and n not in skip]
+    return chosen
+
+
+def select_models(loaded: LoadedConfig, names: Sequence[str]) -> list[ModelConfig]:
+    """The configured models named in ``names``, or all of them."""
+    if not names:
+        return list(loaded.config.models)
+    return [loaded.config.model(name) for name in names]
+
+
+def dependency_levels(checks: Sequence[Check]) -> list[list[Check]]:
+    """Group checks so each level only needs checks of earlier levels."""
+    names = {c.name for c in checks}
+    remaining = list(checks)
+    done: set[str] = set()
+    levels: list[list[Check]] = []
+    while remaining:
+        level = [c for c in remaining if all(n in done or n not in names for n in c.needs)]
+        if not level:
+            cycle = ", ".join(c.name for c in remaining)
+            raise RuntimeError(f"checks depend on each other in a cycle: {cycle}")
+        levels.append(level)
+        done.update(c.name for c in level)
+        remaining = [c for c in remaining if c not in level]
+    return levels
+
+
+def run_checks(
+    loaded: LoadedConfig,
+    registry: Mapping[str, Check],
+    opts: RunOptions,
+    *,
+    git: GitInfo | None = None,
+    now: dt.datetime | None = None,
+    hook: ResultHook | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> Report:
+    """Run the selected checks on the selected models and assemble the report."""
+    now = now or dt.datetime.now(dt.UTC)
+    fail_on = opts.fail_on if opts.fail_on is not None else loaded.config.fail_on
+    checks = select_checks(registry, opts.only, opts.skip)
+    models = select_models(loaded, opts.models)
+    started = time.perf_counter()
+    results: dict[tuple[str, str | None], CheckResult] = {}
+
+    def needs_for(check: Check, model: ModelConfig | None) -> dict[str, CheckResult]:
+        found: dict[str, CheckResult] = {}
+        for name in check.needs:
+            key_model = (name, model.name if model else None)
+            if key_model in results:
+                found[name] = results[key_model]
+            elif (name, None) in results:
+                found[name] = results[(name, None)]
+        return found
+
+    def run_one(check: Check, model: ModelConfig | None) -> CheckResult:
+        ctx = Context(
+            loaded=loaded,
+            model=model,
+            needs=needs_for(check, model),
+            now=now,
+            offline=opts.offline,
+            options=opts.options,
+        )
+        began = time.perf_counter()
+        try:
+            outcome = check.run(ctx)
+        except MlopsCiError as exc:
+            outcome = _errored(check, model, str(exc), "input")
+        except Exception as exc:  # one crashing check must not take the others down
+            outcome = _errored(check, model, f"{exc.__class__.__name__}: {exc}", "internal")
+        if hook is not None and outcome.status != "errored":
+            outcome = hook(outcome, ctx)
+        outcome = replace(outcome.with_status(fail_on), duration_s=time.perf_counter() - began)
+        if on_result is not None:
+            on_result(outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, opts.max_workers)) as pool:
+        for level in dependency_levels(checks):
+            tasks: list[tuple[Check, ModelConfig | None]] = []
+            for check in level:
+                if check.scope == "repository":
+                    tasks.append((check, None))
+                else:
+                    tasks.extend((check, model) for model in models)
+            futures = [(c, m, pool.submit(run_one, c, m)) for c, m in tasks]
+            for check, model, future in futures:
+                results[(check.name, model.name if model else None)] = future.result()
+
+    ordered = tuple(results.values())
+    return Report(
+        tool_version=__version__,
+        started_at=now.isoformat(timespec="seconds"),
+        git=git or GitInfo(),
+        models=tuple(ModelRef(m.name, m.path, m.card) for m in models),
+        results=ordered,
+        fail_on=fail_on,
+        duration_s=round(time.perf_counter() - started, 3),
+        environment=opts.environment,
+        config_path=loaded.display(loaded.path) if loaded.path else None,
+    )
+
+
+def _errored(check: Check, model: ModelConfig | None, message: str, kind: str) -> CheckResult:
+    return CheckResult(
+        check=check.name,
+        status="errored",
+        model=model.name if model else None,
+        detail=message,
+        error_kind="input" if kind == "input" else "internal",
+    )

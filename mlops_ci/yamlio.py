@@ -1,0 +1,175 @@
+"""Safe loading of user YAML with line and column positions.
+
+Every YAML file a user writes (``mlops-ci.yaml``, model card front matter, policy packs, waivers)
+goes through :func:`load_yaml`. It uses ruamel.yaml (YAML 1.2, so ``on:`` stays a string) and
+returns plain Python data plus the position of every key and value, so validation errors can name
+``file:line:column``. It refuses, with a one-line error, what would hurt a CI runner: oversized
+input, alias expansion bombs ("billion laughs"), deep nesting, duplicate keys and custom tags.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from mlops_ci.errors import InputError, SourcePosition
+
+PathKey = tuple[str | int, ...]
+
+MAX_YAML_BYTES = 2 * 1024 * 1024
+MAX_NODES = 50_000
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """Plain data read from YAML, with 1-based positions of its keys and values."""
+
+    path: str
+    data: Any
+    value_positions: Mapping[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_positions: Mapping[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, loc: PathKey, *, prefer_key: bool = False) -> SourcePosition:
+        """The position of ``loc``, or of its nearest enclosing node that has one."""
+        for end in range(len(loc), -1, -1):
+            prefix = loc[:end]
+            table = self.key_positions if prefer_key and end == len(loc) else self.value_positions
+            found = table.get(prefix) or self.key_positions.get(prefix)
+            if found is not None:
+                return SourcePosition(self.path, found[0], found[1])
+        return SourcePosition(self.path, 1, 1)
+
+
+def format_path(loc: PathKey) -> str:
+    """Render a key path the way users read it: ``models[0].bench.dims``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(document)"
+
+
+def load_yaml(
+    text: str, path: str, *, line_offset: int = 0, max_bytes: int = MAX_YAML_BYTES
+) -> YamlDocument:
+    """Parse ``text`` (the contents of ``path``) into a :class:`YamlDocument`.
+
+    ``line_offset`` is added to every line number, for YAML embedded in a larger file such as a
+    model card's front matter.
+    """
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > max_bytes:
+        raise InputError(
+            f"YAML is {size / 1048576:.1f} MiB, over the {max_bytes // 1048576} MiB limit;"
+            " keep large data out of configuration and front matter",
+            SourcePosition(path, line_offset + 1),
+        )
+    yaml = YAML(typ="rt")
+    try:
+        raw = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        pos = (
+            SourcePosition(path, mark.line + 1 + line_offset, mark.column + 1)
+            if mark is not None
+            else SourcePosition(path, line_offset + 1)
+        )
+        raise InputError(f"invalid YAML: {problem}", pos) from None
+    except YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", SourcePosition(path, line_offset + 1)) from None
+    converter = _Converter(path, line_offset)
+    data = converter.convert(raw, (), 0)
+    return YamlDocument(path, data, converter.values, converter.keys)
+
+
+class _Converter:
+    """Turns ruamel's round-trip nodes into plain data, recording positions and a node budget."""
+
+    def __init__(self, path: str, line_offset: int) -> None:
+        self.path = path
+        self.line_offset = line_offset
+        self.nodes = 0
+        self.values: dict[PathKey, tuple[int, int]] = {}
+        self.keys: dict[PathKey, tuple[int, int]] = {}
+
+    def _pos(self, line: int, col: int) -> tuple[int, int]:
+        return (line + 1 + self.line_offset, col + 1)
+
+    def _refuse(self, message: str, loc: PathKey) -> InputError:
+        line, col = self.values.get(loc) or self.keys.get(loc) or (self.line_offset + 1, 1)
+        return InputError(message, SourcePosition(self.path, line, col))
+
+    def convert(self, node: Any, loc: PathKey, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self._refuse(
+                f"YAML expands to more than {MAX_NODES:,} nodes (an alias bomb?);"
+                " remove the repeated aliases",
+                loc,
+            )
+        if depth > MAX_DEPTH:
+            raise self._refuse(f"YAML is nested more than {MAX_DEPTH} levels deep", loc)
+        if isinstance(node, CommentedMap):
+            if loc not in self.values:
+                self.values[loc] = self._pos(node.lc.line, node.lc.col)
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                if not isinstance(key, str | int | float | bool) or isinstance(key, TaggedScalar):
+                    raise self._refuse("mapping keys must be plain scalars", loc)
+                skey = str(key) if not isinstance(key, str) else key
+                child = (*loc, skey)
+                kline, kcol = node.lc.key(key)
+                self.keys[child] = self._pos(kline, kcol)
+                vpos = node.lc.value(key)
+                if vpos is not None and vpos[0] is not None:
+                    self.values[child] = self._pos(vpos[0], vpos[1])
+                out[skey] = self.convert(value, child, depth + 1)
+            return out
+        if isinstance(node, CommentedSeq):
+            if loc not in self.values:
+                self.values[loc] = self._pos(node.lc.line, node.lc.col)
+            items = []
+            for index, value in enumerate(node):
+                child = (*loc, index)
+                iline, icol = node.lc.item(index)
+                self.values[child] = self._pos(iline, icol)
+                items.append(self.convert(value, child, depth + 1))
+            return items
+        if isinstance(node, TaggedScalar):
+            raise self._refuse(f"custom YAML tag {node.tag!s} is not allowed", loc)
+        return _plain_scalar(node)
+
+
+def _plain_scalar(node: Any) -> Any:
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, dt.datetime):
+        return dt.datetime(
+            node.year,
+            node.month,
+            node.day,
+            node.hour,
+            node.minute,
+            node.second,
+            node.microsecond,
+            tzinfo=node.tzinfo,
+        )
+    if isinstance(node, dt.date):
+        return dt.date(node.year, node.month, node.day)
+    return str(node)

@@ -1,0 +1,108 @@
+"""Shared fixtures. The default run needs no network: non-loopback connections are blocked here
+and, through ``tests/netguard/sitecustomize.py`` on PYTHONPATH, in every Python subprocess."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+NETGUARD = Path(__file__).parent / "netguard"
+sys.path.insert(0, str(NETGUARD))
+import sitecustomize  # noqa: E402  (the guard installs itself on import)
+
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(NETGUARD), os.environ.get("PYTHONPATH", "")) if p
+)
+sitecustomize.install()
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+TEST_DATA = Path(__file__).parent / "data"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--benchmarks", action="store_true", help="also collect tests/benchmarks (slow)"
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path.name == "benchmarks" and not config.getoption("--benchmarks"):
+        return True
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never inherit the developer's MLOPS_CI_* settings or CI tokens."""
+    for name in list(os.environ):
+        if name.startswith("MLOPS_CI_") or name in ("GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.com")
+
+
+@dataclass
+class CliResult:
+    """What one CLI invocation did."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliResult]:
+    """Run ``mlops-ci ARGS`` in-process from directory ``cwd``."""
+    from mlops_ci.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> CliResult:
+        capsys.readouterr()
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mlops_ci.demo import create_demo
+
+    return create_demo(tmp_path_factory.mktemp("demo-template") / "repo")
+
+
+@pytest.fixture
+def demo_repo(_demo_template: Path, tmp_path: Path) -> Iterator[Path]:
+    """A fresh copy of the demo repository (git history and bare origin included)."""
+    import shutil
+
+    import git
+
+    from mlops_ci.demo import ORIGIN_DIRNAME
+
+    target = tmp_path / "demo"
+    shutil.copytree(_demo_template, target, symlinks=True)
+    with git.Repo(target) as repo:
+        repo.remotes.origin.set_url(str(target / ".git" / ORIGIN_DIRNAME))
+    yield target
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it are skipped, saying so, when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"../shared/data is absent ({SHARED_DATA}); CI always has it")
+    return SHARED_DATA

@@ -1,0 +1,129 @@
+"""The runner: dependency order, concurrency, isolation of crashing checks, --only/--skip."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from mlops_ci.checks.base import Check, Context, Scope, result
+from mlops_ci.config import load_config
+from mlops_ci.errors import InputError, UsageError
+from mlops_ci.findings import CheckResult, Location, Severity
+from mlops_ci.runner import RunOptions, dependency_levels, run_checks
+
+CONFIG = "models:\n  - {name: a, path: a.onnx}\n  - {name: b, path: b.onnx}\n"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.lock = threading.Lock()
+
+    def note(self, entry: str) -> None:
+        with self.lock:
+            self.order.append(entry)
+
+
+def make_check(
+    name: str,
+    needs: tuple[str, ...] = (),
+    *,
+    scope: Scope = "model",
+    recorder: Recorder | None = None,
+    raises: Exception | None = None,
+    severity: Severity | None = None,
+) -> Check:
+    class _Check:
+        def run(self, ctx: Context) -> CheckResult:
+            if recorder:
+                recorder.note(f"{name}:{ctx.model.name if ctx.model else '-'}:{sorted(ctx.needs)}")
+            if raises is not None:
+                raise raises
+            findings = []
+            if severity is not None:
+                findings.append(ctx.finding("T001", severity, "found", Location("x")))
+            return result(ctx, name, findings)
+
+    _Check.name = name  # type: ignore[attr-defined]
+    _Check.needs = needs  # type: ignore[attr-defined]
+    _Check.scope = scope  # type: ignore[attr-defined]
+    check: Check = _Check()  # type: ignore[assignment]
+    return check
+
+
+@pytest.fixture
+def loaded(tmp_path: Path):  # type: ignore[no-untyped-def]
+    (tmp_path / "mlops-ci.yaml").write_text(CONFIG)
+    return load_config(cwd=tmp_path)
+
+
+def test_dependency_order(loaded) -> None:  # type: ignore[no-untyped-def]
+    rec = Recorder()
+    checks = {
+        "policy": make_check("policy", ("card", "deps"), recorder=rec),
+        "card": make_check("card", recorder=rec),
+        "deps": make_check("deps", scope="repository", recorder=rec),
+    }
+    report = run_checks(loaded, checks, RunOptions())
+    assert [r.check for r in report.results][:3] == ["card", "card", "deps"]
+    policy_calls = [e for e in rec.order if e.startswith("policy")]
+    assert sorted(policy_calls) == ["policy:a:['card', 'deps']", "policy:b:['card', 'deps']"]
+    assert rec.order.index("policy:a:['card', 'deps']") > rec.order.index("deps:-:[]")
+
+
+def test_levels_detect_cycles() -> None:
+    with pytest.raises(RuntimeError, match="cycle"):
+        dependency_levels([make_check("x", ("y",)), make_check("y", ("x",))])
+
+
+def test_crashing_check_is_isolated(loaded) -> None:  # type: ignore[no-untyped-def]
+    checks = {
+        "boom": make_check("boom", raises=ZeroDivisionError("division by zero")),
+        "fine": make_check("fine"),
+        "bad-input": make_check("bad-input", raises=InputError("card.md:3: broken")),
+    }
+    report = run_checks(loaded, checks, RunOptions(models=("a",)))
+    by_check = {r.check: r for r in report.results}
+    assert by_check["boom"].status == "errored"
+    assert by_check["boom"].error_kind == "internal"
+    assert by_check["boom"].detail == "ZeroDivisionError: division by zero"
+    assert by_check["fine"].status == "passed"
+    assert by_check["bad-input"].error_kind == "input"
+    assert report.exit_code == 2
+
+
+def test_only_skip_and_fail_on(loaded) -> None:  # type: ignore[no-untyped-def]
+    checks = {"a": make_check("a", severity=Severity.MEDIUM), "b": make_check("b")}
+    report = run_checks(loaded, checks, RunOptions(only=("a",)))
+    assert {r.check for r in report.results} == {"a"}
+    assert report.verdict == "pass"  # medium is below the default fail_on (high)
+    report = run_checks(loaded, checks, RunOptions(skip=("b",), fail_on=Severity.MEDIUM))
+    assert report.verdict == "fail"
+    assert all(r.duration_s >= 0 for r in report.results)
+
+
+def test_unknown_check_name_hints(loaded) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UsageError, match="unknown check 'crad'; did you mean 'card'"):
+        run_checks(loaded, {"card": make_check("card")}, RunOptions(only=("crad",)))
+
+
+def test_independent_checks_run_concurrently(loaded) -> None:  # type: ignore[no-untyped-def]
+    barrier = threading.Barrier(2, timeout=5)
+
+    class Waiter:
+        needs: ClassVar[tuple[str, ...]] = ()
+        scope: ClassVar[Scope] = "repository"
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def run(self, ctx: Context) -> CheckResult:
+            barrier.wait()  # deadlocks (and times out) unless both run at once
+            return result(ctx, self.name)
+
+    checks: dict[str, Check] = {"x": Waiter("x"), "y": Waiter("y")}  # type: ignore[dict-item]
+    report = run_checks(loaded, checks, RunOptions())
+    assert [r.status for r in report.results] == ["passed", "passed"]
