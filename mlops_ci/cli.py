@@ -187,6 +187,13 @@ def demo(
     raise typer.Exit(_emit(report, parse_format_specs([])))
 
 
+def _register_command_groups() -> None:
+    """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
+
+
+_register_command_groups()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every outcome to an exit code."""
     from typer.exceptions import TyperException
