@@ -129,10 +129,14 @@ def _emit(report: Report, specs: list[OutputSpec]) -> int:
     for text in deliver(report, specs):
         sys.stdout.write(text)
     sys.stdout.flush()
+    printed: set[str] = set()
     for result in report.results:
         if result.status == "errored":
             kind = "error" if result.error_kind == "input" else "internal error"
-            print(f"{kind}: {result.detail}", file=sys.stderr)
+            line = f"{kind}: {result.detail}"
+            if line not in printed:  # one broken file can break several checks
+                printed.add(line)
+                print(line, file=sys.stderr)
     return report.exit_code
 
 

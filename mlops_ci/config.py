@@ -75,6 +75,15 @@ class ScanConfig(_Strict):
     )
 
 
+class CardsConfig(_Strict):
+    """Rules for model cards."""
+
+    required_sections: dict[str, list[str]] | None = Field(
+        default=None,
+        description="a mapping of risk level to the Markdown sections a card must have",
+    )
+
+
 class SigningConfig(_Strict):
     """How artifacts are signed and verified."""
 
@@ -96,6 +105,7 @@ class Config(_Strict):
     state_dir: str = "deploy/"
     policies: list[str] = Field(default_factory=lambda: ["baseline"])
     waivers: str | None = "waivers.yaml"
+    cards: CardsConfig = Field(default_factory=CardsConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
     forge: ForgeConfig = Field(default_factory=ForgeConfig)

@@ -112,6 +112,8 @@ def run_checks(
             now=now,
             offline=opts.offline,
             options=opts.options,
+            git=git or GitInfo(),
+            environment=opts.environment,
         )
         began = time.perf_counter()
         try:
