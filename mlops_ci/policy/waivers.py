@@ -74,7 +74,7 @@ class Waiver:
 
     def matches(self, finding: Finding, model: str | None) -> bool:
         """Whether this waiver is about ``finding`` of ``model``."""
-        if self.model != "*" and self.model != (model or ""):
+        if self.model not in ("*", model or ""):
             return False
         if self.fingerprint is not None:
             return finding.fingerprint == self.fingerprint
@@ -143,8 +143,9 @@ class WaiverLedger:
                 if waiver is not None:
                     self._used.add(waiver.id)
             if waiver is not None and not waiver.expired(self.today):
-                finding = replace(finding, suppressed_by=waiver.id)
-            changed.append(finding)
+                changed.append(replace(finding, suppressed_by=waiver.id))
+            else:
+                changed.append(finding)
         return replace(result, findings=tuple(changed))
 
     def summary(self, rule_checks: Mapping[str, str], ran: Iterable[str]) -> CheckResult:
