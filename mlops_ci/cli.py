@@ -158,6 +158,16 @@ def schema_config() -> None:
     typer.echo(json.dumps(config_schema(), indent=2))
 
 
+@schema_app.command("card")
+def schema_card() -> None:
+    """Print the JSON Schema of a model card's front matter."""
+    import json
+
+    from mlops_ci.card.schema import card_schema
+
+    typer.echo(json.dumps(card_schema(), indent=2))
+
+
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Repository to scaffold.")] = Path(),
@@ -193,6 +203,10 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
+    from mlops_ci.commands import card, policy
+
+    card.register(app)
+    policy.register(app)
 
 
 _register_command_groups()

@@ -37,11 +37,20 @@ class YamlDocument:
     key_positions: Mapping[PathKey, tuple[int, int]] = field(default_factory=dict)
 
     def position(self, loc: PathKey, *, prefer_key: bool = False) -> SourcePosition:
-        """The position of ``loc``, or of its nearest enclosing node that has one."""
+        """The position of ``loc``, or of the key of its nearest enclosing node that exists.
+
+        For ``loc`` itself the value is preferred (the key with ``prefer_key``); for an enclosing
+        node, its key ("governance:") is where a reader looks for a missing field.
+        """
         for end in range(len(loc), -1, -1):
             prefix = loc[:end]
-            table = self.key_positions if prefer_key and end == len(loc) else self.value_positions
-            found = table.get(prefix) or self.key_positions.get(prefix)
+            key_first = prefer_key or end < len(loc)
+            first, second = (
+                (self.key_positions, self.value_positions)
+                if key_first
+                else (self.value_positions, self.key_positions)
+            )
+            found = first.get(prefix) or second.get(prefix)
             if found is not None:
                 return SourcePosition(self.path, found[0], found[1])
         return SourcePosition(self.path, 1, 1)

@@ -25,7 +25,7 @@ def test_positions_are_one_based_and_offset() -> None:
     assert doc.data == {"a": {"b": [1, 2]}}
     assert doc.key_positions[("a", "b")] == (12, 3)
     assert doc.value_positions[("a", "b", 1)] == (12, 10)
-    assert str(doc.position(("a", "b", 7))) == "f.yaml:12:6"
+    assert str(doc.position(("a", "b", 7))) == "f.yaml:12:3"  # the enclosing key
 
 
 def test_yaml_12_keeps_on_as_a_string() -> None:

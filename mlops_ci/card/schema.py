@@ -158,7 +158,7 @@ class Governance(_Governance):
     """What the Hugging Face format lacks: accountability, risk, lineage, evaluation, sign-off."""
 
     version: str | None = None
-    owners: list[Owner] = Field(min_length=1)
+    owners: list[Owner] = Field(default_factory=list)
     intended_use: str | None = None
     out_of_scope_use: str | None = None
     limitations: str | None = None

@@ -84,6 +84,13 @@ class ValidatedCard:
             licenses = self.metadata.licenses
             if self.metadata.governance is not None:
                 governance = self.metadata.governance.model_dump(mode="json", exclude_none=True)
+        else:
+            # An invalid card still tells policies what it does say (the card check fails it).
+            raw_governance = self.raw.get(GOVERNANCE_KEY)
+            if isinstance(raw_governance, dict):
+                governance = _json_safe(raw_governance)
+            raw_license = self.raw.get("license")
+            licenses = [raw_license] if isinstance(raw_license, str) else []
         return {
             "path": self.path,
             "valid": self.valid,

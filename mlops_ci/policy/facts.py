@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlops_ci.config import ModelConfig
-from mlops_ci.findings import CheckResult, GitInfo, JsonValue, Severity
+from mlops_ci.findings import CheckResult, GitInfo, JsonValue, Report, Severity
 
 CHECK_SECTIONS = ("card", "onnx_model", "deps", "sast", "artifacts", "sbom", "bench", "signature")
 
@@ -82,3 +82,32 @@ def build_facts(
     card.setdefault("governance", {})
     card.setdefault("licenses", [])
     return facts
+
+
+def empty_facts() -> dict[str, Any]:
+    """A facts document with every section present and nothing in it."""
+    facts: dict[str, Any] = {
+        "model": {},
+        "git": {},
+        "environments": [],
+        "target": {},
+        "checks": {},
+    }
+    for section in CHECK_SECTIONS:
+        facts[section] = {}
+    facts["card"] = {"governance": {}, "licenses": []}
+    return facts
+
+
+def facts_from_report(
+    report: Report, model: ModelConfig, environments: Sequence[str], environment: str | None
+) -> dict[str, Any]:
+    """The facts document of ``model`` rebuilt from a finished report."""
+    results = {r.check: r for r in report.results if r.model in (model.name, None)}
+    return build_facts(
+        model,
+        results,
+        git=report.git,
+        environment=environment,
+        environments=environments,
+    )
