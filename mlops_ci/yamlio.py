@@ -10,17 +10,21 @@ input, alias expansion bombs ("billion laughs"), deep nesting, duplicate keys an
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 
 from mlops_ci.errors import InputError, SourcePosition
 
 PathKey = tuple[str | int, ...]
+
+# A re-used anchor name is legal YAML; ruamel's warning would only clutter CI logs.
+warnings.filterwarnings("ignore", category=ReusedAnchorWarning)
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_NODES = 50_000
@@ -96,6 +100,12 @@ def load_yaml(
         raise InputError(f"invalid YAML: {problem}", pos) from None
     except YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", SourcePosition(path, line_offset + 1)) from None
+    except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
+        # ruamel's constructors raise plain exceptions for values like 2026-13-45 or !!int x.
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"invalid YAML value: {reason}", SourcePosition(path, line_offset + 1)
+        ) from None
     converter = _Converter(path, line_offset)
     data = converter.convert(raw, (), 0)
     return YamlDocument(path, data, converter.values, converter.keys)
@@ -181,4 +191,6 @@ def _plain_scalar(node: Any) -> Any:
         )
     if isinstance(node, dt.date):
         return dt.date(node.year, node.month, node.day)
+    if isinstance(node, set | frozenset):
+        return sorted(str(item) for item in node)
     return str(node)

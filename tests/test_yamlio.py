@@ -54,6 +54,14 @@ def test_duplicate_keys_and_tags_are_refused() -> None:
         load_yaml("a: !!python/object:os.system x\n", "f")
 
 
+@pytest.mark.parametrize(
+    "text", ["a: 2026-13-45", "a: !!int x", "a: !!float y", "a: !!timestamp 2026-02-30"]
+)
+def test_bad_typed_values_are_input_errors(text: str) -> None:
+    with pytest.raises(InputError, match=r"^f:1: invalid YAML value"):
+        load_yaml(text, "f")
+
+
 def test_format_path() -> None:
     assert format_path(("models", 0, "bench", "dims")) == "models[0].bench.dims"
     assert format_path(()) == "(document)"
