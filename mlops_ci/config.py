@@ -94,6 +94,33 @@ class ForgeConfig(_Strict):
     """Which forge receives promotion pull/merge requests."""
 
     kind: Literal["auto", "github", "gitlab", "none"] = "auto"
+    repository: str | None = Field(
+        default=None, description="a repository path like owner/name or group/project"
+    )
+    api_url: str | None = Field(default=None, description="a forge API base URL")
+
+
+class AuthorConfig(_Strict):
+    """Who promotion commits are authored by."""
+
+    name: str
+    email: str
+
+
+class PromotionConfig(_Strict):
+    """How ``mlops-ci promote`` changes the repository."""
+
+    policies: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="a mapping of environment to the policy packs a promotion into it must pass",
+    )
+    default_branch: str | None = None
+    remote: str = "origin"
+    labels: list[str] = Field(default_factory=lambda: ["mlops-ci", "promotion"])
+    reviewers: list[str] = Field(default_factory=list)
+    author: AuthorConfig | None = None
+    push_retries: int = Field(default=5, ge=1, le=20)
+    tags: bool = False
 
 
 class Config(_Strict):
@@ -109,6 +136,7 @@ class Config(_Strict):
     scan: ScanConfig = Field(default_factory=ScanConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
     forge: ForgeConfig = Field(default_factory=ForgeConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     fail_on: SeverityField = Field(
         default=Severity.HIGH, description="one of info, low, medium, high, critical"
     )
@@ -122,6 +150,9 @@ class Config(_Strict):
         envs = self.environments
         if len(set(envs)) != len(envs) or not envs:
             raise ValueError("environments must be a non-empty list of unique names")
+        unknown = sorted(set(self.promotion.policies) - set(envs))
+        if unknown:
+            raise ValueError(f"promotion.policies names unknown environments: {', '.join(unknown)}")
         return self
 
     def model(self, name: str) -> ModelConfig:
