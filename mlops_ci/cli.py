@@ -203,10 +203,11 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import card, policy
+    from mlops_ci.commands import card, policy, promote
 
     card.register(app)
     policy.register(app)
+    promote.register(app)
 
 
 _register_command_groups()
@@ -219,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="mlops-ci", standalone_mode=False)
     except MlopsCiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        print(f"{exc.label}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
     except TyperException as exc:  # typer's (vendored click's) usage errors

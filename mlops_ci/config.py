@@ -171,6 +171,31 @@ class LoadedConfig:
     config: Config
     path: Path | None
     root: Path
+    document: YamlDocument | None = None
+
+    def where(self, *loc: str | int) -> SourcePosition:
+        """The position of a configuration key, for error messages (the file when unknown)."""
+        if self.document is None:
+            return SourcePosition(str(self.path or CONFIG_FILENAME))
+        position = self.document.position(tuple(loc), prefer_key=True)
+        return SourcePosition(self.display(Path(position.path)), position.line, position.column)
+
+    def environment(self, name: str) -> str:
+        """``name`` if it is on the ladder; ConfigError naming the file and line otherwise."""
+        if name not in self.config.environments:
+            ladder = self.config.environments
+            raise ConfigError(
+                f"unknown environment {name!r}{did_you_mean(name, ladder)}; environments: {', '.join(ladder)}",
+                self.where("environments"),
+            )
+        return name
+
+    def model_named(self, name: str) -> ModelConfig:
+        """The configured model ``name``; ConfigError naming the file and line otherwise."""
+        try:
+            return self.config.model(name)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, self.where("models")) from None
 
     def resolve(self, relative: str) -> Path:
         """A path from the configuration, resolved against the repository root."""
@@ -238,7 +263,7 @@ def load_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, document) from None
-    return LoadedConfig(config=config, path=path, root=path.resolve().parent)
+    return LoadedConfig(config=config, path=path, root=path.resolve().parent, document=document)
 
 
 def _read_document(path: Path) -> YamlDocument:

@@ -105,7 +105,7 @@ class ApiClient:
 
     def _error(self, method: str, path: str, response: httpx.Response) -> ForgeError:
         status = response.status_code
-        where = f"{self.forge} API {method} {path.split('?')[0]}"
+        where = f"{self.forge} API {method} {path.split('?', maxsplit=1)[0]}"
         if status == 401:
             return ForgeError(
                 f"{where} answered 401: the token is missing, expired or lacks permission;"
