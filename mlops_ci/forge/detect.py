@@ -91,7 +91,7 @@ def make_forge(
             api_url,
             GitHubForge.headers(token),
             forge="GitHub",
-            token_hint="GITHUB_TOKEN",
+            credential_variable="GITHUB_TOKEN",
             retry=retry,
         )
         return ForgeTarget("github", repository, GitHubForge(api, repository))
@@ -112,6 +112,10 @@ def make_forge(
         or (f"https://{parts[0]}/api/v4" if parts else "https://gitlab.com/api/v4")
     )
     api = ApiClient(
-        api_url, GitLabForge.headers(token), forge="GitLab", token_hint="GITLAB_TOKEN", retry=retry
+        api_url,
+        GitLabForge.headers(token),
+        forge="GitLab",
+        credential_variable="GITLAB_TOKEN",
+        retry=retry,
     )
     return ForgeTarget("gitlab", project, GitLabForge(api, project))

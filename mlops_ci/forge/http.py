@@ -44,12 +44,12 @@ class ApiClient:
         headers: Mapping[str, str],
         *,
         forge: str,
-        token_hint: str,
+        credential_variable: str,
         retry: RetryPolicy | None = None,
         timeout_s: float = 30.0,
     ) -> None:
         self.forge = forge
-        self.token_hint = token_hint
+        self.credential_variable = credential_variable
         self.retry = retry or RetryPolicy()
         self._client = httpx.Client(
             base_url=base_url.rstrip("/") + "/", headers=dict(headers), timeout=timeout_s
@@ -109,12 +109,12 @@ class ApiClient:
         if status == 401:
             return ForgeError(
                 f"{where} answered 401: the token is missing, expired or lacks permission;"
-                f" set {self.token_hint} to a token that can open pull/merge requests"
+                f" set {self.credential_variable} to a token that can open pull/merge requests"
             )
         if status == 403:
             return ForgeError(
                 f"{where} answered 403: the token lacks permission for this repository;"
-                f" give {self.token_hint} write access to pull/merge requests"
+                f" give {self.credential_variable} write access to pull/merge requests"
             )
         if status == 404:
             return ForgeError(

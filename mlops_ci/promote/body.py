@@ -19,7 +19,8 @@ def _code(text: object) -> str:
 
 
 def _row(label: str, value: str) -> str:
-    return f"| {label} | {value.replace('|', '\\|')} |"
+    escaped = value.replace("|", "\\|")
+    return f"| {label} | {escaped} |"
 
 
 def pull_body(plan: PromotionPlan, evidence: Evidence | None) -> str:
