@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_ci.config import load_config
+from mlops_ci.config import LoadedConfig, default_config, find_config, load_config
 from mlops_ci.findings import CheckResult, Report, Severity
 from mlops_ci.runner import RunOptions, run_checks
 
@@ -25,6 +26,8 @@ class CheckRequest:
     offline: bool = False
     environment: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # When no configuration file exists, run with the defaults rooted at ``cwd`` (``scan``).
+    config_optional: bool = False
 
 
 def run_check(
@@ -34,7 +37,17 @@ def run_check(
     from mlops_ci.checks import registry
     from mlops_ci.gitops import git_info
 
-    loaded = load_config(request.config, cwd=request.cwd)
+    loaded: LoadedConfig
+    cwd = request.cwd or Path.cwd()
+    if (
+        request.config_optional
+        and request.config is None
+        and not os.environ.get("MLOPS_CI_CONFIG")
+        and find_config(cwd) is None
+    ):
+        loaded = default_config(cwd)
+    else:
+        loaded = load_config(request.config, cwd=request.cwd)
     opts = RunOptions(
         only=request.only,
         skip=request.skip,
