@@ -56,9 +56,33 @@ def test_demo_refuses_non_empty_dir(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_check_passes_on_demo(cli: Cli, demo_repo: Path) -> None:
-    result = cli("check", cwd=demo_repo)
+    result = cli("check", "--offline", "--format", "json", cwd=demo_repo)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
+    report = Report.from_dict(json.loads(result.stdout))
+    statuses = {r.check: r.status for r in report.results}
+    assert statuses == {
+        "card": "passed",
+        "onnx-model": "passed",
+        "deps": "passed",
+        "sast": "passed",
+        "artifacts": "passed",
+    }
+    deps = next(r for r in report.results if r.check == "deps")
+    assert deps.facts["mode"] == "offline-db" and deps.facts["packages"] == 4
+
+
+def test_demo_scan_finds_a_vulnerable_pin(cli: Cli, demo_repo: Path) -> None:
+    requirements = demo_repo / "requirements.txt"
+    requirements.write_text(
+        requirements.read_text().replace("requests==2.32.3", "requests==2.19.0")
+    )
+    result = cli("scan", "--offline", "--format", "json", cwd=demo_repo)
+    assert result.exit_code == 1, result.stderr
+    report = Report.from_dict(json.loads(result.stdout))
+    rules = {f.rule_id for r in report.results for f in r.findings}
+    assert rules == {"DEP-PYSEC-2018-28", "DEP-PYSEC-2023-74"}
+    assert {r.check for r in report.results} == {"deps", "sast", "artifacts"}
 
 
 def test_broken_card_yaml_exits_2_with_one_line(cli: Cli, demo_repo: Path) -> None:
@@ -138,7 +162,7 @@ def test_errored_check_appears_in_every_format(
         "gitlab-codequality": "r.cq.json",
     }
     args = [a for f, n in formats.items() for a in ("--format", f"{f}={tmp_path / n}")]
-    result = cli("check", *args, cwd=demo_repo)
+    result = cli("check", "--only", "card", "--only", "onnx-model", *args, cwd=demo_repo)
     assert result.exit_code == 3
     assert result.stderr.strip() == "internal error: RuntimeError: simulated crash"
     assert mlops_ci.checks.registry()["card"].run is not None

@@ -35,7 +35,8 @@ class ArtifactsCheck:
         scan = scan_model_path(model_path)
         findings = _pickle_findings(ctx, scan) + _onnx_findings(ctx, scan)
         for link in scan.symlinks:
-            shown = ctx.display(link.path)
+            # Resolving the link itself would name its target: show where the link lives.
+            shown = f"{ctx.display(link.path.parent)}/{link.path.name}"
             findings.append(
                 ctx.finding(
                     "ART-SYMLINK-ESCAPE",

@@ -119,9 +119,13 @@ def parse_records(database: RawDatabase) -> Iterator[dict[str, Any]]:
         yield record
 
 
+def parse_version(text: object) -> Version | None:
+    """A PEP 440 version, or None when ``text`` is not one (non-strings are read as text)."""
+    return _parse_version(str(text))
+
+
 @lru_cache(maxsize=65536)
-def parse_version(text: str) -> Version | None:
-    """A PEP 440 version, or None when ``text`` is not one."""
+def _parse_version(text: str) -> Version | None:
     try:
         return Version(text)
     except InvalidVersion:

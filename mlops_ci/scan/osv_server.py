@@ -14,6 +14,7 @@ queried is reported as unaudited instead of passing silently.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,7 +64,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             self.server.queried.add((name, version))
-        records = [_served(r) for r in self.server.index.query(name, version)]
+        try:
+            records = [_served(r) for r in self.server.index.query(name, version)]
+        except Exception as exc:  # malformed data: pip-audit fails, every package is unaudited
+            self._reply(500, {"code": 13, "message": exc.__class__.__name__})
+            return
         self._reply(200, {"vulns": records} if records else {})
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:
@@ -76,7 +81,26 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _served(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if not k.startswith("x_mlops_ci_")}
+    """The record as the OSV API gives it. Timestamps are rewritten as ``...THH:MM:SSZ``:
+    pip-audit parses them with strict ``strptime`` formats, and one it cannot parse (an RFC 3339
+    offset, a space) would crash it and leave every package unaudited."""
+    served = {k: v for k, v in record.items() if not k.startswith("x_mlops_ci_")}
+    for key in ("published", "modified"):
+        if key in served:
+            stamp = _timestamp(served.pop(key))
+            if stamp is not None:
+                served[key] = stamp
+    return served
+
+
+def _timestamp(value: object) -> str | None:
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class LoopbackOsvServer:
