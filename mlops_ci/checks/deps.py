@@ -27,7 +27,15 @@ from packaging.utils import canonicalize_name
 
 from mlops_ci.checks.base import Context, Scope, result, skipped
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
-from mlops_ci.scan.pip_audit import AuditRun, Vulnerability, dependency_key, run_pip_audit
+from mlops_ci.scan.pip_audit import (
+    LOOPBACK_TIMEOUT_S,
+    AuditRun,
+    PendingAudit,
+    Vulnerability,
+    dependency_key,
+    run_pip_audit,
+    start_pip_audit,
+)
 from mlops_ci.scan.requirements import Pin, Requirements, Unpinned, read_requirements
 from mlops_ci.scan.settings import ScanSettings, scan_settings
 
@@ -60,9 +68,21 @@ class DepsCheck:
             from mlops_ci.scan.osv_index import load_index
             from mlops_ci.scan.osv_server import LoopbackOsvServer
 
-            index = load_index(settings.vuln_db, settings.cache_dir)
-            with LoopbackOsvServer(index) as server:
-                run = run_pip_audit(_pairs(requirements), service="osv", osv_url=server.url)
+            with LoopbackOsvServer() as server:
+                pending = start_pip_audit(
+                    _pairs(requirements),
+                    service="osv",
+                    osv_url=server.url,
+                    timeout_s=LOOPBACK_TIMEOUT_S,
+                )
+                try:
+                    index = load_index(settings.vuln_db, settings.cache_dir)
+                except BaseException:
+                    if isinstance(pending, PendingAudit):
+                        pending.cancel()
+                    raise
+                server.serve(index)
+                run = pending if isinstance(pending, AuditRun) else pending.wait()
                 run = _unqueried(run, requirements, server.queried)
             mode = "offline-db"
         elif ctx.offline:

@@ -67,15 +67,31 @@ def read_database(path: Path) -> RawDatabase:
     return RawDatabase(path, tuple(files), digest.hexdigest())
 
 
-def _directory_files(path: Path) -> list[tuple[str, bytes]]:
-    found: list[tuple[str, bytes]] = []
+def _record_files(path: Path) -> Iterator[tuple[str, Path]]:
     for file in sorted(path.rglob("*")):
         relative = file.relative_to(path)
         if any(part.startswith(".") for part in relative.parts):
             continue
         if file.suffix in RECORD_SUFFIXES and file.is_file():
-            found.append((relative.as_posix(), file.read_bytes()))
-    return found
+            yield relative.as_posix(), file
+
+
+def _directory_files(path: Path) -> list[tuple[str, bytes]]:
+    return [(name, file.read_bytes()) for name, file in _record_files(path)]
+
+
+def stat_manifest(path: Path) -> str | None:
+    """A digest of the names, sizes and modification times of the database's files (no
+    content read): a cheap way to recognise a database already indexed. None if unreadable."""
+    digest = hashlib.sha256()
+    try:
+        files = [(path.name, path)] if path.is_file() else list(_record_files(path))
+        for name, file in files:
+            info = file.stat()
+            digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    except OSError:
+        return None
+    return digest.hexdigest() if files else None
 
 
 def _zip_files(path: Path) -> list[tuple[str, bytes]]:

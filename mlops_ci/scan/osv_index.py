@@ -10,7 +10,9 @@ JSON, not pickle: a cache file must never be able to run code.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,14 @@ from packaging.utils import canonicalize_name
 from mlops_ci.findings import Severity
 from mlops_ci.fsutil import atomic_write
 from mlops_ci.scan.cvss import advisory_severity
-from mlops_ci.scan.osv import ECOSYSTEM, RawDatabase, affects, parse_records, read_database
+from mlops_ci.scan.osv import (
+    ECOSYSTEM,
+    RawDatabase,
+    affects,
+    parse_records,
+    read_database,
+    stat_manifest,
+)
 
 INDEX_FORMAT = 1
 _KEEP_CACHES = 3
@@ -134,16 +143,32 @@ def _assemble(
 
 
 def load_index(path: Path, cache_dir: Path | None) -> OsvIndex:
-    """The index of the database at ``path``, from ``cache_dir`` when the data is unchanged."""
+    """The index of the database at ``path``, from ``cache_dir`` when the data is unchanged.
+
+    A warm run first looks up the content digest recorded for the files' names, sizes and
+    modification times (``osv-stat-*.txt``), which spares reading every record; any change to
+    them falls back to reading and hashing the content.
+    """
+    manifest = stat_manifest(path) if cache_dir is not None else None
+    if cache_dir is not None and manifest is not None:
+        try:
+            known = (cache_dir / f"osv-stat-{manifest}.txt").read_text().strip()
+        except OSError:
+            known = ""
+        if re.fullmatch(r"[0-9a-f]{64}", known):
+            cached = _read_cache(cache_dir / f"osv-{known}.json", known)
+            if cached is not None:
+                return cached
     database = read_database(path)
     cache_file = cache_dir / f"osv-{database.digest}.json" if cache_dir else None
-    if cache_file is not None:
-        cached = _read_cache(cache_file, database.digest)
-        if cached is not None:
-            return cached
-    index = build_index(database)
-    if cache_file is not None:
-        _write_cache(cache_file, index)
+    index = _read_cache(cache_file, database.digest) if cache_file is not None else None
+    if index is None:
+        index = build_index(database)
+        if cache_file is not None:
+            _write_cache(cache_file, index)
+    if cache_dir is not None and manifest is not None:
+        with contextlib.suppress(OSError):
+            atomic_write(cache_dir / f"osv-stat-{manifest}.txt", database.digest)
     return index
 
 
@@ -175,6 +200,7 @@ def _write_cache(cache_file: Path, index: OsvIndex) -> None:
 
 
 def _prune(cache_dir: Path) -> None:
-    caches = sorted(cache_dir.glob("osv-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in caches[_KEEP_CACHES:]:
-        stale.unlink(missing_ok=True)
+    for pattern in ("osv-*.json", "osv-stat-*.txt"):
+        files = sorted(cache_dir.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in files[_KEEP_CACHES:]:
+            stale.unlink(missing_ok=True)

@@ -30,15 +30,20 @@ _MAX_BODY = 64 * 1024
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, index: OsvIndex) -> None:
+    def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.index = index
+        self.index = OsvIndex("", {}, {})
         self.queried: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    # Keep-alive: pip-audit's requests session reuses one connection for every query. Each
+    # response leaves in one write, with Nagle off, so no query waits for a delayed ACK.
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: the CLI owns standard error."""
@@ -85,6 +90,10 @@ def _served(record: dict[str, Any]) -> dict[str, Any]:
     pip-audit parses them with strict ``strptime`` formats, and one it cannot parse (an RFC 3339
     offset, a space) would crash it and leave every package unaudited."""
     served = {k: v for k, v in record.items() if not k.startswith("x_mlops_ci_")}
+    # The version lists (often hundreds of entries) were for matching; pip-audit reads ranges.
+    served["affected"] = [
+        {k: v for k, v in entry.items() if k != "versions"} for entry in record["affected"]
+    ]
     for key in ("published", "modified"):
         if key in served:
             stamp = _timestamp(served.pop(key))
@@ -104,10 +113,12 @@ def _timestamp(value: object) -> str | None:
 
 
 class LoopbackOsvServer:
-    """``with LoopbackOsvServer(index) as server:`` serves ``server.url`` until the block ends."""
+    """``with LoopbackOsvServer() as server:`` binds ``server.url`` at once; ``serve(index)``
+    starts answering, so a client may connect before the index is loaded (it waits in the
+    accept queue). The server stops when the block ends."""
 
-    def __init__(self, index: OsvIndex) -> None:
-        self._server = _Server(index)
+    def __init__(self) -> None:
+        self._server = _Server()
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="mlops-ci-osv", daemon=True
         )
@@ -124,8 +135,12 @@ class LoopbackOsvServer:
         with self._server.lock:
             return frozenset(self._server.queried)
 
-    def __enter__(self) -> LoopbackOsvServer:
+    def serve(self, index: OsvIndex) -> None:
+        """Start answering queries from ``index``."""
+        self._server.index = index
         self._thread.start()
+
+    def __enter__(self) -> LoopbackOsvServer:
         return self
 
     def __exit__(
@@ -134,6 +149,7 @@ class LoopbackOsvServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)

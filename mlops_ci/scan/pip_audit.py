@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,8 +32,25 @@ from mlops_ci.scan.osv import parse_version
 
 Service = Literal["pypi", "osv"]
 DEFAULT_TIMEOUT_S = 15
+# A loopback server may still be building its index when pip-audit's first query arrives.
+LOOPBACK_TIMEOUT_S = 120
 _RUN_LIMIT_S = 600
-_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+_KEPT_VARIABLES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "LANG",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "SYSTEMROOT",
+        "VIRTUAL_ENV",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+    }
+)
 _URL_CREDENTIALS = re.compile(r"(?<=//)[^/@\s:]+:[^/@\s]+@")
 
 
@@ -63,6 +81,82 @@ def dependency_key(name: str, version: str) -> tuple[str, str]:
     return canonicalize_name(name), str(parsed) if parsed is not None else version
 
 
+class PendingAudit:
+    """A pip-audit process started by :func:`start_pip_audit`; :meth:`wait` reads its report.
+
+    Starting pip-audit before the vulnerability data is ready overlaps its start-up (about
+    0.7 s of imports) with loading the index: its first query simply waits in the loopback
+    server's accept queue.
+    """
+
+    def __init__(
+        self, wanted: list[tuple[str, str]], command: list[str], work: Path, env: dict[str, str]
+    ) -> None:
+        self._wanted = wanted
+        self._work = work
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
+
+    def wait(self) -> AuditRun:
+        """Wait for pip-audit and read what it reported (a crash makes everything unaudited)."""
+        try:
+            _, stderr = self._process.communicate(timeout=_RUN_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            return _all_unaudited(self._wanted, f"pip-audit did not finish in {_RUN_LIMIT_S} s")
+        try:
+            report = self._work / "report.json"
+            if self._process.returncode not in (0, 1) or not report.is_file():
+                reason = f"pip-audit failed: {_last_line(stderr)}"
+                return _all_unaudited(self._wanted, reason)
+            try:
+                data = json.loads(report.read_text(encoding="utf-8"))
+            except ValueError:
+                return _all_unaudited(self._wanted, "pip-audit wrote an unreadable report")
+            return _read_report(data, self._wanted)
+        finally:
+            shutil.rmtree(self._work, ignore_errors=True)
+
+    def cancel(self) -> None:
+        """Stop pip-audit (the audit is abandoned) and remove its files."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()
+        shutil.rmtree(self._work, ignore_errors=True)
+
+
+def start_pip_audit(
+    dependencies: Iterable[tuple[str, str]],
+    *,
+    service: Service,
+    osv_url: str | None = None,
+    timeout_s: int = DEFAULT_TIMEOUT_S,
+) -> PendingAudit | AuditRun:
+    """Start auditing the pinned ``(name, version)`` pairs; ``osv_url`` selects a local OSV
+    server. Returns a finished (empty) run when there is nothing to audit."""
+    wanted = sorted({dependency_key(n, v) for n, v in dependencies})
+    if not wanted:
+        return AuditRun()
+    work = Path(tempfile.mkdtemp(prefix="mlops-ci-pip-audit-"))
+    requirements = work / "requirements.txt"
+    requirements.write_text("".join(f"{n}=={v}\n" for n, v in wanted), encoding="utf-8")
+    command = [
+        sys.executable, "-m", "pip_audit",
+        "--requirement", str(requirements),
+        "--no-deps", "--disable-pip",
+        "--format", "json", "--output", str(work / "report.json"),
+        "--desc", "on", "--aliases", "on",
+        "--progress-spinner", "off",
+        "--cache-dir", str(work / "cache"),
+        "--timeout", str(timeout_s),
+        "--vulnerability-service", service,
+    ]  # fmt: skip
+    if osv_url is not None:
+        command += ["--osv-url", osv_url]
+    return PendingAudit(wanted, command, work, _environment(loopback_only=osv_url is not None))
+
+
 def run_pip_audit(
     dependencies: Iterable[tuple[str, str]],
     *,
@@ -70,54 +164,23 @@ def run_pip_audit(
     osv_url: str | None = None,
     timeout_s: int = DEFAULT_TIMEOUT_S,
 ) -> AuditRun:
-    """Audit the pinned ``(name, version)`` pairs; ``osv_url`` selects a local OSV server."""
-    wanted = sorted({dependency_key(n, v) for n, v in dependencies})
-    if not wanted:
-        return AuditRun()
-    with tempfile.TemporaryDirectory(prefix="mlops-ci-pip-audit-") as work:
-        requirements = Path(work) / "requirements.txt"
-        requirements.write_text("".join(f"{n}=={v}\n" for n, v in wanted), encoding="utf-8")
-        report = Path(work) / "report.json"
-        command = [
-            sys.executable, "-m", "pip_audit",
-            "--requirement", str(requirements),
-            "--no-deps", "--disable-pip",
-            "--format", "json", "--output", str(report),
-            "--desc", "on", "--aliases", "on",
-            "--progress-spinner", "off",
-            "--cache-dir", str(Path(work) / "cache"),
-            "--timeout", str(timeout_s),
-            "--vulnerability-service", service,
-        ]  # fmt: skip
-        if osv_url is not None:
-            command += ["--osv-url", osv_url]
-        try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=_RUN_LIMIT_S,
-                env=_environment(loopback_only=osv_url is not None),
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return _all_unaudited(wanted, f"pip-audit did not finish in {_RUN_LIMIT_S} s")
-        if done.returncode not in (0, 1) or not report.is_file():
-            return _all_unaudited(wanted, f"pip-audit failed: {_last_line(done.stderr)}")
-        try:
-            data = json.loads(report.read_text(encoding="utf-8"))
-        except ValueError:
-            return _all_unaudited(wanted, "pip-audit wrote an unreadable report")
-    return _read_report(data, wanted)
+    """Audit the pinned ``(name, version)`` pairs and wait for the result."""
+    pending = start_pip_audit(dependencies, service=service, osv_url=osv_url, timeout_s=timeout_s)
+    return pending if isinstance(pending, AuditRun) else pending.wait()
 
 
 def _environment(*, loopback_only: bool) -> dict[str, str]:
-    env = dict(os.environ)
-    if loopback_only:
-        for name in list(env):
-            if name.lower() in _PROXY_VARIABLES:
-                del env[name]
-        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
+    """pip-audit's environment. Against the loopback server it gets only what a Python process
+    needs (no proxy settings, no tokens): nothing can route it off the machine, and requests'
+    per-query scan of the environment for proxies stays cheap."""
+    if not loopback_only:
+        return dict(os.environ)
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name in _KEPT_VARIABLES or name.startswith("LC_")
+    }
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
     return env
 
 
