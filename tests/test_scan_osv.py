@@ -176,7 +176,7 @@ def test_pyproject_dependencies(tmp_path: Path) -> None:
         '[project]\nname = "x"\ndependencies = [\n  "requests==2.19.0",\n  "numpy>=1",\n]\n'
     )
     read = read_requirements([pyproject])
-    assert read.pins == (Pin("requests", "2.19.0", pyproject, 4),)
+    assert read.pins == (Pin("requests", pyproject, 4, "2.19.0"),)
     assert [(u.name, u.line) for u in read.unpinned] == [("numpy", 5)]
 
 

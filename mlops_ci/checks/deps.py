@@ -115,7 +115,7 @@ def environment_pins() -> tuple[Pin, ...]:
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if name:
-            pins.append(Pin(str(name), dist.version, Path(str(dist.locate_file(""))), 0))
+            pins.append(Pin(str(name), Path(str(dist.locate_file(""))), 0, dist.version))
     return tuple(sorted(pins, key=lambda p: (p.canonical, p.version)))
 
 

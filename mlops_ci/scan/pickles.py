@@ -26,199 +26,68 @@ from typing import IO, Literal
 
 Verdict = Literal["safe", "unsafe", "unknown"]
 
+_BUILTINS = ("builtins", "__builtin__")  # protocols 0-2 write Python 2's module name
+
+
+def _names(modules: tuple[str, ...] | str, names: str) -> list[tuple[str, str]]:
+    """``(module, name)`` pairs for every module and every space-separated name."""
+    modules = (modules,) if isinstance(modules, str) else modules
+    return [(module, name) for module in modules for name in names.split()]
+
+
 SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
-    [
-        (m, n)
-        for m in ("builtins", "__builtin__")
-        for n in (
-            "set",
-            "frozenset",
-            "dict",
-            "list",
-            "tuple",
-            "bytearray",
-            "bytes",
-            "complex",
-            "int",
-            "float",
-            "str",
-            "bool",
-            "slice",
-            "range",
-            "object",
-            "NoneType",
-            "Ellipsis",
-        )
-    ]
-    + [("collections", n) for n in ("OrderedDict", "defaultdict", "Counter", "deque")]
-    + [("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor"), ("_codecs", "encode")]
-    + [
-        (m, n)
-        for m in ("numpy.core.multiarray", "numpy._core.multiarray")
-        for n in (
-            "_reconstruct",
-            "scalar",
-        )
-    ]
-    + [(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")]
-    + [("numpy", "ndarray"), ("numpy", "dtype")]
-    + [
-        ("torch._utils", n)
-        for n in (
-            "_rebuild_tensor",
-            "_rebuild_tensor_v2",
-            "_rebuild_tensor_v3",
-            "_rebuild_parameter",
-            "_rebuild_parameter_with_state",
-            "_rebuild_qtensor",
-            "_rebuild_sparse_tensor",
-            "_rebuild_nested_tensor",
-            "_rebuild_device_tensor_from_numpy",
-            "_rebuild_meta_tensor_no_storage",
-            "_rebuild_wrapper_subclass",
-        )
-    ]
-    + [("torch._tensor", "_rebuild_from_type_v2"), ("torch.serialization", "_get_layout")]
-    + [
-        ("torch", n)
-        for n in (
-            "Size",
-            "Tensor",
-            "device",
-            "dtype",
-            "layout",
-            "memory_format",
-            "strided",
-            "float16",
-            "float32",
-            "float64",
-            "bfloat16",
-            "complex64",
-            "complex128",
-            "int8",
-            "int16",
-            "int32",
-            "int64",
-            "uint8",
-            "bool",
-            "qint8",
-            "quint8",
-            "qint32",
-            "sparse_coo",
-            "contiguous_format",
-            "channels_last",
-            "preserve_format",
-        )
-    ]
-    + [
-        ("torch", f"{kind}Storage")
-        for kind in (
-            "Float",
-            "Double",
-            "Half",
-            "BFloat16",
-            "Long",
-            "Int",
-            "Short",
-            "Char",
-            "Byte",
-            "Bool",
-            "ComplexFloat",
-            "ComplexDouble",
-            "QInt8",
-            "QUInt8",
-            "QInt32",
-            "Untyped",
-        )
-    ]
-    + [("torch.storage", "UntypedStorage"), ("torch.storage", "TypedStorage")]
-    + [("torch.nn.parameter", "Parameter")]
+    _names(_BUILTINS, "set frozenset dict list tuple bytearray bytes complex int float str bool")
+    + _names(_BUILTINS, "slice range object NoneType Ellipsis")
+    + _names("collections", "OrderedDict defaultdict Counter deque")
+    + _names(("copyreg", "copy_reg"), "_reconstructor")
+    + _names("_codecs", "encode")  # protocol 2 writes bytes as _codecs.encode(str, 'latin1')
+    + _names(("numpy.core.multiarray", "numpy._core.multiarray"), "_reconstruct scalar")
+    + _names(("numpy.core.numeric", "numpy._core.numeric"), "_frombuffer")
+    + _names("numpy", "ndarray dtype")
+    + _names(
+        "torch._utils",
+        "_rebuild_tensor _rebuild_tensor_v2 _rebuild_tensor_v3 _rebuild_parameter"
+        " _rebuild_parameter_with_state _rebuild_qtensor _rebuild_sparse_tensor"
+        " _rebuild_nested_tensor _rebuild_device_tensor_from_numpy"
+        " _rebuild_meta_tensor_no_storage _rebuild_wrapper_subclass",
+    )
+    + _names("torch._tensor", "_rebuild_from_type_v2")
+    + _names("torch.serialization", "_get_layout")
+    + _names(
+        "torch",
+        "Size Tensor device dtype layout memory_format strided sparse_coo contiguous_format"
+        " channels_last preserve_format float16 float32 float64 bfloat16 complex64 complex128"
+        " int8 int16 int32 int64 uint8 bool qint8 quint8 qint32",
+    )
+    + _names(
+        "torch",
+        "FloatStorage DoubleStorage HalfStorage BFloat16Storage LongStorage IntStorage"
+        " ShortStorage CharStorage ByteStorage BoolStorage ComplexFloatStorage"
+        " ComplexDoubleStorage QInt8Storage QUInt8Storage QInt32Storage UntypedStorage",
+    )
+    + _names("torch.storage", "UntypedStorage TypedStorage")
+    + _names("torch.nn.parameter", "Parameter")
 )
 
 # Modules whose every global can run commands, load code, touch the network or the filesystem.
-DANGEROUS_MODULES: frozenset[str] = frozenset(
-    {
-        "os",
-        "posix",
-        "nt",
-        "subprocess",
-        "sys",
-        "shutil",
-        "socket",
-        "runpy",
-        "webbrowser",
-        "pty",
-        "commands",
-        "importlib",
-        "ctypes",
-        "pickle",
-        "_pickle",
-        "marshal",
-        "code",
-        "codeop",
-        "multiprocessing",
-        "asyncio",
-        "signal",
-        "tempfile",
-        "urllib",
-        "urllib2",
-        "http",
-        "httplib",
-        "requests",
-        "ftplib",
-        "smtplib",
-        "telnetlib",
-        "paramiko",
-        "pip",
-        "setuptools",
-        "platform",
-        "pdb",
-        "bdb",
-        "timeit",
-        "cProfile",
-        "profile",
-        "trace",
-        "dill",
-        "cloudpickle",
-    }
+_DANGEROUS_MODULE_NAMES = (
+    "os posix nt subprocess sys shutil socket runpy webbrowser pty commands importlib ctypes"
+    " pickle _pickle marshal code codeop multiprocessing asyncio signal tempfile urllib urllib2"
+    " http httplib requests ftplib smtplib telnetlib paramiko pip setuptools platform pdb bdb"
+    " timeit cProfile profile trace dill cloudpickle"
 )
+DANGEROUS_MODULES: frozenset[str] = frozenset(_DANGEROUS_MODULE_NAMES.split())
 DANGEROUS_GLOBALS: frozenset[tuple[str, str]] = frozenset(
-    [
-        (m, n)
-        for m in ("builtins", "__builtin__")
-        for n in (
-            "eval",
-            "exec",
-            "execfile",
-            "compile",
-            "__import__",
-            "getattr",
-            "setattr",
-            "delattr",
-            "open",
-            "input",
-            "breakpoint",
-            "globals",
-            "locals",
-            "vars",
-            "memoryview",
-            "help",
-            "exit",
-            "quit",
-            "file",
-            "reload",
-        )
-    ]
-    + [("operator", n) for n in ("attrgetter", "methodcaller", "getitem")]
-    + [
-        ("functools", "reduce"),
-        ("torch", "load"),
-        ("torch.storage", "_load_from_bytes"),
-        ("numpy", "load"),
-        ("numpy.testing._private.utils", "runstring"),
-        ("torch.hub", "load"),
-        ("joblib", "load"),
-    ]
+    _names(
+        _BUILTINS,
+        "eval exec execfile compile __import__ getattr setattr delattr open input breakpoint"
+        " globals locals vars memoryview help exit quit file reload",
+    )
+    + _names("operator", "attrgetter methodcaller getitem")
+    + _names("functools", "reduce")
+    + _names(("torch", "torch.hub", "numpy", "joblib"), "load")
+    + _names("torch.storage", "_load_from_bytes")
+    + _names("numpy.testing._private.utils", "runstring")
 )
 _STRINGS = {
     "STRING",

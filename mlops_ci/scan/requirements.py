@@ -37,11 +37,10 @@ _MAX_INCLUDE_DEPTH = 10
 
 
 @dataclass(frozen=True)
-class Pin:
-    """A requirement pinned to one exact version, and where it is pinned."""
+class Located:
+    """A requirement's package name and the file and line it is written on."""
 
     name: str
-    version: str
     path: Path
     line: int
 
@@ -52,18 +51,17 @@ class Pin:
 
 
 @dataclass(frozen=True)
-class Unpinned:
+class Pin(Located):
+    """A requirement pinned to one exact version, and where it is pinned."""
+
+    version: str
+
+
+@dataclass(frozen=True)
+class Unpinned(Located):
     """A requirement that cannot be audited without resolving it, and why."""
 
-    name: str
     reason: str
-    path: Path
-    line: int
-
-    @property
-    def canonical(self) -> str:
-        """The normalised package name (PEP 503)."""
-        return canonicalize_name(self.name)
 
 
 @dataclass(frozen=True)
@@ -154,14 +152,8 @@ def _read_file(path: Path, pins: list[Pin], unpinned: list[Unpinned], *, depth: 
             continue
         if _EDITABLE.match(content):
             target = _EDITABLE.sub("", content, count=1).strip()
-            unpinned.append(
-                Unpinned(
-                    _guess_name(target),
-                    "an editable install has no released version",
-                    path,
-                    line_number,
-                )
-            )
+            reason = "an editable install has no released version"
+            unpinned.append(Unpinned(_guess_name(target), path, line_number, reason))
             continue
         if content.startswith("-"):
             raise InputError(
@@ -177,9 +169,8 @@ def _add_requirement(
 ) -> None:
     path, line = Path(position.path), position.line or 1
     if text.startswith((".", "/")) or "://" in text.split("@", maxsplit=1)[0]:
-        unpinned.append(
-            Unpinned(_guess_name(text), "a local path or URL has no released version", path, line)
-        )
+        reason = "a local path or URL has no released version"
+        unpinned.append(Unpinned(_guess_name(text), path, line, reason))
         return
     try:
         requirement = Requirement(text)
@@ -189,23 +180,16 @@ def _add_requirement(
             f"malformed requirement {text!r} ({detail}); write it as 'name==version'", position
         ) from None
     if requirement.url:
-        unpinned.append(
-            Unpinned(requirement.name, "a URL requirement has no released version", path, line)
-        )
+        reason = "a URL requirement has no released version"
+        unpinned.append(Unpinned(requirement.name, path, line, reason))
         return
     version = exact_version(requirement)
     if version is None:
         shown = str(requirement.specifier) or "no version"
-        unpinned.append(
-            Unpinned(
-                requirement.name,
-                f"not pinned to one version ({shown}); pin it with '=='",
-                path,
-                line,
-            )
-        )
+        reason = f"not pinned to one version ({shown}); pin it with '=='"
+        unpinned.append(Unpinned(requirement.name, path, line, reason))
         return
-    pins.append(Pin(requirement.name, version, path, line))
+    pins.append(Pin(requirement.name, path, line, version))
 
 
 def exact_version(requirement: Requirement) -> str | None:
