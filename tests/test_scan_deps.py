@@ -270,3 +270,17 @@ def test_full_advisory_database(cli: Cli, tmp_path: Path, shared_data: Path) -> 
     write_requirements(requirements, PATCHED)
     result, report = scan_json(cli, tmp_path, "-r", str(requirements), "--vuln-db", str(db))
     assert result.exit_code == 0 and deps_result(report).findings == ()
+
+
+def test_environment_audit(cli: Cli, tmp_path: Path) -> None:
+    from importlib import metadata
+
+    (tmp_path / "mlops-ci.yaml").write_text(
+        f"version: 1\nscan:\n  environment: true\n  vuln_db: {FIXTURE_DB}\n"
+    )
+    result = cli("scan", "--format", "json", "--offline", cwd=tmp_path)
+    assert result.exit_code in (0, 1), result.stderr
+    deps = deps_result(Report.from_dict(json.loads(result.stdout)))
+    installed = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions()}
+    assert deps.facts["packages"] == len(installed)
+    assert deps.facts["unaudited"] == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -50,18 +51,21 @@ def pinned_versions(db: Path) -> list[tuple[str, str]]:
     return pins
 
 
-def run_scan(cwd: Path, requirements: Path, db: Path) -> tuple[float, dict]:  # type: ignore[type-arg]
+def run_scan(cwd: Path, requirements: Path, db: Path) -> tuple[float, float, dict]:  # type: ignore[type-arg]
     exe = Path(sys.executable).parent / "mlops-ci"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "mlops_ci"]
     command += ["scan", "--offline", "-r", str(requirements), "--vuln-db", str(db)]
     command += ["--format", "json=report.json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert done.returncode in (0, 1), done.stderr
     report = json.loads((cwd / "report.json").read_text())
     (deps,) = [r for r in report["results"] if r["check"] == "deps"]
-    return elapsed, deps["facts"]
+    return elapsed, cpu, deps["facts"]
 
 
 @pytest.mark.shared_data
@@ -72,22 +76,26 @@ def test_offline_audit_of_300_pins(shared_data: Path, tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("".join(f"{n}=={v}\n" for n, v in pins))
     cache = tmp_path / ".mlops-ci"
-    cold, warm = [], []
+    cold, warm, cold_cpu, warm_cpu = [], [], [], []
     facts: dict = {}  # type: ignore[type-arg]
     for _ in range(RUNS):
         shutil.rmtree(cache, ignore_errors=True)
-        elapsed, facts = run_scan(tmp_path, requirements, db)
+        elapsed, cpu, facts = run_scan(tmp_path, requirements, db)
         cold.append(elapsed)
-        elapsed, facts = run_scan(tmp_path, requirements, db)
+        cold_cpu.append(cpu)
+        elapsed, cpu, facts = run_scan(tmp_path, requirements, db)
         warm.append(elapsed)
+        warm_cpu.append(cpu)
     load = os.getloadavg()
     print(
         f"\noffline audit, {PACKAGES} pins, {facts['total']} advisories matched,"
         f" {facts['unaudited']} unaudited, {facts['packages']} packages audited\n"
         f"cold (no index cache): median {statistics.median(cold):.2f} s"
-        f" (runs {', '.join(f'{t:.2f}' for t in cold)})\n"
+        f" (runs {', '.join(f'{t:.2f}' for t in cold)});"
+        f" CPU (user+sys, both processes) median {statistics.median(cold_cpu):.2f} s\n"
         f"warm (index cached):   median {statistics.median(warm):.2f} s"
-        f" (runs {', '.join(f'{t:.2f}' for t in warm)})\n"
+        f" (runs {', '.join(f'{t:.2f}' for t in warm)});"
+        f" CPU median {statistics.median(warm_cpu):.2f} s\n"
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs"
     )
     assert facts["unaudited"] == 0 and facts["total"] > PACKAGES // 2
