@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from packaging.utils import canonicalize_name
+
+if TYPE_CHECKING:
+    from mlops_ci.scan.osv_index import OsvIndex
 
 from mlops_ci.checks.base import Context, Scope, result, skipped
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
@@ -63,27 +66,9 @@ class DepsCheck:
             requirements = Requirements(
                 requirements.pins + environment_pins(), requirements.unpinned
             )
-        index = None
+        index: OsvIndex | None = None
         if settings.vuln_db is not None:
-            from mlops_ci.scan.osv_index import load_index
-            from mlops_ci.scan.osv_server import LoopbackOsvServer
-
-            with LoopbackOsvServer() as server:
-                pending = start_pip_audit(
-                    _pairs(requirements),
-                    service="osv",
-                    osv_url=server.url,
-                    timeout_s=LOOPBACK_TIMEOUT_S,
-                )
-                try:
-                    index = load_index(settings.vuln_db, settings.cache_dir)
-                except BaseException:
-                    if isinstance(pending, PendingAudit):
-                        pending.cancel()
-                    raise
-                server.serve(index)
-                run = pending if isinstance(pending, AuditRun) else pending.wait()
-                run = _unqueried(run, requirements, server.queried)
+            run, index = _audit_offline(requirements, settings.vuln_db, settings.cache_dir)
             mode = "offline-db"
         elif ctx.offline:
             reason = "offline, and no vulnerability database is configured (--vuln-db)"
@@ -92,7 +77,7 @@ class DepsCheck:
             )
             mode = "offline"
         else:
-            run = run_pip_audit(_pairs(requirements), service=settings.service)  # type: ignore[arg-type]
+            run = run_pip_audit(_pairs(requirements), service=settings.service)
             mode = f"online-{settings.service}"
 
         def severity_of(vuln: Vulnerability) -> Severity | None:
@@ -105,6 +90,29 @@ class DepsCheck:
             return None
 
         return _report(ctx, settings, requirements, run, severity_of, mode)
+
+
+def _audit_offline(
+    requirements: Requirements, vuln_db: Path, cache_dir: Path
+) -> tuple[AuditRun, OsvIndex]:
+    """pip-audit against the loopback OSV server. pip-audit starts first, so its start-up
+    overlaps loading the index; its queries wait in the server's accept queue meanwhile."""
+    from mlops_ci.scan.osv_index import load_index
+    from mlops_ci.scan.osv_server import LoopbackOsvServer
+
+    with LoopbackOsvServer() as server:
+        pending = start_pip_audit(
+            _pairs(requirements), service="osv", osv_url=server.url, timeout_s=LOOPBACK_TIMEOUT_S
+        )
+        try:
+            index = load_index(vuln_db, cache_dir)
+        except BaseException:
+            if isinstance(pending, PendingAudit):
+                pending.cancel()
+            raise
+        server.serve(index)
+        run = pending if isinstance(pending, AuditRun) else pending.wait()
+        return _unqueried(run, requirements, server.queried), index
 
 
 def environment_pins() -> tuple[Pin, ...]:

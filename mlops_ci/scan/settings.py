@@ -15,6 +15,7 @@ from typing import Any
 from mlops_ci.checks.base import Context
 from mlops_ci.config import ScanConfig
 from mlops_ci.findings import Severity
+from mlops_ci.scan.pip_audit import Service
 
 OPTIONS_KEY = "scan"
 CACHE_DIR = Path(".mlops-ci") / "cache"
@@ -28,7 +29,7 @@ class ScanSettings:
     source: tuple[Path, ...]
     vuln_db: Path | None
     environment: bool
-    service: str
+    service: Service
     unaudited_severity: Severity
     unknown_severity: Severity
     cache_dir: Path
