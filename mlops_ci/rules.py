@@ -8,6 +8,7 @@ generated from this table (``mlops-ci rules --format markdown``) and a test keep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlops_ci.findings import Severity
 
@@ -41,6 +42,72 @@ _CATALOG: tuple[Rule, ...] = (
         "The card does not start with a YAML front matter block delimited by '---' lines.",
         "Start the card with '---', the YAML metadata, and a closing '---' line.",
         Severity.HIGH,
+    ),
+    Rule(
+        "CARD003",
+        "card",
+        "Invalid value in the model card",
+        "A front-matter field has the wrong type or an invalid value (e.g. risk_level not one of"
+        " minimal, limited, high, unacceptable; a date that is not YYYY-MM-DD).",
+        "Correct the value at the reported line; 'mlops-ci schema card' lists every field.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "CARD004",
+        "card",
+        "Unknown key in the governance block",
+        "The 'governance' block accepts only the documented keys, so typos cannot hide a field.",
+        "Rename the key as the hint suggests, or remove it; 'mlops-ci schema card' lists the keys.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "CARD005",
+        "card",
+        "Required card field missing",
+        "A required key is missing, e.g. governance.owners, or an owner's contact.",
+        "Add the key at the reported place.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "CARD006",
+        "card",
+        "No governance block",
+        "The card has only Hugging Face metadata: owners, risk level and lineage are not recorded.",
+        "Add a 'governance' block (see templates/model_card.md, or run 'mlops-ci card init').",
+        Severity.INFO,
+    ),
+    Rule(
+        "CARD007",
+        "card",
+        "Section required by the risk level missing",
+        "Cards of a given risk level must contain certain Markdown sections (by default 'high'"
+        " requires Intended use, Limitations, Ethical considerations and Evaluation).",
+        "Add the section as a Markdown heading, or change 'cards.required_sections' in mlops-ci.yaml.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "CARD008",
+        "card",
+        "Unacceptable risk level",
+        "The card classifies the model as 'unacceptable' risk: a prohibited practice under the EU AI Act.",
+        "Do not ship the model; reassess its purpose and the risk classification.",
+        Severity.CRITICAL,
+    ),
+    Rule(
+        "WAIVER-EXPIRED",
+        "waivers",
+        "Waiver expired",
+        "A waiver's 'expires' date has passed: it no longer suppresses anything.",
+        "Fix the waived findings, or renew the waiver with its owner and a new date.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "WAIVER-UNUSED",
+        "waivers",
+        "Waiver matches nothing",
+        "A waiver matched no finding of a check that ran, often a typo in its rule id or model.",
+        "Correct the rule id (see the hint) or model, or delete the waiver.",
+        Severity.LOW,
     ),
     Rule(
         "ONNX001",
@@ -181,7 +248,9 @@ def all_rules() -> tuple[Rule, ...]:
 
 
 def rules_markdown() -> str:
-    """The rule reference as Markdown (the content of ``docs/rules.md``)."""
+    """The rule reference as Markdown (the content of ``docs/rules.md``), shipped packs included."""
+    from mlops_ci.policy.pack import load_pack, shipped_pack_names
+
     lines = [
         "# Rules",
         "",
@@ -200,4 +269,14 @@ def rules_markdown() -> str:
             f"- **How to fix:** {rule.remediation}",
             "",
         ]
+    lines += ["# Rules of the shipped policy packs", ""]
+    for name in shipped_pack_names():
+        pack = load_pack(name, Path())
+        lines += [f"## Pack `{pack.name}` {pack.version}", "", pack.description, ""]
+        lines += ["| Rule | Severity | What it checks | How to fix |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| `{r.id}` | {r.severity.label} | {r.description} | {r.remediation} |"
+            for r in pack.rules
+        ]
+        lines.append("")
     return "\n".join(lines)

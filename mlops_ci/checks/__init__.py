@@ -7,6 +7,7 @@ from mlops_ci.checks.base import Check
 from mlops_ci.checks.card import CardCheck
 from mlops_ci.checks.deps import DepsCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
+from mlops_ci.checks.policy import PolicyCheck
 from mlops_ci.checks.sast import SastCheck
 
 
@@ -18,5 +19,6 @@ def registry() -> dict[str, Check]:
         DepsCheck(),
         SastCheck(),
         ArtifactsCheck(),
+        PolicyCheck(),
     ]
     return {check.name: check for check in checks}
