@@ -275,3 +275,30 @@ def test_console_script_runs(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_dep_finding_can_be_waived_until_a_date(cli: Cli, demo_repo: Path) -> None:
+    import datetime as dt
+
+    requirements = demo_repo / "requirements.txt"
+    requirements.write_text(requirements.read_text().replace("jinja2==3.1.4", "jinja2==2.10"))
+    result = cli("scan", "--offline", "--format", "json", cwd=demo_repo)
+    assert result.exit_code == 1
+    rules = sorted(
+        {f.rule_id for r in Report.from_dict(json.loads(result.stdout)).results for f in r.findings}
+    )
+    assert rules == ["DEP-PYSEC-2019-217", "DEP-PYSEC-2021-66"]
+    expires = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    (demo_repo / "waivers.yaml").write_text(
+        "waivers:\n"
+        + "".join(
+            f"  - id: W-{n}\n    rule: {rule}\n    reason: The sandbox is not used.\n"
+            f"    owner: sec@example.com\n    expires: {expires.isoformat()}\n"
+            for n, rule in enumerate(rules)
+        )
+    )
+    result = cli("scan", "--offline", "--format", "json", cwd=demo_repo)
+    assert result.exit_code == 0, result.stdout
+    report = Report.from_dict(json.loads(result.stdout))
+    waived = [f for r in report.results for f in r.findings if f.rule_id.startswith("DEP-")]
+    assert sorted(f.suppressed_by or "" for f in waived) == ["W-0", "W-1"]
