@@ -203,11 +203,12 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import card, policy, promote
+    from mlops_ci.commands import card, policy, promote, scan
 
     card.register(app)
     policy.register(app)
     promote.register(app)
+    scan.register(app)
 
 
 _register_command_groups()

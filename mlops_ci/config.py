@@ -66,12 +66,29 @@ class ModelConfig(_Strict):
 
 
 class ScanConfig(_Strict):
-    """What the scanners read."""
+    """What the scanners read (``deps``, ``sast`` and ``artifacts`` checks)."""
 
-    requirements: list[str] = Field(default_factory=list)
-    source: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(
+        default_factory=list,
+        description="a list of requirements files (or pyproject.toml) to audit",
+    )
+    source: list[str] = Field(default_factory=list, description="a list of source paths for bandit")
     vuln_db: str | None = Field(
         default=None, description="a path to OSV records (a directory or a zip) for offline scans"
+    )
+    environment: bool = Field(
+        default=False, description="true to also audit the packages installed in this environment"
+    )
+    service: Literal["pypi", "osv"] = Field(
+        default="pypi", description="one of pypi, osv: pip-audit's online service"
+    )
+    unaudited_severity: SeverityField = Field(
+        default=Severity.HIGH,
+        description="one of info, low, medium, high, critical: for DEP-UNAUDITED findings",
+    )
+    unknown_severity: SeverityField = Field(
+        default=Severity.HIGH,
+        description="one of info, low, medium, high, critical: for advisories without a severity",
     )
 
 
@@ -266,6 +283,24 @@ def load_config(
     return LoadedConfig(config=config, path=path, root=path.resolve().parent, document=document)
 
 
+def default_config(
+    cwd: Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """The defaults (with ``MLOPS_CI_*`` variables and ``overrides`` applied) for a directory
+    without a configuration file."""
+    environ = os.environ if environ is None else environ
+    data = apply_environment({}, environ)
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, YamlDocument("environment", data, {}, {})) from None
+    return LoadedConfig(config=config, path=None, root=cwd.resolve())
+
+
 def _read_document(path: Path) -> YamlDocument:
     display = str(path)
     try:
@@ -299,6 +334,7 @@ _ENV_SCALARS: dict[str, PathKey] = {
     "SCAN_VULN_DB": ("scan", "vuln_db"),
     "SCAN_REQUIREMENTS": ("scan", "requirements"),
     "SCAN_SOURCE": ("scan", "source"),
+    "SCAN_SERVICE": ("scan", "service"),
     "SIGNING_MODE": ("signing", "mode"),
     "FORGE_KIND": ("forge", "kind"),
 }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlops_ci.config import LoadedConfig, load_config
+from mlops_ci.config import LoadedConfig, default_config, find_config, load_config
 from mlops_ci.errors import ConfigError, SourcePosition
 from mlops_ci.findings import CheckResult, Report, Severity
 from mlops_ci.runner import RunOptions, run_checks
@@ -28,6 +29,8 @@ class CheckRequest:
     environment: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    # When no configuration file exists, run with the defaults rooted at ``cwd`` (``scan``).
+    config_optional: bool = False
 
 
 def run_check(
@@ -40,7 +43,7 @@ def run_check(
     from mlops_ci.checks import registry
     from mlops_ci.gitops import git_info
 
-    loaded = load_config(request.config, cwd=request.cwd, overrides=request.overrides)
+    loaded = _load(request)
     now = now or dt.datetime.now(dt.UTC)
     ledger = _waiver_ledger(loaded, now)
     opts = RunOptions(
@@ -65,6 +68,18 @@ def run_check(
         return report
     summary = ledger.summary(_rule_checks(report), {r.check for r in report.results})
     return replace(report, results=(*report.results, summary.with_status(report.fail_on)))
+
+
+def _load(request: CheckRequest) -> LoadedConfig:
+    cwd = request.cwd or Path.cwd()
+    if (
+        request.config_optional
+        and request.config is None
+        and not os.environ.get("MLOPS_CI_CONFIG")
+        and find_config(cwd) is None
+    ):
+        return default_config(cwd, overrides=request.overrides)
+    return load_config(request.config, cwd=request.cwd, overrides=request.overrides)
 
 
 def _waiver_ledger(loaded: LoadedConfig, now: dt.datetime) -> Any:
