@@ -17,7 +17,6 @@ import typer
 from mlops_ci import __version__
 from mlops_ci.errors import MlopsCiError
 
-
 app = typer.Typer(
     name="mlops-ci",
     help="GitOps CI/CD gates for machine-learning models.",
