@@ -66,7 +66,7 @@ def scan(
     ] = None,
 ) -> None:
     """Scan dependencies (pip-audit), code (bandit) and model files."""
-    from mlops_ci.cli import _emit, _severity
+    from mlops_ci.commands.common import emit_report, parse_severity
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
     from mlops_ci.scan.settings import OPTIONS_KEY
@@ -83,10 +83,10 @@ def scan(
         config=config,
         models=tuple(model or ()),
         only=SCAN_CHECKS,
-        fail_on=_severity(fail_on),
+        fail_on=parse_severity(fail_on),
         offline=offline or os.environ.get("MLOPS_CI_OFFLINE", "") in ("1", "true"),
         options={OPTIONS_KEY: overrides},
         config_optional=True,
     )
     report = run_check(request)
-    raise typer.Exit(_emit(report, specs))
+    raise typer.Exit(emit_report(report, specs))
