@@ -203,10 +203,11 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import card, policy
+    from mlops_ci.commands import card, policy, sbom
 
     card.register(app)
     policy.register(app)
+    sbom.register(app)
 
 
 _register_command_groups()

@@ -6,9 +6,10 @@ from mlops_ci.checks.base import Check
 from mlops_ci.checks.card import CardCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
 from mlops_ci.checks.policy import PolicyCheck
+from mlops_ci.checks.sbom import SbomCheck
 
 
 def registry() -> dict[str, Check]:
     """Every check by name, in a stable order."""
-    checks: list[Check] = [CardCheck(), OnnxModelCheck(), PolicyCheck()]
+    checks: list[Check] = [CardCheck(), OnnxModelCheck(), SbomCheck(), PolicyCheck()]
     return {check.name: check for check in checks}

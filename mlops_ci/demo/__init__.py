@@ -25,6 +25,7 @@ def create_demo(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     model_dir = target / "models" / DEMO_MODEL
     save_mlp(model_dir / "model.onnx", (64, 32, 2), seed=7, name=DEMO_MODEL)
+    atomic_write(target / "requirements.txt", template_text("demo/requirements.txt"))
     atomic_write(model_dir / "README.md", template_text("demo/model_card.md"))
     atomic_write(target / "mlops-ci.yaml", template_text("demo/mlops-ci.yaml"))
     atomic_write(target / ".gitignore", ".mlops-ci/\nreports/\n*.tmp\n")
