@@ -30,7 +30,7 @@ def sbom(
         list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).")
     ] = None,
     output: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--output",
             "-o",
@@ -60,7 +60,7 @@ def sbom(
         key = OPTION_OUTPUT_DIR if _is_directory(output, gitlab) else OPTION_OUTPUT_FILE
         if key == OPTION_OUTPUT_FILE:
             _require_one_model(config, model)
-        options[key] = output.absolute()
+        options[key] = Path(output).absolute()
     report = run_check(
         CheckRequest(config=config, models=tuple(model or ()), only=("sbom",), options=options)
     )
@@ -90,8 +90,8 @@ def sbom(
     raise typer.Exit(report.exit_code)
 
 
-def _is_directory(output: Path, gitlab: bool) -> bool:
-    return gitlab or output.is_dir() or str(output).endswith(("/", os.sep))
+def _is_directory(output: str, gitlab: bool) -> bool:
+    return gitlab or Path(output).is_dir() or output.endswith(("/", os.sep))
 
 
 def _require_one_model(config: Path | None, models: list[str] | None) -> None:

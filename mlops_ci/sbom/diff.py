@@ -9,7 +9,7 @@ parent's identity and their own. bom-refs are not identities: they may change be
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,19 +101,26 @@ def load_sbom(path: Path, shown: str) -> dict[str, Any]:
     return data
 
 
-def component_views(bom: Mapping[str, Any]) -> dict[str, ComponentView]:
-    """Every component (nested ones too) by identity; duplicates get their version appended."""
-    views = list(_walk(bom.get("components", []), parent=None))
-    counts: dict[str, int] = {}
-    for view in views:
-        counts[view.key] = counts.get(view.key, 0) + 1
+def component_views(
+    bom: Mapping[str, Any], versioned: Set[str] = frozenset()
+) -> dict[str, ComponentView]:
+    """Every component (nested ones too) by identity; identities in ``versioned`` (those listed
+    more than once in either document) get ``@version`` appended."""
     keyed: dict[str, ComponentView] = {}
-    for view in views:
-        key = view.key if counts[view.key] == 1 else f"{view.key}@{view.version}"
+    for view in _walk(bom.get("components", []), parent=None):
+        key = f"{view.key}@{view.version}" if view.key in versioned else view.key
         while key in keyed:
             key += "'"
         keyed[key] = view
     return keyed
+
+
+def _repeated(bom: Mapping[str, Any]) -> set[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for view in _walk(bom.get("components", []), parent=None):
+        (repeated if view.key in seen else seen).add(view.key)
+    return repeated
 
 
 def _walk(components: Iterable[Any], parent: ComponentView | None) -> Iterable[ComponentView]:
@@ -155,7 +162,8 @@ def diff_sboms(
     old: Mapping[str, Any], new: Mapping[str, Any], old_name: str, new_name: str
 ) -> SbomDiff:
     """Compare two loaded SBOMs."""
-    before, after = component_views(old), component_views(new)
+    versioned = _repeated(old) | _repeated(new)
+    before, after = component_views(old, versioned), component_views(new, versioned)
     added = tuple(after[k] for k in sorted(after.keys() - before.keys()))
     removed = tuple(before[k] for k in sorted(before.keys() - after.keys()))
     changed = []

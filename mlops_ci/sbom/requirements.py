@@ -1,7 +1,7 @@
 """Checking requirements files before ``cyclonedx-py`` reads them.
 
-``cyclonedx-py requirements`` skips a line it cannot parse, keeps an impossible specifier as a
-version, and fails on an unreadable file with a message that names no line. The SBOM must say
+``cyclonedx-py requirements`` skips a line it cannot parse and fails on an unreadable file with a
+message that names no line. The SBOM must say
 exactly what the file says, so every file (and every ``-r``/``-c`` include) is parsed first with
 the same parser cyclonedx-py uses (``pip-requirements-parser``), and the first problem is an
 :class:`InputError` naming the file and line.
@@ -29,7 +29,7 @@ def _check(
     shown = display(path)
     if depth > MAX_INCLUDE_DEPTH:
         raise InputError("requirements files include each other too deeply", included_from)
-    _read(path, shown, included_from)
+    _ensure_readable(path, shown, included_from)
     parsed = _parse(path, shown)
     for invalid in parsed.invalid_lines:
         first = invalid.error_message.strip().splitlines()[0] if invalid.error_message else ""
@@ -38,8 +38,6 @@ def _check(
             " write it as 'name==version' (PEP 508)",
             SourcePosition(shown, invalid.line_number),
         )
-    for requirement in parsed.requirements:
-        _check_specifier(requirement, shown)
     for option in parsed.options:
         for key in ("requirements", "constraints"):
             for name in option.options.get(key) or ():
@@ -52,11 +50,11 @@ def _check(
                 _check(included, display, depth + 1, position)
 
 
-def _read(path: Path, shown: str, included_from: SourcePosition | None) -> str:
-    """The file's text, or an InputError saying why it cannot be read."""
+def _ensure_readable(path: Path, shown: str, included_from: SourcePosition | None) -> None:
+    """Raise an InputError saying why the file cannot be read as UTF-8 text, if it cannot."""
     where = f" (included at {included_from})" if included_from else ""
     try:
-        return path.read_text(encoding="utf-8")
+        path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
             f"requirements file does not exist{where}; fix the path in 'sbom.requirements'"
@@ -86,20 +84,4 @@ def _parse(path: Path, shown: str) -> Any:
         message = str(exc).split("|n")[0].strip() or exc.__class__.__name__
         raise InputError(
             f"cannot parse the requirements file: {message}", SourcePosition(shown)
-        ) from None
-
-
-def _check_specifier(requirement: Any, shown: str) -> None:
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    specifier = str(requirement.specifier or "")
-    if not specifier:
-        return
-    try:
-        SpecifierSet(specifier)
-    except InvalidSpecifier:
-        raise InputError(
-            f"invalid version specifier {specifier!r} for {requirement.name};"
-            " write it as 'name==version' (PEP 440)",
-            SourcePosition(shown, requirement.line_number),
         ) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ from mlops_ci.sbom.requirements import check_requirements_file
 SourceKind = Literal["requirements", "environment"]
 CYCLONEDX_TIMEOUT_S = 900
 _REQUIREMENTS_REF = "requirements-L"
+# Environment inventories of the running interpreter, by installed distributions (never mutated).
+_environment_parts: dict[tuple[str, ...], SoftwarePart] = {}
+_environment_lock = threading.Lock()
 
 
 class CycloneDxError(RuntimeError):
@@ -87,13 +91,7 @@ def software_source(
 def build_software_part(source: SoftwareSource, display: Callable[[Path], str]) -> SoftwarePart:
     """Run cyclonedx-py and merge its output (one run per requirements file)."""
     if source.kind == "environment":
-        args = ["environment"] + ([source.python] if source.python else [])
-        bom = _run_cyclonedx(args)
-        return SoftwarePart(
-            components=list(bom.get("components", [])),
-            dependencies=list(bom.get("dependencies", [])),
-            tools=_tools(bom),
-        )
+        return _environment_part(source.python)
     for path in source.requirements:
         check_requirements_file(path, display)
     components: list[dict[str, Any]] = []
@@ -111,6 +109,31 @@ def build_software_part(source: SoftwareSource, display: Callable[[Path], str]) 
                 entry["dependsOn"] = [rename(ref) for ref in dependency["dependsOn"]]
             dependencies.append(entry)
     return SoftwarePart(components, dependencies, tools)
+
+
+def _environment_part(python: str | None) -> SoftwarePart:
+    """The environment's components; the running interpreter's are computed once per set of
+    installed distributions (every model of a run shares them)."""
+    key = None if python else _installed_distributions()
+    with _environment_lock:  # models checked in parallel wait for one inventory
+        if key is not None and key in _environment_parts:
+            return _environment_parts[key]
+        bom = _run_cyclonedx(["environment"] + ([python] if python else []))
+        part = SoftwarePart(
+            components=list(bom.get("components", [])),
+            dependencies=list(bom.get("dependencies", [])),
+            tools=_tools(bom),
+        )
+        if key is not None:
+            _environment_parts[key] = part
+        return part
+
+
+def _installed_distributions() -> tuple[str, ...]:
+    import importlib.metadata
+
+    found = {f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()}
+    return (sys.executable, *sorted(found))
 
 
 def _ref_renamer(shown: str) -> Callable[[str], str]:
