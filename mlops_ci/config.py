@@ -273,6 +273,7 @@ _ENV_SCALARS: dict[str, PathKey] = {
     "SBOM_OUTPUT_DIR": ("sbom", "output_dir"),
     "SBOM_SOURCE": ("sbom", "source"),
     "SBOM_REQUIREMENTS": ("sbom", "requirements"),
+    "SBOM_GITLAB": ("sbom", "gitlab"),
 }
 _ENV_LISTS = {"POLICIES", "ENVIRONMENTS", "SCAN_REQUIREMENTS", "SCAN_SOURCE", "SBOM_REQUIREMENTS"}
 

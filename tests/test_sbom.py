@@ -385,3 +385,54 @@ def test_environment_source_inventories_the_installed_packages(cli: Cli, demo_re
     assert len(licensed) > len(by_type(bom, "library")) / 2
     assert any(d.get("dependsOn") for d in bom["dependencies"])
     assert prop(bom["metadata"]["properties"], "mlops-ci:sbom:software-source") == ["environment"]
+
+
+def test_benchmark_results_join_the_performance_metrics(demo_repo: Path) -> None:
+    import datetime as dt
+
+    from mlops_ci.checks.base import Context
+    from mlops_ci.checks.sbom import SbomCheck
+    from mlops_ci.config import load_config
+    from mlops_ci.findings import CheckResult
+
+    loaded = load_config(demo_repo / "mlops-ci.yaml")
+    bench = CheckResult(
+        "bench",
+        "passed",
+        "fraud-detector",
+        facts={"p50_ms": 0.0123, "p90_ms": 0.02, "provider": "CPUExecutionProvider"},
+    )
+    ctx = Context(
+        loaded=loaded,
+        model=loaded.config.models[0],
+        needs={"bench": bench},
+        now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
+    result = SbomCheck().run(ctx)
+    assert result.facts["model_card"] is True
+    (model,) = by_type(load(demo_repo / SBOM), "machine-learning-model")
+    metrics = model["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
+    assert metrics[-2:] == [
+        {"type": "latency p50 (ms)", "value": "0.0123", "slice": "CPUExecutionProvider"},
+        {"type": "latency p90 (ms)", "value": "0.02", "slice": "CPUExecutionProvider"},
+    ]
+
+
+def test_a_policy_can_forbid_gpl_through_the_sbom_licences(cli: Cli, demo_repo: Path) -> None:
+    card = demo_repo / CARD
+    card.write_text(card.read_text().replace("license: cc-by-4.0", "license: gpl-3.0-only", 1))
+    (demo_repo / "local.yaml").write_text(
+        "name: local\nversion: '1'\ndescription: d\nrules:\n"
+        "  - id: LOCAL-NO-GPL\n    description: no GPL\n    severity: high\n"
+        '    expr: \'!lookup("sbom.licenses", []).exists(l, l.startsWith("GPL"))\'\n'
+        '    message: "GPL in the SBOM: {{ sbom.licenses }}"\n    remediation: r\n'
+    )
+    config = demo_repo / "mlops-ci.yaml"
+    config.write_text(
+        config.read_text().replace("policies: [baseline]", "policies: [./local.yaml]")
+    )
+    result = cli("check", "--format", "json", cwd=demo_repo)
+    assert result.exit_code == 1, result.stderr
+    report = Report.from_dict(json.loads(result.stdout))
+    (finding,) = [f for _, f in report.all_findings() if f.rule_id == "LOCAL-NO-GPL"]
+    assert "GPL-3.0-only" in finding.message
