@@ -61,6 +61,14 @@ def io_formats(path: Path) -> tuple[list[str], list[str]]:
     return inputs, [fmt(v) for v in graph.output]
 
 
+def set_sbom_config(repo: Path, line: str) -> None:
+    """Replace the demo's ``sbom:`` line of mlops-ci.yaml."""
+    config = repo / "mlops-ci.yaml"
+    text = config.read_text()
+    assert "sbom: {requirements: [requirements.txt]}" in text
+    config.write_text(text.replace("sbom: {requirements: [requirements.txt]}", line))
+
+
 def make_repo(root: Path, card: str, requirements: str = "numpy==2.1.3\n") -> Path:
     save_mlp(root / "model.onnx", (8, 4, 2))
     (root / "card.md").write_text(card)
@@ -162,8 +170,14 @@ def test_demo_sbom_is_strict_cyclonedx_and_its_model_card_equals_the_card(
     ]
 
 
+def test_demo_writes_the_sbom_in_its_check_run(cli: Cli, tmp_path: Path) -> None:
+    result = cli("demo", str(tmp_path / "d"))
+    assert "| sbom | fraud-detector | ✅ passed |" in result.stdout
+    assert strict_errors((tmp_path / "d" / SBOM).read_text()) is None
+
+
 def test_check_run_writes_the_sbom_and_reports_facts(cli: Cli, demo_repo: Path) -> None:
-    result = cli("check", "--format", "json", cwd=demo_repo)
+    result = cli("check", "--only", "sbom", "--format", "json", cwd=demo_repo)
     assert result.exit_code == 0, result.stderr
     report = Report.from_dict(json.loads(result.stdout))
     (sbom,) = [r for r in report.results if r.check == "sbom"]
@@ -370,12 +384,7 @@ def test_invalid_document_is_an_internal_error_and_is_never_written(
 
 
 def test_environment_source_inventories_the_installed_packages(cli: Cli, demo_repo: Path) -> None:
-    config = demo_repo / "mlops-ci.yaml"
-    config.write_text(
-        config.read_text().replace(
-            "sbom: {requirements: [requirements.txt]}", "sbom: {source: environment}"
-        )
-    )
+    set_sbom_config(demo_repo, "sbom: {source: environment}")
     result = cli("sbom", cwd=demo_repo)
     assert result.exit_code == 0, result.stderr
     bom = load(demo_repo / SBOM)

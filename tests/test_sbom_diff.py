@@ -37,6 +37,13 @@ def model(file_hash: str) -> dict[str, Any]:
     }
 
 
+def torch(digit: str) -> dict[str, Any]:
+    """A package whose only hash is on its distribution reference (as requirements give it)."""
+    hashes = [{"alg": "SHA-256", "content": digit * 64}]
+    reference = {"type": "distribution", "url": "https://x", "hashes": hashes}
+    return lib("torch", "2.4.0", externalReferences=[reference])
+
+
 def bom(*components: dict[str, Any]) -> dict[str, Any]:
     return {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": list(components)}
 
@@ -47,33 +54,13 @@ def test_added_removed_and_each_kind_of_change() -> None:
         lib("numpy", "2.1.3"),
         lib("six", "1.16.0"),
         lib("requests", "2.32.3", "Apache-2.0"),
-        lib(
-            "torch",
-            "2.4.0",
-            externalReferences=[
-                {
-                    "type": "distribution",
-                    "url": "https://x",
-                    "hashes": [{"alg": "SHA-256", "content": "1" * 64}],
-                }
-            ],
-        ),
+        torch("1"),
     )
     new = bom(
         model("b" * 64),
         lib("numpy", "2.1.3"),
         lib("requests", "2.32.3", "GPL-3.0-only"),
-        lib(
-            "torch",
-            "2.4.0",
-            externalReferences=[
-                {
-                    "type": "distribution",
-                    "url": "https://x",
-                    "hashes": [{"alg": "SHA-256", "content": "2" * 64}],
-                }
-            ],
-        ),
+        torch("2"),
         lib("pyyaml", "6.0.2"),
     )
     diff = diff_sboms(old, new, "old.json", "new.json")

@@ -20,6 +20,7 @@ from mlops_ci.sbom.document import assemble, render, validate
 from mlops_ci.sbom.mlbom import ModelFacts, data_components, model_component
 from mlops_ci.sbom.requirements import check_requirements_file
 from tests.conftest import CliResult
+from tests.test_sbom import COMPLETE, make_repo
 
 Cli = Callable[..., CliResult]
 CARD = "models/fraud-detector/README.md"
@@ -101,16 +102,14 @@ def test_malformed_card_exits_2_with_file_and_line(cli: Cli, demo_repo: Path) ->
     assert "Traceback" not in result.stderr
 
 
-def test_sbom_source_without_requirements_is_a_config_error(cli: Cli, demo_repo: Path) -> None:
-    config = demo_repo / "mlops-ci.yaml"
-    config.write_text(
-        config.read_text().replace(
-            "sbom: {requirements: [requirements.txt]}", "sbom: {source: requirements}"
-        )
+def test_sbom_source_without_requirements_is_a_config_error(cli: Cli, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, COMPLETE)
+    (repo / "mlops-ci.yaml").write_text(
+        "models:\n  - {name: m, path: model.onnx, card: card.md}\nsbom: {source: requirements}\n"
     )
-    result = cli("sbom", cwd=demo_repo)
+    result = cli("sbom", cwd=repo)
     assert result.exit_code == 2
-    assert "sbom.source is 'requirements' but no requirements files are configured" in result.stderr
+    assert result.stderr.startswith("error: mlops-ci.yaml: sbom.source is 'requirements' but no")
 
 
 @pytest.mark.parametrize(
@@ -209,3 +208,17 @@ def test_any_card_text_gives_a_valid_document(
     )
     validate(render(bom))
     assert json.loads(render(bom))["components"][1]["name"] == name
+
+
+def test_pyproject_files_are_not_taken_as_requirements(cli: Cli, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, COMPLETE)
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
+    config = repo / "mlops-ci.yaml"
+    models = "models:\n  - {name: m, path: model.onnx, card: card.md}\n"
+    config.write_text(models + "scan: {requirements: [requirements.txt, pyproject.toml]}\n")
+    inherited = cli("sbom", cwd=repo)
+    assert inherited.exit_code == 0, inherited.stderr
+    config.write_text(models + "sbom: {requirements: [pyproject.toml]}\n")
+    explicit = cli("sbom", cwd=repo)
+    assert explicit.exit_code == 2
+    assert "the SBOM is made from requirements files, not pyproject.toml" in explicit.stderr

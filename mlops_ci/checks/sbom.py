@@ -59,11 +59,12 @@ class SbomCheck:
             return skipped(ctx, self.name, "not a model")
         settings = ctx.config.sbom
         config_position = SourcePosition(ctx.display(ctx.loaded.path) if ctx.loaded.path else ".")
-        requirements = (
-            settings.requirements
-            if settings.requirements is not None
-            else ctx.config.scan.requirements
-        )
+        if settings.requirements is not None:
+            requirements = settings.requirements
+        else:  # the scanners' list may name pyproject.toml files, which are not requirements
+            requirements = [
+                r for r in ctx.config.scan.requirements if Path(r).name != "pyproject.toml"
+            ]
         source = software_source(
             settings.source, requirements, settings.python, ctx.loaded.resolve, config_position
         )
