@@ -222,3 +222,14 @@ def test_pyproject_files_are_not_taken_as_requirements(cli: Cli, tmp_path: Path)
     explicit = cli("sbom", cwd=repo)
     assert explicit.exit_code == 2
     assert "the SBOM is made from requirements files, not pyproject.toml" in explicit.stderr
+
+
+def test_credentials_in_a_bad_line_are_not_repeated(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_text("foo @ https://bob:t0ken@files.example/foo.whl ; ;;\n")
+    with pytest.raises(InputError) as caught:
+        check_requirements_file(path, lambda p: p.name)
+    assert "t0ken" not in str(caught.value)
+    assert str(caught.value).startswith(
+        "requirements.txt:1: invalid requirement 'foo @ https://***@"
+    )

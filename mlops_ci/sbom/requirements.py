@@ -9,6 +9,7 @@ the same parser cyclonedx-py uses (``pip-requirements-parser``), and the first p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,12 @@ from typing import Any
 from mlops_ci.errors import InputError, SourcePosition
 
 MAX_INCLUDE_DEPTH = 10
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact_credentials(text: str) -> str:
+    """``https://user:token@host`` becomes ``https://***@host``."""
+    return _URL_CREDENTIALS.sub("***@", text)
 
 
 def check_requirements_file(path: Path, display: Callable[[Path], str]) -> None:
@@ -33,8 +40,10 @@ def _check(
     parsed = _parse(path, shown)
     for invalid in parsed.invalid_lines:
         first = invalid.error_message.strip().splitlines()[0] if invalid.error_message else ""
+        reason = first.removeprefix("Invalid requirement: ").strip(": ")
+        line = redact_credentials(invalid.line.strip())  # no tokens in CI logs
         raise InputError(
-            f"invalid requirement {invalid.line.strip()!r} ({first.removeprefix('Invalid requirement: ').strip(': ')});"
+            f"invalid requirement {line!r} ({redact_credentials(reason)});"
             " write it as 'name==version' (PEP 508)",
             SourcePosition(shown, invalid.line_number),
         )

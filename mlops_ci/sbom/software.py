@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlops_ci.errors import ConfigError, SourcePosition
-from mlops_ci.sbom.requirements import check_requirements_file
+from mlops_ci.sbom.requirements import check_requirements_file, redact_credentials
 
 SourceKind = Literal["requirements", "environment"]
 CYCLONEDX_TIMEOUT_S = 900
@@ -191,6 +191,7 @@ def _run_cyclonedx(args: list[str]) -> dict[str, Any]:
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         last = lines[-1].replace("|n", " ") if lines else f"exit status {proc.returncode}"
+        last = redact_credentials(last)
         raise CycloneDxError(f"cyclonedx-py {args[0]} failed: {last[:300]}")
     try:
         bom: dict[str, Any] = json.loads(proc.stdout)
