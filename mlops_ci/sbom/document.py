@@ -25,6 +25,8 @@ SCHEMA_URL = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/mlops-ci/mlops-ci/sbom")
 
 _validation_lock = threading.Lock()
+_validator_lock = threading.Lock()
+_validator: list[Any] = []  # the one JsonStrictValidator, once built
 
 
 class InvalidSbomError(RuntimeError):
@@ -96,13 +98,16 @@ def render(document: Mapping[str, Any]) -> str:
     return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
 
 
-@functools.cache
-def _strict_validator() -> Any:
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
+def prepare_validator() -> None:
+    """Import and build the strict validator (~1.5 s); safe to call from a background thread
+    while cyclonedx-py runs, so the two overlap."""
+    with _validator_lock:
+        if not _validator:
+            from cyclonedx.schema import SchemaVersion
+            from cyclonedx.validation.json import JsonStrictValidator
 
-    _memoise_iri_checks()
-    return JsonStrictValidator(SchemaVersion.V1_6)
+            _memoise_iri_checks()
+            _validator.append(JsonStrictValidator(SchemaVersion.V1_6))
 
 
 def _memoise_iri_checks() -> None:
@@ -126,8 +131,9 @@ def _memoise_iri_checks() -> None:
 
 def validate(text: str) -> None:
     """Validate against the CycloneDX 1.6 JSON schema (strict); raise InvalidSbomError if not."""
-    with _validation_lock:  # one validator, built once; validations take turns
-        error = _strict_validator().validate_str(text)
+    prepare_validator()
+    with _validation_lock:  # one validator; validations take turns
+        error = _validator[0].validate_str(text)
     if error is not None:
         detail = getattr(error, "data", error)
         where = "/".join(str(p) for p in getattr(detail, "absolute_path", []))

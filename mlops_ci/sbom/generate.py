@@ -5,7 +5,9 @@ never written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +83,9 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
             " fix its 'path:' in the configuration",
             SourcePosition(request.display(model_path)),
         )
+    # Build the validator while cyclonedx-py runs in its own process.
+    warm_up = threading.Thread(target=_prepare_validator_quietly, daemon=True)
+    warm_up.start()
     files = model_files(model_path)
     inputs, outputs = _io_formats(files)
     facts = ModelFacts(
@@ -109,6 +114,7 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
         dependencies=software.dependencies,
     )
     text = document.render(bom)
+    warm_up.join()
     document.validate(text)
     atomic_write(request.output, text)
     return SbomOutcome(
@@ -118,6 +124,12 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
         licenses=bom_licenses(bom),
         model_card="modelCard" in model,
     )
+
+
+def _prepare_validator_quietly() -> None:
+    # A failure here is raised again, with its message, by document.validate in the caller.
+    with contextlib.suppress(Exception):
+        document.prepare_validator()
 
 
 def _io_formats(files: list[tuple[str, Path]]) -> tuple[list[str], list[str]]:
