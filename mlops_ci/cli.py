@@ -171,10 +171,11 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import card, policy, scan
+    from mlops_ci.commands import card, policy, sbom, scan
 
     card.register(app)
     policy.register(app)
+    sbom.register(app)
     scan.register(app)
 
 

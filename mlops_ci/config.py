@@ -113,6 +113,30 @@ class ForgeConfig(_Strict):
     kind: Literal["auto", "github", "gitlab", "none"] = "auto"
 
 
+class SbomConfig(_Strict):
+    """Where the CycloneDX SBOM of each model goes, and what its software part is made from."""
+
+    output_dir: str = Field(
+        default=".mlops-ci/sbom", description="a directory for <model>.cdx.json files"
+    )
+    source: Literal["auto", "requirements", "environment"] = Field(
+        default="auto",
+        description="one of auto, requirements, environment: auto reads the requirements files"
+        " when there are any, else the Python environment",
+    )
+    requirements: list[str] | None = Field(
+        default=None, description="a list of requirements files (default: scan.requirements)"
+    )
+    python: str | None = Field(
+        default=None,
+        description="a Python interpreter or virtualenv to inventory (default: the one running"
+        " mlops-ci)",
+    )
+    gitlab: bool = Field(
+        default=False, description="true to name files gl-sbom-<model>.cdx.json for GitLab"
+    )
+
+
 class Config(_Strict):
     """The whole ``mlops-ci.yaml``."""
 
@@ -126,6 +150,7 @@ class Config(_Strict):
     scan: ScanConfig = Field(default_factory=ScanConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
     forge: ForgeConfig = Field(default_factory=ForgeConfig)
+    sbom: SbomConfig = Field(default_factory=SbomConfig)
     fail_on: SeverityField = Field(
         default=Severity.HIGH, description="one of info, low, medium, high, critical"
     )
@@ -281,8 +306,12 @@ _ENV_SCALARS: dict[str, PathKey] = {
     "SCAN_SERVICE": ("scan", "service"),
     "SIGNING_MODE": ("signing", "mode"),
     "FORGE_KIND": ("forge", "kind"),
+    "SBOM_OUTPUT_DIR": ("sbom", "output_dir"),
+    "SBOM_SOURCE": ("sbom", "source"),
+    "SBOM_REQUIREMENTS": ("sbom", "requirements"),
+    "SBOM_GITLAB": ("sbom", "gitlab"),
 }
-_ENV_LISTS = {"POLICIES", "ENVIRONMENTS", "SCAN_REQUIREMENTS", "SCAN_SOURCE"}
+_ENV_LISTS = {"POLICIES", "ENVIRONMENTS", "SCAN_REQUIREMENTS", "SCAN_SOURCE", "SBOM_REQUIREMENTS"}
 
 
 def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

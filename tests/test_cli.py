@@ -67,6 +67,7 @@ def test_check_passes_on_demo(cli: Cli, demo_repo: Path) -> None:
         "deps": "passed",
         "sast": "passed",
         "artifacts": "passed",
+        "sbom": "passed",
         "policy": "passed",
     }
     deps = next(r for r in report.results if r.check == "deps")

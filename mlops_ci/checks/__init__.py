@@ -9,6 +9,7 @@ from mlops_ci.checks.deps import DepsCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
 from mlops_ci.checks.policy import PolicyCheck
 from mlops_ci.checks.sast import SastCheck
+from mlops_ci.checks.sbom import SbomCheck
 
 
 def registry() -> dict[str, Check]:
@@ -19,6 +20,7 @@ def registry() -> dict[str, Check]:
         DepsCheck(),
         SastCheck(),
         ArtifactsCheck(),
+        SbomCheck(),
         PolicyCheck(),
     ]
     return {check.name: check for check in checks}

@@ -33,14 +33,15 @@ def create_demo(target: Path) -> Path:
     """
     from mlops_ci.gitops import add_bare_origin, commit_all, init_repository
 
+    target = target.resolve()  # the bare origin's URL must not depend on the working directory
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"{target} is not an empty directory; give a new or empty DIR")
     target.mkdir(parents=True, exist_ok=True)
     model_dir = target / "models" / DEMO_MODEL
     save_mlp(model_dir / "model.onnx", (64, 32, 2), seed=7, name=DEMO_MODEL)
+    atomic_write(target / "requirements.txt", template_text("demo/requirements.txt"))
     atomic_write(model_dir / "README.md", template_text("demo/model_card.md"))
     atomic_write(target / "mlops-ci.yaml", template_text("demo/mlops-ci.yaml"))
-    atomic_write(target / "requirements.txt", template_text("demo/requirements.txt"))
     atomic_write(target / "src" / "fraud_detector" / "__init__.py", '"""Fraud detector."""\n')
     atomic_write(
         target / "src" / "fraud_detector" / "scoring.py", template_text("demo/serve.py.txt")
