@@ -5,9 +5,10 @@ from __future__ import annotations
 from mlops_ci.checks.base import Check
 from mlops_ci.checks.card import CardCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
+from mlops_ci.checks.signature import SignatureCheck
 
 
 def registry() -> dict[str, Check]:
     """Every check by name, in a stable order."""
-    checks: list[Check] = [CardCheck(), OnnxModelCheck()]
+    checks: list[Check] = [CardCheck(), OnnxModelCheck(), SignatureCheck()]
     return {check.name: check for check in checks}
