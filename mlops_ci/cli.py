@@ -175,16 +175,25 @@ def demo(
     """Create a demo repository with a real ONNX model, then run the gates on it."""
     import tempfile
 
+    from mlops_ci.commands.sign import print_signed, print_verified
     from mlops_ci.demo import create_demo
+    from mlops_ci.demo.signing import REPORT, sign_demo, verify_demo
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
 
     target = directory or Path(tempfile.mkdtemp(prefix="mlops-ci-demo-"))
     create_demo(target)
     typer.echo(f"Demo repository: {target.resolve()}")
-    typer.echo(f"$ cd {target.resolve()} && mlops-ci check\n")
+    typer.echo(f"$ cd {target.resolve()} && mlops-ci sign")
+    print_signed(sign_demo(target))
+    typer.echo(f"\n$ mlops-ci check --format markdown --format json={REPORT}\n")
     report = run_check(CheckRequest(cwd=target, offline=True))
-    raise typer.Exit(_emit(report, parse_format_specs([])))
+    code = _emit(report, parse_format_specs(["markdown", f"json={target / REPORT}"]))
+    typer.echo("$ mlops-ci sign    # again: now the report exists, so it is attested too")
+    print_signed(sign_demo(target))
+    typer.echo("\n$ mlops-ci verify")
+    verified = print_verified(verify_demo(target))
+    raise typer.Exit(code or verified)
 
 
 def _register_command_groups() -> None:

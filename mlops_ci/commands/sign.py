@@ -74,10 +74,11 @@ def sign(
         chain=chain,
         staging=staging,
     )
-    _print_signed(sign_release(loaded, targets, inputs, environ))
+    print_signed(sign_release(loaded, targets, inputs, environ))
 
 
-def _print_signed(outcome: SignOutcome) -> None:
+def print_signed(outcome: SignOutcome) -> None:
+    """Print what ``sign`` wrote (paths, mode, signer; never key material)."""
     if outcome.skipped is not None:
         typer.echo(f"Not signed: {outcome.skipped}.")
         return
@@ -139,10 +140,11 @@ def verify(
         lines = [verify_single(path, bundle, policy, ignore=extra)]
     else:
         lines = verify_release(loaded, targets, policy, ignore=extra)
-    raise typer.Exit(_print_verified(lines))
+    raise typer.Exit(print_verified(lines))
 
 
-def _print_verified(lines: list[VerifyLine]) -> int:
+def print_verified(lines: list[VerifyLine]) -> int:
+    """Print each verification (failures on stderr); returns the exit code."""
     for line in lines:
         if line.verified is None:
             print(f"FAILED    {line.role:<12} {line.subject}: {line.reason}", file=sys.stderr)

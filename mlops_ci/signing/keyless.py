@@ -140,8 +140,9 @@ def verify_artifact(
     """Verify a message-signature bundle of ``data`` under the identity policy, offline."""
     checks = sigstore_policy(policy, subject)
     bundle = _bundle(bundle_text, subject)
+    verifier = _verifier(policy)
     try:
-        _verifier(policy).verify_artifact(data, bundle, checks)
+        verifier.verify_artifact(data, bundle, checks)
     except Exception as exc:
         raise VerificationError(subject, _reason(exc, policy)) from None
 
@@ -150,8 +151,9 @@ def verify_dsse(bundle_text: str, policy: VerificationPolicy, subject: str) -> b
     """Verify a DSSE bundle under the identity policy, offline; returns the in-toto payload."""
     checks = sigstore_policy(policy, subject)
     bundle = _bundle(bundle_text, subject)
+    verifier = _verifier(policy)
     try:
-        payload_type, payload = _verifier(policy).verify_dsse(bundle, checks)
+        payload_type, payload = verifier.verify_dsse(bundle, checks)
     except Exception as exc:
         raise VerificationError(subject, _reason(exc, policy)) from None
     if payload_type != "application/vnd.in-toto+json":

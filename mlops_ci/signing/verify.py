@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -156,8 +156,10 @@ def verify_file(
     if not path.is_file():
         raise VerificationError(subject, "the file does not exist")
     info = inspect_bundle(bundle, subject)
-    if info.kind == "model":
-        return verify_model(path, bundle, policy, subject=subject, now=now)
+    if info.kind == "model":  # key and certificate modes sign single files the OMS way
+        verified = verify_model(path, bundle, policy, subject=subject, now=now)
+        digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        return replace(verified, kind="artifact", digest=digest)
     if info.kind != "artifact":
         raise VerificationError(subject, f"{bundle} is not a file signature ({info.kind})")
     mode = _mode_for(info, policy, subject)
