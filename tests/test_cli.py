@@ -144,13 +144,14 @@ def test_errored_check_appears_in_every_format(
     assert mlops_ci.checks.registry()["card"].run is not None
     report = Report.from_dict(json.loads((tmp_path / "r.json").read_text()))
     statuses = {r.check: r.status for r in report.results}
-    assert statuses == {"card": "errored", "onnx-model": "passed"}
+    assert statuses.pop("card") == "errored"
+    assert set(statuses.values()) == {"passed"}  # every other check still ran
     assert "💥 errored: card [fraud-detector]" in (tmp_path / "r.md").read_text()
     sarif = validate_sarif((tmp_path / "r.sarif").read_text())
     notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert "simulated crash" in notes[0]["message"]["text"]
     junit = ET.parse(tmp_path / "r.xml").getroot()
-    assert junit.get("errors") == "1" and junit.get("tests") == "2"
+    assert junit.get("errors") == "1" and junit.get("tests") == str(len(report.results))
     cq = json.loads((tmp_path / "r.cq.json").read_text())
     assert [i["check_name"] for i in cq] == ["mlops-ci/errored"]
 

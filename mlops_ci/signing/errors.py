@@ -49,5 +49,8 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 def describe_exception(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
     """A one-line, secret-free description of ``exc`` (class name and message)."""
-    message = " ".join(str(exc).split()) or "no details"
+    message = " ".join(str(exc).split())
+    if not message and exc.__cause__ is not None:  # e.g. an HTTP error wrapped without a message
+        message = " ".join(str(exc.__cause__).split())
+    message = message or "no details"
     return redact(f"{exc.__class__.__name__}: {message}", secrets)

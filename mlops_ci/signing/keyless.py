@@ -12,8 +12,9 @@ trust config), under the identity policy; no network connection.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from sigstore.oidc import IdentityToken
     from sigstore.sign import Signer
 
+# Variables that carry ambient credentials (or the means to get one): never echoed.
+AMBIENT_SECRETS = ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SIGSTORE_ID_TOKEN")
 AMBIENT_HELP = (
     "on GitHub Actions grant 'permissions: id-token: write'; on GitLab declare"
     " 'id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore' in the signing job"
@@ -49,10 +52,11 @@ def detect_ambient_credential() -> AmbientCredential:
     """Ask sigstore for the CI's ambient OIDC token (GitHub Actions, GitLab, Buildkite, GCP...)."""
     from sigstore.oidc import detect_credential
 
+    secrets = [os.environ.get(name) for name in AMBIENT_SECRETS]
     try:
         token = detect_credential()
     except Exception as exc:  # sigstore's IdentityError: the CI is there but misconfigured
-        return AmbientCredential(None, describe_exception(exc))
+        return AmbientCredential(None, describe_exception(exc, secrets))
     return AmbientCredential(token or None, None if token else "no ambient OIDC credential")
 
 
@@ -98,7 +102,14 @@ def keyless_signer(token: str, trust: ClientTrustConfig) -> Iterator[KeylessSign
         raise SigningError(
             f"keyless signing cannot start: {describe_exception(exc, [token])}"
         ) from None
-    with context.signer(identity) as signer:
+    with ExitStack() as stack:
+        try:  # the signer asks Fulcio for its short-lived certificate right away
+            signer = stack.enter_context(context.signer(identity))
+        except Exception as exc:
+            raise SigningError(
+                "keyless signing failed: no signing certificate from Fulcio for"
+                f" {identity.identity}: {describe_exception(exc, [token])}"
+            ) from None
         yield KeylessSigner(signer, identity)
 
 

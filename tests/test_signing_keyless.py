@@ -1,0 +1,158 @@
+"""Acceptance 4: keyless signing, exercised up to the network boundary.
+
+Sigstore's public servers cannot be reached here, so the tests put local stand-ins at the edges:
+the CI's OIDC token (GitLab's variable, or GitHub's token endpoint) and a Fulcio that refuses the
+certificate request. What they show: the ambient credential is found, mode selection picks
+keyless, the token reaches Fulcio as the bearer credential with a certificate request, and the
+refusal becomes one secret-free line (exit 2) with nothing written. The real round trip runs in
+``.github/workflows/sign-keyless.yml`` against Sigstore staging.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from mlops_ci.signing.keyless import AmbientCredential
+from mlops_ci.signing.modes import SigningInputs, choose_mode
+from tests.conftest import CliResult
+from tests.pki import write_key_pair
+from tests.sigstore_standin import (
+    oidc_token,
+    refuse_certificates,
+    serve_github_token,
+    write_trust_config,
+)
+
+Cli = Callable[..., CliResult]
+CONFIG = """\
+version: 1
+models:
+  - name: clf
+    path: models/clf.onnx
+signing:
+  trust_config: trust.json
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path, httpserver: HTTPServer) -> Path:
+    """A repository whose sigstore trust config points every service at the local stand-in."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "clf.onnx").write_bytes(b"\x08\x07model")
+    (tmp_path / "mlops-ci.yaml").write_text(CONFIG)
+    write_trust_config(tmp_path / "trust.json", httpserver)
+    return tmp_path
+
+
+def assert_refused_at_fulcio(result: CliResult, seen: list, token: str, repo: Path) -> None:
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "no signing certificate from Fulcio for ci@example.com" in result.stderr
+    assert "401 Client Error" in result.stderr
+    assert token not in result.stdout + result.stderr
+    assert len(seen) == 1
+    assert seen[0].headers["Authorization"] == f"Bearer {token}"
+    assert "certificateSigningRequest" in json.loads(seen[0].get_data())
+    assert not (repo / "models" / "clf.onnx.sig").exists()
+
+
+def test_gitlab_token_reaches_fulcio(
+    repo: Path, httpserver: HTTPServer, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = oidc_token()
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", token)
+    seen = refuse_certificates(httpserver)
+    assert_refused_at_fulcio(cli("sign", "--mode", "sigstore", cwd=repo), seen, token, repo)
+
+
+def test_github_token_endpoint_then_fulcio_in_auto_mode(
+    repo: Path, httpserver: HTTPServer, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = oidc_token()
+    monkeypatch.delenv("GITLAB_CI", raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", serve_github_token(httpserver, token))
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token-abcdefgh")
+    private, _ = write_key_pair(repo)  # keyless wins over a configured key in auto mode
+    seen = refuse_certificates(httpserver)
+    result = cli("sign", "--key", str(private), cwd=repo)
+    assert_refused_at_fulcio(result, seen, token, repo)
+    assert "gh-request-token-abcdefgh" not in result.stdout + result.stderr
+
+
+def test_github_without_id_token_permission(
+    repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    result = cli("sign", "--mode", "sigstore", cwd=repo)
+    assert result.exit_code == 2
+    assert "insufficient OIDC token permissions" in result.stderr
+    assert "id-token: write" in result.stderr
+
+
+def test_no_credential_and_no_key_says_what_to_set(repo: Path, cli: Cli) -> None:
+    result = cli("sign", cwd=repo)
+    assert result.exit_code == 2
+    for hint in ("id-token: write", "SIGSTORE_ID_TOKEN", "--key PATH", "allow_unsigned"):
+        assert hint in result.stderr
+
+
+def test_allow_unsigned_skips(repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_CI_SIGNING_ALLOW_UNSIGNED", "true")
+    result = cli("sign", cwd=repo)
+    assert result.exit_code == 0, result.stderr
+    assert "Not signed: no signing credential, and signing.allow_unsigned is true" in result.stdout
+
+
+def test_mode_none_skips(repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_CI_SIGNING_MODE", "none")
+    result = cli("sign", cwd=repo)
+    assert result.exit_code == 0
+    assert "signing is disabled" in result.stdout
+
+
+def test_staging_needs_the_network_and_says_so(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a trust config, keyless signing refreshes Sigstore's TUF root: offline, it stops
+    with a clear error instead of signing with something else."""
+    (tmp_path / "m.onnx").write_bytes(b"m")
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", oidc_token())
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # an empty TUF cache
+    result = cli("sign", "m.onnx", "--mode", "sigstore", "--staging", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "cannot reach Sigstore staging to sign keylessly" in result.stderr
+
+
+def inputs(**changes: object) -> SigningInputs:
+    values: dict[str, object] = {
+        "mode": "auto",
+        "key": None,
+        "certificate": None,
+        "chain": (),
+        "ca": (),
+        "staging": False,
+        "trust_config": None,
+        "allow_unsigned": False,
+    }
+    values.update(changes)
+    return SigningInputs(**values)  # type: ignore[arg-type]
+
+
+def test_auto_prefers_keyless_then_certificate_then_key(tmp_path: Path) -> None:
+    from mlops_ci.signing.material import KeySource
+
+    key = KeySource(path=tmp_path / "k.pem")
+    with_token = lambda: AmbientCredential("tok")  # noqa: E731
+    without = lambda: AmbientCredential(None, "none here")  # noqa: E731
+    assert choose_mode(inputs(key=key), with_token).mode == "sigstore"
+    assert choose_mode(inputs(key=key), without).mode == "key"
+    cert = inputs(key=key, certificate=tmp_path / "c.pem")
+    assert choose_mode(cert, without).mode == "certificate"
+    assert choose_mode(inputs(mode="key", key=key), with_token).mode == "key"
