@@ -48,6 +48,19 @@ def write_key_pair(directory: Path, name: str = "signing") -> tuple[Path, Path]:
     return private, public
 
 
+_KEY_USAGES = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
@@ -79,36 +92,12 @@ def issue(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    else:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+    flags = dict.fromkeys(_KEY_USAGES, False)
+    flags.update({"key_cert_sign": ca, "crl_sign": ca, "digital_signature": not ca})
+    builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
+    if not ca:
+        code_signing = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING])
+        builder = builder.add_extension(code_signing, critical=False)
     return builder.sign(signing_key, hashes.SHA256())
 
 

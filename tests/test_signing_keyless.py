@@ -156,3 +156,58 @@ def test_auto_prefers_keyless_then_certificate_then_key(tmp_path: Path) -> None:
     cert = inputs(key=key, certificate=tmp_path / "c.pem")
     assert choose_mode(cert, without).mode == "certificate"
     assert choose_mode(inputs(mode="key", key=key), with_token).mode == "key"
+
+
+WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "sign-keyless.yml"
+PINNED = {  # DESIGN.md section 8
+    "actions/checkout": "08c6903cd8c0fde910a37f88322edcfb5dd907a8",
+    "actions/setup-python": "a26af69be951a213d495a4c3e4e4022e16d87065",
+    "actions/upload-artifact": "ea165f8d65b6e75b540449e92b4886f43607fa02",
+}
+
+
+def test_keyless_workflow_is_minimal_and_pinned() -> None:
+    from ruamel.yaml import YAML
+
+    workflow = YAML(typ="safe").load(WORKFLOW.read_text())
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    steps = job["steps"]
+    for step in steps:
+        if "uses" in step:
+            action, _, ref = step["uses"].partition("@")
+            assert PINNED[action] == ref
+        if "run" in step:
+            assert "${{" not in step["run"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["persist-credentials"] is False
+    scripts = "\n".join(s.get("run", "") for s in steps)
+    assert "mlops-ci sign --mode sigstore --staging" in scripts
+    assert "mlops-ci verify" in scripts
+
+
+def test_keyless_workflow_passes_zizmor_and_schema() -> None:
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    zizmor = subprocess.run(
+        [str(bin_dir / "zizmor"), "--offline", "--persona=pedantic", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
+    schema = subprocess.run(
+        [
+            str(bin_dir / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(WORKFLOW),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr

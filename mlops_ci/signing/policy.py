@@ -65,9 +65,13 @@ def policy_from_config(
     issuer: str | None = None,
     trust_config: Path | None = None,
 ) -> VerificationPolicy:
-    """The policy from ``signing:`` in the configuration, with command-line values winning."""
+    """The policy from ``signing:`` in the configuration, with command-line values winning.
+
+    ``mode`` pins the mode a signature must have been made in; ``auto`` on the command line
+    accepts whichever mode the bundle says (its trust material must still be configured).
+    """
     signing = loaded.config.signing
-    chosen = mode if mode not in (None, "auto") else signing.mode
+    chosen = mode if mode is not None else signing.mode
     github = signing.github
     policy = VerificationPolicy(
         mode=chosen if chosen in MODES else None,

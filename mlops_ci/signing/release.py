@@ -67,9 +67,10 @@ def sign_release(
     with open_signer(choice, inputs, environ) as signer:
         for target in targets:
             files += _sign_target(loaded, target, signer, loaded_report, notes, secrets)
-        if loaded_report is not None and report_path is not None:
+        configured = any(t.configured for t in targets)  # an ad-hoc PATH signs only itself
+        if configured and loaded_report is not None and report_path is not None:
             files.append(_sign_file(loaded, "report", report_path, signer, secrets))
-        elif report_path is not None:
+        elif configured and report_path is not None:
             notes.append(
                 f"no report at {loaded.display(report_path)}, so no attestation: run"
                 f" 'mlops-ci check --format json={loaded.display(report_path)}' before signing"
@@ -102,7 +103,7 @@ def _sign_target(
     bundle = _guarded(lambda: signer.sign_manifest(manifest), target.shown, secrets)
     atomic_write(target.signature, bundle)
     files = [SignedFile("model", target.shown, loaded.display(target.signature), digest)]
-    if loaded_report is not None:
+    if loaded_report is not None and target.configured:
         report, raw = loaded_report
         if any(m.name == target.name for m in report.models):
             _check_report_digest(report, target, digest)
