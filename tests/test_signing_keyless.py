@@ -211,3 +211,69 @@ def test_keyless_workflow_passes_zizmor_and_schema() -> None:
         check=False,
     )
     assert schema.returncode == 0, schema.stdout + schema.stderr
+
+
+def test_keyless_run_signs_model_attestation_and_report(
+    demo_repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everything on our side of sigstore's ``Signer``: what is handed to it, and what is written.
+
+    The stand-in signer returns a real (unrelated) staging bundle for every request."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from sigstore.models import Bundle
+
+    from mlops_ci.signing import keyless, model_digest
+    from mlops_ci.signing.modes import signing_inputs
+    from mlops_ci.signing.release import sign_release
+    from mlops_ci.signing.targets import load_signing_config, release_targets
+    from tests.conftest import TEST_DATA
+
+    assert cli("check", "--format", "json=reports/mlops-ci.json", cwd=demo_repo).exit_code == 0
+    bundle = Bundle.from_json((TEST_DATA / "sigstore" / "bundle_v3.txt.sigstore.json").read_text())
+    handed: list[tuple[str, object]] = []
+
+    class StandInSigner:
+        def sign_dsse(self, statement: object) -> Bundle:
+            handed.append(("dsse", statement._inner))  # type: ignore[attr-defined]
+            return bundle
+
+        def sign_artifact(self, data: bytes) -> Bundle:
+            handed.append(("artifact", data))
+            return bundle
+
+    @contextmanager
+    def stand_in(token: str, trust: object):  # type: ignore[no-untyped-def]
+        assert token == "ambient-token"  # noqa: S105
+        yield keyless.KeylessSigner(
+            StandInSigner(),  # type: ignore[arg-type]
+            SimpleNamespace(identity="ci", federated_issuer="https://issuer"),  # type: ignore[arg-type]
+        )
+
+    monkeypatch.setattr(keyless, "online_trust_config", lambda *a, **k: None)
+    monkeypatch.setattr(keyless, "keyless_signer", stand_in)
+    loaded = load_signing_config(cwd=demo_repo)
+    outcome = sign_release(
+        loaded,
+        release_targets(loaded),
+        signing_inputs(loaded, {}, mode="sigstore", staging=True),
+        {},
+        detect=lambda: AmbientCredential("ambient-token"),
+    )
+    assert outcome.mode == "sigstore"
+    assert (outcome.identity, outcome.issuer) == (
+        "william@yossarian.net",
+        "https://github.com/login/oauth",
+    )
+    assert [f.role for f in outcome.files] == ["model", "attestation", "report"]
+    digest = model_digest(demo_repo / "models/fraud-detector/model.onnx").removeprefix("sha256:")
+    (kind_model, model_statement), (kind_att, attestation), (kind_report, report) = handed
+    assert (kind_model, kind_att, kind_report) == ("dsse", "dsse", "artifact")
+    assert model_statement.predicate_type == "https://model_signing/signature/v1.0"  # type: ignore[attr-defined]
+    assert attestation.predicate_type == "https://mlops-ci.dev/attestation/gate-report/v1"  # type: ignore[attr-defined]
+    for statement in (model_statement, attestation):
+        assert statement.subjects[0].digest.root == {"sha256": digest}  # type: ignore[attr-defined]
+    assert report == (demo_repo / "reports/mlops-ci.json").read_bytes()
+    written = demo_repo / "models/fraud-detector/model.onnx.sig"
+    assert Bundle.from_json(written.read_text()).to_json() == bundle.to_json()

@@ -207,3 +207,30 @@ def test_certificate_must_belong_to_the_key(tmp_path: Path, cli: Cli) -> None:
     result = cli("sign", "model", *args, cwd=tmp_path)
     assert result.exit_code == 2
     assert "does not belong to the private key" in result.stderr
+
+
+def test_ignore_leaves_a_path_out_of_verification(keyed: tuple[Path, Path, Path], cli: Cli) -> None:
+    model, _, public = keyed
+    (model / "notes.txt").write_text("added after signing, on purpose")
+    args = ["verify", "model", "--public-key", str(public)]
+    assert cli(*args, cwd=model.parent).exit_code == 1
+    result = cli(*args, "--ignore", "model/notes.txt", cwd=model.parent)
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sign", "model", "--chain", "c.pem"], "--chain goes with --cert"),
+        (["sign", "model", "--model", "x"], "give either --model NAME or a PATH, not both"),
+        (["sign", "--model", "x"], "unknown model 'x'"),
+        (["sign", "model", "--mode", "gpg"], "--mode 'gpg': use one of auto, sigstore, key"),
+        (["verify", "model", "--mode", "gpg"], "--mode 'gpg': use one of auto, sigstore, key"),
+        (["sign"], "no models configured"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, cli: Cli, args: list[str], message: str) -> None:
+    make_model(tmp_path)
+    result = cli(*args, cwd=tmp_path)
+    assert result.exit_code == 2
+    assert message in result.stderr

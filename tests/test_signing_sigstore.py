@@ -176,3 +176,16 @@ def test_model_digest_is_the_oms_root(oms_model: tuple[Path, Path]) -> None:
         model_digest(model, [Path("ignore-me")])
         == verify_model(model, oms_model[1], oms_policy()).digest
     )
+
+
+def test_certificate_identity_of_real_fulcio_certificates() -> None:
+    from sigstore.models import Bundle
+
+    from mlops_ci.signing.keyless import certificate_identity
+
+    staging = Bundle.from_json((TEST_DATA / "sigstore" / "bundle_v3.txt.sigstore.json").read_text())
+    assert certificate_identity(staging.signing_certificate) == STAGING_IDENTITY
+    production = Bundle.from_json(
+        (TEST_DATA / "sigstore" / "oms-v1.1.0-production.sig").read_text()
+    )
+    assert certificate_identity(production.signing_certificate) == OMS_IDENTITY

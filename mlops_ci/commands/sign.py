@@ -22,7 +22,7 @@ PathArgument = Annotated[
     Path | None,
     typer.Argument(help="A model file or directory (default: every configured model)."),
 ]
-ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="A configured model.")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="A configured model.")]
 ModeOption = Annotated[
     str | None, typer.Option("--mode", help="auto, sigstore, key or certificate.")
 ]
@@ -106,7 +106,8 @@ def verify(
         str | None, typer.Option("--issuer", help="Expected OIDC issuer URL (sigstore).")
     ] = None,
     ca: Annotated[
-        list[Path] | None, typer.Option("--ca", help="Trusted CA root PEM (repeatable).")
+        list[Path] | None,
+        typer.Option("--ca", metavar="PATH", help="Trusted CA root PEM (repeatable)."),
     ] = None,
     trust_config: Annotated[
         Path | None,
@@ -114,7 +115,9 @@ def verify(
     ] = None,
     ignore: Annotated[
         list[Path] | None,
-        typer.Option("--ignore", help="A path inside the model not to verify (repeatable)."),
+        typer.Option(
+            "--ignore", metavar="PATH", help="A path inside the model not to verify (repeatable)."
+        ),
     ] = None,
 ) -> None:
     """Verify signatures, attestations and bundles offline; exit 1 if any does not verify."""

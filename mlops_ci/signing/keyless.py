@@ -82,11 +82,37 @@ class KeylessSigner:
         """A DSSE bundle of the in-toto statement ``payload``."""
         from sigstore.dsse import Statement
 
-        return self._signer.sign_dsse(Statement(payload)).to_json()
+        return self._noted(self._signer.sign_dsse(Statement(payload)))
 
     def sign_file(self, path: Path) -> str:
         """A sigstore message-signature bundle of one file (as ``sigstore sign FILE``)."""
-        return self._signer.sign_artifact(path.read_bytes()).to_json()
+        return self._noted(self._signer.sign_artifact(path.read_bytes()))
+
+    def _noted(self, bundle: Bundle) -> str:
+        """The bundle's JSON; the signer is reported as its certificate names it (the SAN)."""
+        self.identity, self.issuer = certificate_identity(bundle.signing_certificate)
+        return bundle.to_json()
+
+
+def certificate_identity(certificate: Any) -> tuple[str | None, str | None]:
+    """The identity (first SAN: URI or email) and OIDC issuer of a Fulcio certificate."""
+    from cryptography import x509
+
+    identity = None
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found = [*names.get_values_for_type(x509.UniformResourceIdentifier)]
+        found += names.get_values_for_type(x509.RFC822Name)
+        identity = found[0] if found else None
+    except x509.ExtensionNotFound:
+        pass
+    issuer = None
+    try:  # 1.3.6.1.4.1.57264.1.1: Fulcio's OIDC issuer extension (raw UTF-8 bytes)
+        oid = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+        issuer = certificate.extensions.get_extension_for_oid(oid).value.value.decode()
+    except (x509.ExtensionNotFound, AttributeError, UnicodeDecodeError):
+        pass
+    return identity, issuer
 
 
 @contextmanager

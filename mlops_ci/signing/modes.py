@@ -180,8 +180,9 @@ def _check_chain_for_signing(leaf: Any, chain: list[Any], inputs: SigningInputs)
     if inputs.ca:
         problem = chain_problem([leaf, *chain], load_certificates(inputs.ca), now)
     else:
-        expired = [c for c in (leaf, *chain) if not c.not_valid_before_utc <= now]
-        expired += [c for c in (leaf, *chain) if c.not_valid_after_utc < now]
-        problem = f"certificate '{subject_of(expired[0])}' is not valid now" if expired else None
+        invalid = [
+            c for c in (leaf, *chain) if not c.not_valid_before_utc <= now <= c.not_valid_after_utc
+        ]
+        problem = f"certificate '{subject_of(invalid[0])}' is not valid now" if invalid else None
     if problem is not None:
         raise SigningError(f"cannot sign with this certificate chain: {problem}")
