@@ -177,3 +177,14 @@ def test_library_messages_are_redacted() -> None:
     pem = private_pem(new_key()).decode()
     line = pem.splitlines()[1]
     assert line not in redact(f"could not parse {line}", [pem])
+
+
+def test_key_material_given_as_a_path_is_not_echoed(
+    repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pem = private_pem(new_key()).decode().replace("PRIVATE KEY", f"PRIVATE KEY {MARKER}")
+    monkeypatch.setenv("MLOPS_CI_SIGNING_KEY_FILE", pem)
+    result = cli("sign", "--mode", "key", cwd=repo)
+    assert result.exit_code == 2
+    assert "holds key material instead of a path" in result.stderr
+    assert_clean([result.stdout + result.stderr], repo, secret_pieces(MARKER, pem))

@@ -52,6 +52,11 @@ def load_private_key(source: KeySource, environ: Mapping[str, str]) -> ec.Ellipt
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    if source.path is not None and _looks_like_key_material(str(source.path)):
+        raise SigningError(
+            "the private key path holds key material instead of a path; put the PEM in"
+            f" ${source.env_name or 'MLOPS_CI_SIGNING_KEY'} and give no path"
+        )
     if source.path is not None:
         try:
             pem = source.path.read_bytes()
@@ -86,6 +91,10 @@ def load_private_key(source: KeySource, environ: Mapping[str, str]) -> ec.Ellipt
             " 'openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt'"
         )
     return key
+
+
+def _looks_like_key_material(text: str) -> bool:
+    return "-----BEGIN" in text or "\n" in text or len(text) > 1024
 
 
 def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:

@@ -77,7 +77,9 @@ def signing_inputs(
     key_path = key or (loaded.resolve(signing.key) if signing.key else None)
     source: KeySource | None = None
     if key_path is not None:
-        source = KeySource(path=key_path, password_env=signing.key_password_env)
+        source = KeySource(
+            path=key_path, env_name=signing.key_env, password_env=signing.key_password_env
+        )
     elif environ.get(signing.key_env):
         source = KeySource(env_name=signing.key_env, password_env=signing.key_password_env)
     certificate = cert or (loaded.resolve(signing.certificate) if signing.certificate else None)
