@@ -131,10 +131,12 @@ def test_stale_attestation_is_a_finding(cli: Cli, demo_repo: Path, tmp_path: Pat
 def test_sign_refuses_a_report_about_other_model_bytes(cli: Cli, demo_repo: Path) -> None:
     sign_with_report(cli, demo_repo)
     model = demo_repo / MODEL
+    before = (demo_repo / SIGNATURE).read_bytes()
     model.write_bytes(model.read_bytes() + b"\x00")
     result = cli("sign", cwd=demo_repo)
     assert result.exit_code == 2
     assert "model 'fraud-detector' changed after the gate report was made" in result.stderr
+    assert (demo_repo / SIGNATURE).read_bytes() == before  # nothing was (re)written
 
 
 def write_report_with_facts(repo: Path, sbom: Path) -> None:

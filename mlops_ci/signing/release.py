@@ -100,13 +100,19 @@ def _sign_target(
         raise SigningError(f"model {target.name!r}: {target.shown} does not exist")
     manifest = manifest_of(target.path, hashing_ignores(loaded, target))
     digest = root_digest(manifest)
+    attest = (
+        loaded_report is not None
+        and target.configured
+        and any(m.name == target.name for m in loaded_report[0].models)
+    )
+    if loaded_report is not None and attest:
+        _check_report_digest(loaded_report[0], target, digest)  # before anything is written
     bundle = _guarded(lambda: signer.sign_manifest(manifest), target.shown, secrets)
     atomic_write(target.signature, bundle)
     files = [SignedFile("model", target.shown, loaded.display(target.signature), digest)]
     if loaded_report is not None and target.configured:
         report, raw = loaded_report
-        if any(m.name == target.name for m in report.models):
-            _check_report_digest(report, target, digest)
+        if attest:
             shown_report = loaded.display(report_file(loaded) or Path())
             payload = statement_bytes(
                 target.name, digest, gate_predicate(report, target.name, shown_report, raw)
