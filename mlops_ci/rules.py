@@ -133,6 +133,38 @@ _CATALOG: tuple[Rule, ...] = (
         "Add the exported .onnx file, or point 'path:' at the file itself.",
         Severity.HIGH,
     ),
+    Rule(
+        "SIG001",
+        "signature",
+        "Model signature does not verify",
+        "The model has a signature (PATH.sig) that fails verification under the configured"
+        " policy: a file changed, was added or removed, or the signer is not the trusted key,"
+        " certificate chain or identity.",
+        "Find out why the model differs from what was signed; if the change is intended, run"
+        " the gates again and re-sign with 'mlops-ci sign'.",
+        Severity.HIGH,
+        345,
+    ),
+    Rule(
+        "SIG002",
+        "signature",
+        "Signature cannot be verified: no trust policy",
+        "The model has a signature but the configuration does not say whom to trust for its"
+        " mode (signing.public_key, signing.ca, or signing.identity and signing.issuer).",
+        "Set the public key, CA roots or expected identity and issuer under 'signing:'.",
+        Severity.HIGH,
+        347,
+    ),
+    Rule(
+        "SIG003",
+        "signature",
+        "Gate-report attestation does not verify",
+        "The attestation beside the model signature fails verification, or is about another"
+        " model digest (the model changed after its gates ran).",
+        "Run 'mlops-ci check --format json=reports/mlops-ci.json' and 'mlops-ci sign' again.",
+        Severity.HIGH,
+        345,
+    ),
 )
 
 _CATALOG += (

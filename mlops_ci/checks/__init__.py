@@ -10,6 +10,7 @@ from mlops_ci.checks.onnx_model import OnnxModelCheck
 from mlops_ci.checks.policy import PolicyCheck
 from mlops_ci.checks.sast import SastCheck
 from mlops_ci.checks.sbom import SbomCheck
+from mlops_ci.checks.signature import SignatureCheck
 
 
 def registry() -> dict[str, Check]:
@@ -21,6 +22,7 @@ def registry() -> dict[str, Check]:
         SastCheck(),
         ArtifactsCheck(),
         SbomCheck(),
+        SignatureCheck(),
         PolicyCheck(),
     ]
     return {check.name: check for check in checks}
