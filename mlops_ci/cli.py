@@ -189,6 +189,9 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
+    from mlops_ci.commands import bench
+
+    bench.register(app)
 
 
 _register_command_groups()

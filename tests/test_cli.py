@@ -144,13 +144,13 @@ def test_errored_check_appears_in_every_format(
     assert mlops_ci.checks.registry()["card"].run is not None
     report = Report.from_dict(json.loads((tmp_path / "r.json").read_text()))
     statuses = {r.check: r.status for r in report.results}
-    assert statuses == {"card": "errored", "onnx-model": "passed"}
+    assert statuses == {"card": "errored", "onnx-model": "passed", "bench": "passed"}
     assert "💥 errored: card [fraud-detector]" in (tmp_path / "r.md").read_text()
     sarif = validate_sarif((tmp_path / "r.sarif").read_text())
     notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert "simulated crash" in notes[0]["message"]["text"]
     junit = ET.parse(tmp_path / "r.xml").getroot()
-    assert junit.get("errors") == "1" and junit.get("tests") == "2"
+    assert junit.get("errors") == "1" and junit.get("tests") == "3"
     cq = json.loads((tmp_path / "r.cq.json").read_text())
     assert [i["check_name"] for i in cq] == ["mlops-ci/errored"]
 
@@ -199,7 +199,7 @@ def test_usage_errors_exit_2(cli: Cli, demo_repo: Path) -> None:
 def test_only_and_fail_on(cli: Cli, demo_repo: Path) -> None:
     (demo_repo / MODEL).write_bytes(b"junk")
     assert cli("check", "--only", "card", cwd=demo_repo).exit_code == 0
-    assert cli("check", "--skip", "onnx-model", cwd=demo_repo).exit_code == 0
+    assert cli("check", "--skip", "onnx-model", "--skip", "bench", cwd=demo_repo).exit_code == 0
     assert cli("check", "--fail-on", "critical", cwd=demo_repo).exit_code == 0
     assert cli("check", cwd=demo_repo).exit_code == 1
 

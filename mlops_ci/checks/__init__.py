@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from mlops_ci.checks.base import Check
+from mlops_ci.checks.bench import BenchCheck
 from mlops_ci.checks.card import CardCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
 
 
 def registry() -> dict[str, Check]:
     """Every check by name, in a stable order."""
-    checks: list[Check] = [CardCheck(), OnnxModelCheck()]
+    checks: list[Check] = [CardCheck(), OnnxModelCheck(), BenchCheck()]
     return {check.name: check for check in checks}

@@ -1,0 +1,186 @@
+"""Execution providers and sessions: one onnxruntime ``InferenceSession`` per model.
+
+``--provider`` names what the user wants; :func:`resolve_providers` turns it into onnxruntime's
+provider list from what this onnxruntime build offers. A GPU provider that is asked for by name
+and missing is an input error (exit 2); ``auto`` takes TensorRT, then CUDA, then CPU.
+onnxruntime silently falls back to CPU when a GPU provider fails to initialise (missing CUDA or
+cuDNN libraries): :func:`open_session` checks the providers the session really got.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mlops_ci.errors import InputError
+
+Provider = Literal["cpu", "cuda", "tensorrt", "auto"]
+Device = Literal["cpu", "cuda"]
+
+CPU_EP = "CPUExecutionProvider"
+CUDA_EP = "CUDAExecutionProvider"
+TENSORRT_EP = "TensorrtExecutionProvider"
+
+# What each --provider value asks onnxruntime for, best first; CPU stays last as the fallback
+# for operators the GPU provider does not implement.
+_CHAINS: dict[str, tuple[str, ...]] = {
+    "cpu": (CPU_EP,),
+    "cuda": (CUDA_EP, CPU_EP),
+    "tensorrt": (TENSORRT_EP, CUDA_EP, CPU_EP),
+}
+_OPTIMIZATION_LEVELS = {
+    "disabled": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
+
+
+class ModelLoadError(Exception):
+    """onnxruntime cannot load the model; the check reports it as a finding, not a crash."""
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """The session options a benchmark sets, recorded with its results."""
+
+    provider: Provider = "auto"
+    graph_optimization: str = "all"
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1
+    device_id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """The onnxruntime providers to ask for, and the device inputs and outputs live on."""
+
+    name: str  # "cpu", "cuda" or "tensorrt": what was chosen (auto resolved)
+    providers: tuple[str, ...]
+    device: Device
+
+
+def available_providers() -> list[str]:
+    """The execution providers of the installed onnxruntime build."""
+    import onnxruntime
+
+    return list(onnxruntime.get_available_providers())
+
+
+def resolve_providers(requested: Provider, available: Sequence[str]) -> ProviderChoice:
+    """The provider chain for ``requested``, given the ``available`` onnxruntime providers."""
+    if requested == "auto":
+        for name in ("tensorrt", "cuda"):
+            if _CHAINS[name][0] in available:
+                return resolve_providers(name, available)
+        return ProviderChoice("cpu", _CHAINS["cpu"], "cpu")
+    if requested not in _CHAINS:
+        raise InputError(f"unknown provider {requested!r}; use one of cpu, cuda, tensorrt, auto")
+    chain = _CHAINS[requested]
+    if chain[0] not in available:
+        raise InputError(
+            f"provider {requested!r} is not available in this onnxruntime build (it offers"
+            f" {', '.join(available) or 'none'}); install onnxruntime-gpu on a GPU runner,"
+            " or use --provider cpu or auto"
+        )
+    providers = tuple(p for p in chain if p in available)
+    return ProviderChoice(requested, providers, "cpu" if requested == "cpu" else "cuda")
+
+
+def session_options(settings: SessionSettings) -> Any:
+    """onnxruntime ``SessionOptions`` for ``settings``."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    level = _OPTIMIZATION_LEVELS.get(settings.graph_optimization, "ORT_ENABLE_ALL")
+    options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, level)
+    options.intra_op_num_threads = settings.intra_op_threads
+    options.inter_op_num_threads = settings.inter_op_threads
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: warnings would flood CI logs
+    return options
+
+
+def _provider_options(choice: ProviderChoice, device_id: int) -> list[dict[str, str]]:
+    return [
+        {"device_id": str(device_id)} if provider != CPU_EP else {} for provider in choice.providers
+    ]
+
+
+def open_session(model: Path | bytes, settings: SessionSettings, choice: ProviderChoice) -> Any:
+    """One ``InferenceSession`` for ``model`` (a path, or the serialised model).
+
+    Raises :class:`ModelLoadError` when onnxruntime cannot load the model, and
+    :class:`InputError` when the requested GPU provider could not be initialised.
+    """
+    import onnxruntime
+
+    if choice.device == "cuda":
+        _preload_gpu_libraries(onnxruntime)
+    source = str(model) if isinstance(model, Path) else model
+    try:
+        session = onnxruntime.InferenceSession(
+            source,
+            sess_options=session_options(settings),
+            providers=list(choice.providers),
+            provider_options=_provider_options(choice, settings.device_id),
+        )
+    except _load_errors() as exc:
+        raise ModelLoadError(describe_load_error(exc)) from None
+    got = session.get_providers()
+    if choice.providers[0] not in got:
+        raise InputError(
+            f"onnxruntime could not initialise {choice.providers[0]} (the session runs on"
+            f" {', '.join(got)}); check the CUDA, cuDNN and TensorRT libraries of this runner"
+        )
+    return session
+
+
+def _preload_gpu_libraries(onnxruntime: Any) -> None:
+    """Let onnxruntime find CUDA and cuDNN installed from pip (nvidia-* wheels)."""
+    import contextlib
+    import io
+
+    preload = getattr(onnxruntime, "preload_dlls", None)
+    if not callable(preload):
+        return
+    # preload_dlls prints its complaints; standard output may carry a JSON report.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(Exception):
+        preload(directory="")
+
+
+def _load_errors() -> tuple[type[BaseException], ...]:
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    names = (
+        "Fail",
+        "InvalidArgument",
+        "NoSuchFile",
+        "NoModel",
+        "EngineError",
+        "RuntimeException",
+        "InvalidProtobuf",
+        "ModelLoaded",
+        "NotImplemented",
+        "InvalidGraph",
+        "EPFail",
+    )
+    found = tuple(getattr(state, name) for name in names if hasattr(state, name))
+    return (*found, OSError, ValueError, RuntimeError)
+
+
+def describe_load_error(exc: BaseException) -> str:
+    """onnxruntime's message without its code prefix and the absolute path it quotes."""
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    if text.startswith("[ONNXRuntimeError]"):
+        parts = text.split(" : ", 3)
+        text = parts[-1] if len(parts) == 4 else text
+    if " failed:" in text and text.startswith("Load model from "):
+        text = text.split(" failed:", 1)[1]
+    return text[:300]
