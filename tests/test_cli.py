@@ -40,6 +40,9 @@ def test_demo_passes(cli: Cli, tmp_path: Path) -> None:
     result = cli("demo", str(tmp_path / "d"))
     assert result.exit_code == 0, result.stderr
     assert "## ✅ mlops-ci: PASS" in result.stdout
+    # The bench check ran against origin/main with a short budget; its key figures are shown.
+    figures = result.stdout.split("### Key figures", 1)[1].split("| bench | fraud-detector |")[1]
+    assert "p50 **" in figures and "p90 **" in figures and "verdict **" in figures
     assert f"Demo repository: {(tmp_path / 'd').resolve()}" in result.stdout
     assert (tmp_path / "d" / ".git").is_dir()
 

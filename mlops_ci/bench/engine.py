@@ -88,7 +88,7 @@ def run_bench(plan: BenchPlan, progress: timing.Progress | None = None) -> Bench
     """
     began = time.perf_counter()
     choice = session.resolve_providers(plan.settings.provider, session.available_providers())
-    candidate_session = session.open_session(plan.model, plan.settings, choice)
+    candidate_session, choice = session.open_session(plan.model, plan.settings, choice)
     feeds = prepare_feeds(candidate_session, plan, plan.display)
     notes: list[str] = []
     baseline_session = None
@@ -97,9 +97,16 @@ def run_bench(plan: BenchPlan, progress: timing.Progress | None = None) -> Bench
         notes.append(baseline.reason)
     if isinstance(baseline, ModelBaseline):
         try:
-            baseline_session = session.open_session(baseline.model, plan.settings, choice)
+            baseline_session, got = session.open_session(baseline.model, plan.settings, choice)
         except session.ModelLoadError as exc:
             notes.append(f"the baseline {baseline.label} cannot be loaded ({exc}); no comparison")
+        else:
+            if got.providers != choice.providers:
+                notes.append(
+                    f"the baseline runs on {', '.join(got.providers)}, the candidate on"
+                    f" {', '.join(choice.providers)}; no comparison"
+                )
+                baseline_session = None
     threads = f"intra={plan.settings.intra_op_threads},inter={plan.settings.inter_op_threads}"
     env = fingerprint.collect(
         choice.name, threads, device=choice.device, device_id=plan.settings.device_id

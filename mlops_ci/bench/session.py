@@ -64,6 +64,7 @@ class ProviderChoice:
     name: str  # "cpu", "cuda" or "tensorrt": what was chosen (auto resolved)
     providers: tuple[str, ...]
     device: Device
+    strict: bool = True  # False for auto: a provider that fails to start gives way to the next
 
 
 def available_providers() -> list[str]:
@@ -78,8 +79,9 @@ def resolve_providers(requested: Provider, available: Sequence[str]) -> Provider
     if requested == "auto":
         for name in ("tensorrt", "cuda"):
             if _CHAINS[name][0] in available:
-                return resolve_providers(name, available)
-        return ProviderChoice("cpu", _CHAINS["cpu"], "cpu")
+                chosen = resolve_providers(name, available)
+                return ProviderChoice(chosen.name, chosen.providers, chosen.device, strict=False)
+        return ProviderChoice("cpu", _CHAINS["cpu"], "cpu", strict=False)
     if requested not in _CHAINS:
         raise InputError(f"unknown provider {requested!r}; use one of cpu, cuda, tensorrt, auto")
     chain = _CHAINS[requested]
@@ -113,33 +115,55 @@ def _provider_options(choice: ProviderChoice, device_id: int) -> list[dict[str, 
     ]
 
 
-def open_session(model: Path | bytes, settings: SessionSettings, choice: ProviderChoice) -> Any:
+def open_session(
+    model: Path | bytes, settings: SessionSettings, choice: ProviderChoice
+) -> tuple[Any, ProviderChoice]:
     """One ``InferenceSession`` for ``model`` (a path, or the serialised model).
 
-    Raises :class:`ModelLoadError` when onnxruntime cannot load the model, and
-    :class:`InputError` when the requested GPU provider could not be initialised.
+    Returns the session and the providers it really runs on. onnxruntime-gpu lists TensorRT
+    even where TensorRT's libraries are missing, and falls back to the next provider when one
+    fails to start: with ``auto`` that is accepted and recorded; a provider asked for by name
+    that does not start is an :class:`InputError`. Raises :class:`ModelLoadError` when
+    onnxruntime cannot load the model.
     """
+    import contextlib
+    import io
+
     import onnxruntime
 
     if choice.device == "cuda":
         _preload_gpu_libraries(onnxruntime)
     source = str(model) if isinstance(model, Path) else model
-    try:
-        session = onnxruntime.InferenceSession(
-            source,
-            sess_options=session_options(settings),
-            providers=list(choice.providers),
-            provider_options=_provider_options(choice, settings.device_id),
-        )
-    except _load_errors() as exc:
-        raise ModelLoadError(describe_load_error(exc)) from None
-    got = session.get_providers()
-    if choice.providers[0] not in got:
+    # onnxruntime prints its provider fallback on standard output, which may carry a report.
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            session = onnxruntime.InferenceSession(
+                source,
+                sess_options=session_options(settings),
+                providers=list(choice.providers),
+                provider_options=_provider_options(choice, settings.device_id),
+            )
+        except _load_errors() as exc:
+            raise ModelLoadError(describe_load_error(exc)) from None
+    got = tuple(session.get_providers())
+    if choice.providers[0] in got:
+        return session, choice
+    if choice.strict:
         raise InputError(
-            f"onnxruntime could not initialise {choice.providers[0]} (the session runs on"
-            f" {', '.join(got)}); check the CUDA, cuDNN and TensorRT libraries of this runner"
+            f"onnxruntime could not start {choice.providers[0]} (the session runs on"
+            f" {', '.join(got)}); check the CUDA, cuDNN and TensorRT libraries of this runner,"
+            " or use --provider auto"
         )
-    return session
+    return session, actual_choice(got)
+
+
+def actual_choice(providers: Sequence[str]) -> ProviderChoice:
+    """The choice that describes a session running on ``providers`` (best first)."""
+    for name in ("tensorrt", "cuda"):
+        if _CHAINS[name][0] in providers:
+            chain = tuple(p for p in _CHAINS[name] if p in providers)
+            return ProviderChoice(name, chain, "cuda", strict=False)
+    return ProviderChoice("cpu", (CPU_EP,), "cpu", strict=False)
 
 
 def _preload_gpu_libraries(onnxruntime: Any) -> None:
