@@ -86,7 +86,7 @@ def test_a_borderline_candidate_is_inconclusive_at_the_budget(clock: FakeClock) 
     outcome = run(clock, base, cand, budget_s=1.0)
     assert outcome.decision.verdict == "inconclusive"
     assert outcome.decision.ci[0] <= 1.05 < outcome.decision.ci[1]
-    assert outcome.seconds >= 1.0 and outcome.rounds > compare.MIN_ROUNDS
+    assert 0.9 <= outcome.seconds <= 1.0 and outcome.rounds > compare.MIN_ROUNDS
 
 
 def test_too_short_a_budget_is_inconclusive(clock: FakeClock) -> None:

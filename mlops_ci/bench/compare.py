@@ -128,7 +128,8 @@ def compare_interleaved(
         )
         rounds = len(collected.log_ratios)
         elapsed = time.perf_counter() - began
-        out_of_time = elapsed >= budget_s or rounds >= MAX_ROUNDS
+        # Stop when another round of the same length would overrun the budget.
+        out_of_time = elapsed * (rounds + 1) / rounds >= budget_s or rounds >= MAX_ROUNDS
         enough = rounds >= MIN_ROUNDS and len(collected.baseline) >= MIN_SAMPLES
         if (enough and rounds >= next_check) or out_of_time:
             ratio, ci = median_ratio_ci(collected.log_ratios, confidence, seed=seed)

@@ -182,6 +182,7 @@ def outcome_document(
         "inputs": list(outcome.feeds),
         "budget_s": plan.budget_s,
         "seconds": round(outcome.seconds, 3),
+        "measured_s": round(outcome.measured_s, 3),
         "measurements": {
             m.label: {
                 "summary": m.summary.to_dict(),
