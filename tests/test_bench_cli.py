@@ -221,3 +221,32 @@ def test_a_configured_path_uses_its_settings_and_npz_inputs(cli: Cli, demo_repo:
     assert result.exit_code == 0, result.stderr
     document = json.loads((demo_repo / RESULTS).read_text())
     assert document["mlops_ci"]["inputs"][0]["shape"] == [4, 64]
+
+
+def test_a_model_that_fails_on_the_inputs_exits_2(cli: Cli, tmp_path: Path) -> None:
+    from onnx import TensorProto, helper, save
+
+    node = helper.make_node("Reshape", ["input", "shape"], ["output"])
+    graph = helper.make_graph(
+        [node],
+        "reshape",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [4])],
+        [helper.make_tensor("shape", TensorProto.INT64, [1], [4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, str(tmp_path / "reshape.onnx"))
+    result = cli("bench", "reshape.onnx", "--dim", "batch=2", cwd=tmp_path)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith(
+        "error: reshape.onnx: onnxruntime cannot run the candidate with the benchmark inputs (input [2, 4])"
+    )
+    assert "The input tensor cannot be reshaped" in line and "/onnxruntime_src/" not in line
+    assert (
+        cli(
+            "bench", "reshape.onnx", "--dim", "batch=1", "--budget-s", "0.3", cwd=tmp_path
+        ).exit_code
+        == 0
+    )

@@ -19,6 +19,7 @@ from mlops_ci.bench import compare, fingerprint, inputs, session, stats, timing
 from mlops_ci.bench.baseline import Baseline, ModelBaseline, NoBaseline, StoredBaseline
 from mlops_ci.bench.inputs import InputShape
 from mlops_ci.bench.session import SessionSettings
+from mlops_ci.errors import InputError, SourcePosition
 
 PRECISION = 0.02
 SINGLE_MIN_SAMPLES = 1000
@@ -81,6 +82,24 @@ def prepare_feeds(sess: Any, plan: BenchPlan, where: str) -> dict[str, Any]:
     return inputs.synthesise(graph, plan.dims, plan.shapes, where, seed=plan.seed)
 
 
+def start_runner(
+    label: str, sess: Any, feeds: dict[str, Any], choice: session.ProviderChoice, plan: BenchPlan
+) -> timing.Runner:
+    """A runner for ``sess`` that has run once: a model that fails on the inputs is exit 2."""
+    try:
+        runner = timing.make_runner(label, sess, feeds, choice.device, plan.settings.device_id)
+        runner.call()
+    except session.onnxruntime_errors() as exc:
+        shapes = ", ".join(f"{f['name']} {f['shape']}" for f in inputs.describe_feeds(feeds))
+        raise InputError(
+            f"onnxruntime cannot run the {label} with the benchmark inputs ({shapes}):"
+            f" {session.describe_load_error(exc)}; check the --dim values, bench.dims or"
+            " bench.npz",
+            SourcePosition(plan.display),
+        ) from None
+    return runner
+
+
 def run_bench(plan: BenchPlan, progress: timing.Progress | None = None) -> BenchOutcome:
     """Measure the plan's model (and its baseline) and decide.
 
@@ -112,16 +131,13 @@ def run_bench(plan: BenchPlan, progress: timing.Progress | None = None) -> Bench
     env = fingerprint.collect(
         choice.name, threads, device=choice.device, device_id=plan.settings.device_id
     )
-    device_id = plan.settings.device_id
-    candidate = timing.make_runner("candidate", candidate_session, feeds, choice.device, device_id)
+    candidate = start_runner("candidate", candidate_session, feeds, choice, plan)
     warm_limit = min(WARMUP_MAX_S, WARMUP_SHARE * plan.budget_s)
     began = time.perf_counter()
     outcome: dict[str, Any] = {}
     if baseline_session is not None and isinstance(baseline, ModelBaseline):
         base_feeds = _baseline_feeds(baseline_session, candidate_session, feeds, plan)
-        base_runner = timing.make_runner(
-            "baseline", baseline_session, base_feeds, choice.device, device_id
-        )
+        base_runner = start_runner("baseline", baseline_session, base_feeds, choice, plan)
         warm_base = timing.warm_up(base_runner.call, warm_limit, progress=progress)
         warm_cand = timing.warm_up(candidate.call, warm_limit, progress=progress)
         per_run = max(_last(warm_base), _last(warm_cand))
