@@ -101,7 +101,7 @@ def test_bound_runner_on_cpu_matches_session_run(mlp: Path) -> None:
     runner.call()
     binding = runner.keep_alive[0]
     np.testing.assert_allclose(binding.copy_outputs_to_cpu()[0], expected, rtol=1e-6)
-    assert len(timing.time_runs(runner.call, 5)) == 5
+    assert len(runner.time(5)) == 5
 
 
 class RecordingBinding:
@@ -165,7 +165,7 @@ def test_gpu_runner_binds_on_the_device_and_synchronises(monkeypatch: pytest.Mon
         ("output-buffer", "output", "device-buffer"),
     ]
     fake.log.clear()
-    timing.time_runs(runner.call, 3)
+    runner.time(3)
     # Every timed inference is a run on the bound buffers followed by an explicit sync.
     assert fake.log == [("run",), ("sync-outputs",)] * 3
     assert runner.device == "cuda"
@@ -174,7 +174,7 @@ def test_gpu_runner_binds_on_the_device_and_synchronises(monkeypatch: pytest.Mon
 def test_warm_up_settles_and_reports(mlp: Path) -> None:
     sess = cpu_session(mlp)
     runner = timing.cpu_runner("c", sess, {"input": np.ones((1, 8), np.float32)})
-    warm = timing.warm_up(runner.call, max_s=2.0, tolerance=10.0)
+    warm = timing.warm_up(runner, max_s=2.0, tolerance=10.0)
     assert warm.stable and warm.runs >= 3 and len(warm.window_medians_ns) >= 3
     assert warm.to_dict()["stable"] is True
 

@@ -34,7 +34,7 @@ class FakeClock:
         def call() -> None:
             self.ns += next(cycle)
 
-        return timing.Runner(label, call, "cpu")
+        return timing.Runner(label, call)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mlops_ci.bench.timing import BLOCK_TARGET_S, Progress, Runner, runs_for, time_runs
+from mlops_ci.bench.timing import BLOCK_TARGET_S, Progress, Runner, runs_for
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 MIN_ROUNDS = 10
@@ -118,7 +118,7 @@ def compare_interleaved(
     while True:
         candidate_first = order.random() < 0.5
         pair = (candidate, baseline) if candidate_first else (baseline, candidate)
-        timed = {runner.label: time_runs(runner.call, runs) for runner in pair}
+        timed = {runner.label: runner.time(runs) for runner in pair}
         base, cand = timed[baseline.label], timed[candidate.label]
         collected.baseline.extend(base)
         collected.candidate.extend(cand)

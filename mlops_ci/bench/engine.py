@@ -138,8 +138,8 @@ def run_bench(plan: BenchPlan, progress: timing.Progress | None = None) -> Bench
     if baseline_session is not None and isinstance(baseline, ModelBaseline):
         base_feeds = _baseline_feeds(baseline_session, candidate_session, feeds, plan)
         base_runner = start_runner("baseline", baseline_session, base_feeds, choice, plan)
-        warm_base = timing.warm_up(base_runner.call, warm_limit, progress=progress)
-        warm_cand = timing.warm_up(candidate.call, warm_limit, progress=progress)
+        warm_base = timing.warm_up(base_runner, warm_limit, progress=progress)
+        warm_cand = timing.warm_up(candidate, warm_limit, progress=progress)
         per_run = max(_last(warm_base), _last(warm_cand))
         result = compare.compare_interleaved(
             base_runner,
@@ -158,7 +158,7 @@ def run_bench(plan: BenchPlan, progress: timing.Progress | None = None) -> Bench
         outcome["blocks"] = result.blocks
         outcome["baseline_label"] = baseline.label
     else:
-        warm = timing.warm_up(candidate.call, warm_limit, progress=progress)
+        warm = timing.warm_up(candidate, warm_limit, progress=progress)
         remaining = max(0.1, plan.budget_s - (time.perf_counter() - began))
         samples = measure(candidate, _last(warm), remaining, plan.confidence, progress)
         outcome["measured_s"] = time.perf_counter() - began
@@ -236,7 +236,7 @@ def measure(
     next_check = compare.MIN_SAMPLES
     blocks = 0
     while True:
-        samples.extend(timing.time_runs(runner.call, runs))
+        samples.extend(runner.time(runs))
         blocks += 1
         elapsed = time.perf_counter() - began
         if elapsed * (blocks + 1) / blocks >= budget_s:  # another block would overrun

@@ -6,7 +6,7 @@ within 5% of a bare ``time.perf_counter_ns()`` loop around ``session.run`` with 
 a few percent on a model this small and is printed for reference), measured interleaved in one
 run:
 
-- fine grain: blocks of the harness's timed loop (``timing.time_runs`` on ``timing.cpu_runner``)
+- fine grain: blocks of the harness's timed loop (``Runner.time`` of ``timing.cpu_runner``)
   alternate, in random order, with blocks of the bare loop, on one session;
 - whole harness: complete ``run_bench`` runs (warm-up, stopping rule, statistics) alternate with
   bare loops of the same length.
@@ -34,23 +34,18 @@ ROUNDS = 60
 BLOCK = 2000
 
 
-def bare_loop(session: Any, feeds: dict[str, Any], count: int, names: Any = None) -> list[int]:
-    """What a person would write by hand: ``session.run`` between two clock reads."""
-    names = names or [o.name for o in session.get_outputs()]
+def bare_loop(session: Any, feeds: dict[str, Any], count: int, names: Any = "fixed") -> list[int]:
+    """What a person would write by hand: ``session.run`` between two clock reads.
+
+    ``names="fixed"`` passes the output names as the harness does; ``None`` makes onnxruntime
+    rebuild them on every call.
+    """
+    if names == "fixed":
+        names = [o.name for o in session.get_outputs()]
     samples = []
     for _ in range(count):
         start = time.perf_counter_ns()
         session.run(names, feeds)
-        samples.append(time.perf_counter_ns() - start)
-    return samples
-
-
-def bare_loop_none(session: Any, feeds: dict[str, Any], count: int) -> list[int]:
-    """The same with ``session.run(None, ...)``, which rebuilds the output names every call."""
-    samples = []
-    for _ in range(count):
-        start = time.perf_counter_ns()
-        session.run(None, feeds)
         samples.append(time.perf_counter_ns() - start)
     return samples
 
@@ -61,7 +56,7 @@ def test_harness_overhead(tmp_path: Path) -> None:
     session, _ = open_session(path, settings, resolve_providers("cpu", [CPU_EP]))
     feeds = {"input": np.random.default_rng(0).standard_normal((1, 64)).astype(np.float32)}
     runner = timing.cpu_runner("harness", session, feeds)
-    timing.warm_up(runner.call, 2.0)
+    timing.warm_up(runner, 2.0)
     order = random.Random(0)  # noqa: S311 (a reproducible shuffle)
     harness: list[int] = []
     bare: list[int] = []
@@ -70,14 +65,14 @@ def test_harness_overhead(tmp_path: Path) -> None:
         first_harness = order.random() < 0.5
         for which in (first_harness, not first_harness):
             if which:
-                block = timing.time_runs(runner.call, BLOCK)
+                block = runner.time(BLOCK)
                 harness += block
             else:
                 block = bare_loop(session, feeds, BLOCK)
                 bare += block
         round_ratios.append(statistics.median(harness[-BLOCK:]) / statistics.median(bare[-BLOCK:]))
     fine = statistics.median(harness) / statistics.median(bare)
-    with_none = statistics.median(bare_loop_none(session, feeds, BLOCK * 10))
+    with_none = statistics.median(bare_loop(session, feeds, BLOCK * 10, names=None))
 
     whole_runs, bare_runs = [], []
     plan = BenchPlan(name="tiny", model=path, display="tiny.onnx", settings=settings, budget_s=1.0)

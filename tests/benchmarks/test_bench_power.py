@@ -52,14 +52,14 @@ def true_ratio(
     feeds = synthesise(graph_inputs(base), {}, {}, "calibration")
     run_base = timing.cpu_runner("b", base, feeds)
     run_cand = timing.cpu_runner("c", cand, feeds)
-    timing.warm_up(run_base.call, 2.0)
-    warm = timing.warm_up(run_cand.call, 2.0)
+    timing.warm_up(run_base, 2.0)
+    warm = timing.warm_up(run_cand, 2.0)
     runs = timing.runs_for(timing.BLOCK_TARGET_S, warm.window_medians_ns[-1])
     ratios = []
     rounds = max(10, int(seconds / (2 * runs * warm.window_medians_ns[-1] / 1e9)))
     for _ in range(rounds):
-        b = statistics.median(timing.time_runs(run_base.call, runs))
-        c = statistics.median(timing.time_runs(run_cand.call, runs))
+        b = statistics.median(run_base.time(runs))
+        c = statistics.median(run_cand.time(runs))
         ratios.append(c / b)
     ratios.sort()
     return (
