@@ -8,7 +8,8 @@ ratios, with a bootstrap confidence interval over rounds. With margin ``m``:
 
 - **fail** when the whole interval lies above ``1 + m`` (a regression beyond the margin);
 - **pass** when the whole interval lies at or below ``1 + m``;
-- otherwise more rounds are collected until the time budget ends: **inconclusive**.
+- otherwise more rounds are collected until the time budget (or :data:`MAX_SAMPLES`) ends:
+  **inconclusive**.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from mlops_ci.bench.timing import BLOCK_TARGET_S, Progress, Runner, runs_for
 Verdict = Literal["pass", "fail", "inconclusive"]
 MIN_ROUNDS = 10
 MIN_SAMPLES = 100
-MAX_ROUNDS = 5000
+# Past this many samples a side more rounds rarely settle a verdict, and the results file (raw
+# samples) would grow past a few megabytes: a ~10 µs model reaches it after ~5 s.
+MAX_SAMPLES = 250_000
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ def compare_interleaved(
     collected = _Rounds()
     decision: Decision | None = None
     next_check = MIN_ROUNDS
+    interval = ""
     while True:
         candidate_first = order.random() < 0.5
         pair = (candidate, baseline) if candidate_first else (baseline, candidate)
@@ -129,7 +133,10 @@ def compare_interleaved(
         rounds = len(collected.log_ratios)
         elapsed = time.perf_counter() - began
         # Stop when another round of the same length would overrun the budget.
-        out_of_time = elapsed * (rounds + 1) / rounds >= budget_s or rounds >= MAX_ROUNDS
+        out_of_time = (
+            elapsed * (rounds + 1) / rounds >= budget_s
+            or len(collected.baseline) + runs > MAX_SAMPLES
+        )
         enough = rounds >= MIN_ROUNDS and len(collected.baseline) >= MIN_SAMPLES
         if (enough and rounds >= next_check) or out_of_time:
             ratio, ci = median_ratio_ci(collected.log_ratios, confidence, seed=seed)
@@ -140,11 +147,9 @@ def compare_interleaved(
                 )
                 break
             next_check = rounds + max(1, rounds // 10)
-            if progress is not None:
-                progress(
-                    f"round {rounds}: ratio {ratio:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]",
-                    min(1.0, elapsed / budget_s),
-                )
+            interval = f": ratio {ratio:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+        if progress is not None:
+            progress(f"round {rounds}{interval}", min(1.0, elapsed / budget_s))
     return Interleaved(
         baseline_samples=tuple(collected.baseline),
         candidate_samples=tuple(collected.candidate),

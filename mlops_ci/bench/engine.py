@@ -63,7 +63,7 @@ class BenchOutcome:
     plan: BenchPlan
     provider: session.ProviderChoice
     fingerprint: fingerprint.Fingerprint
-    feeds: tuple[dict[str, Any], ...]
+    feed_shapes: tuple[dict[str, Any], ...]
     candidate: Measurement
     baseline: Measurement | None = None
     baseline_label: str | None = None
@@ -169,7 +169,7 @@ def run_bench(plan: BenchPlan, progress: timing.Progress | None = None) -> Bench
         plan=plan,
         provider=choice,
         fingerprint=env,
-        feeds=tuple(inputs.describe_feeds(feeds)),
+        feed_shapes=tuple(inputs.describe_feeds(feeds)),
         notes=tuple(notes),
         seconds=time.perf_counter() - started,
         **outcome,
@@ -240,6 +240,8 @@ def measure(
         blocks += 1
         elapsed = time.perf_counter() - began
         if elapsed * (blocks + 1) / blocks >= budget_s:  # another block would overrun
+            break
+        if len(samples) + runs > compare.MAX_SAMPLES:
             break
         if len(samples) >= next_check:
             next_check = int(len(samples) * 1.25) + 1

@@ -102,7 +102,8 @@ def write_results(path: Path, document: Mapping[str, Any]) -> None:
     """Write the results file atomically."""
     from mlops_ci.fsutil import atomic_write
 
-    atomic_write(path, json.dumps(document, indent=1, sort_keys=False) + "\n")
+    # Compact: the raw samples are most of the file, and tools (jq, pytest-benchmark) read it.
+    atomic_write(path, json.dumps(document, separators=(",", ":")) + "\n")
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def outcome_document(
         "fingerprint": fingerprint,
         "session": plan.settings.to_dict(),
         "provider": {"name": outcome.provider.name, "providers": list(outcome.provider.providers)},
-        "inputs": list(outcome.feeds),
+        "inputs": list(outcome.feed_shapes),
         "budget_s": plan.budget_s,
         "seconds": round(outcome.seconds, 3),
         "measured_s": round(outcome.measured_s, 3),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ValidationError
 
@@ -24,6 +24,10 @@ from mlops_ci.checks.onnx_model import onnx_files
 from mlops_ci.config import BenchSettings
 from mlops_ci.errors import UsageError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
+
+if TYPE_CHECKING:
+    from mlops_ci.bench.compare import Decision
+    from mlops_ci.bench.engine import BenchOutcome
 
 OPTIONS_KEY = "bench"
 PROGRESS_KEY = "bench_progress"
@@ -151,7 +155,7 @@ class BenchCheck:
         return self._conclude(ctx, model.name, settings, outcome)
 
     def _conclude(
-        self, ctx: Context, name: str, settings: BenchSettings, outcome: Any
+        self, ctx: Context, name: str, settings: BenchSettings, outcome: BenchOutcome
     ) -> CheckResult:
         from mlops_ci.bench.results import outcome_document, write_results
 
@@ -161,7 +165,7 @@ class BenchCheck:
         findings = _budget_findings(ctx, outcome, summary, budgets)
         decision = outcome.decision
         if decision is not None and decision.verdict == "fail":
-            findings.append(_regression_finding(ctx, outcome, settings))
+            findings.append(_regression_finding(ctx, outcome, decision, settings))
         results_path = results_path_for(ctx.root, name, settings.results)
         document = outcome_document(
             outcome,
@@ -190,7 +194,7 @@ class BenchCheck:
 def _facts(
     summary: Mapping[str, Any] | None,
     provider: str,
-    decision: Any,
+    decision: Decision | None,
     notes: list[str],
 ) -> dict[str, JsonValue]:
     facts: dict[str, JsonValue] = {key: summary[key] if summary else None for key in FACT_KEYS}
@@ -211,7 +215,10 @@ def _facts(
 
 
 def _budget_findings(
-    ctx: Context, outcome: Any, summary: Mapping[str, Any], budgets: list[dict[str, JsonValue]]
+    ctx: Context,
+    outcome: BenchOutcome,
+    summary: Mapping[str, Any],
+    budgets: list[dict[str, JsonValue]],
 ) -> list[Finding]:
     findings = []
     display = outcome.plan.display
@@ -231,8 +238,9 @@ def _budget_findings(
     return findings
 
 
-def _regression_finding(ctx: Context, outcome: Any, settings: BenchSettings) -> Finding:
-    decision = outcome.decision
+def _regression_finding(
+    ctx: Context, outcome: BenchOutcome, decision: Decision, settings: BenchSettings
+) -> Finding:
     message = (
         f"latency regressed {decision.ratio - 1:+.1%} against {outcome.baseline_label}:"
         f" median ratio {decision.ratio:.3f}, {decision.confidence:.0%} CI"
@@ -244,7 +252,7 @@ def _regression_finding(ctx: Context, outcome: Any, settings: BenchSettings) -> 
     )
 
 
-def _summary(summary: Mapping[str, Any], outcome: Any) -> dict[str, str]:
+def _summary(summary: Mapping[str, Any], outcome: BenchOutcome) -> dict[str, str]:
     figures = {
         "p50": _ms(summary["p50_ms"]),
         "p90": _ms(summary["p90_ms"]),

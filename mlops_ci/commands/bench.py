@@ -7,10 +7,12 @@ bar on a terminal, a few plain lines in CI logs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -135,8 +137,8 @@ def register(app: typer.Typer) -> None:
         specs = parse_format_specs(output_format or [])
         cwd = Path.cwd()
         loaded, model = select_model(model_or_path, cwd, config)
-        if baseline and Path(baseline).is_file():
-            baseline = str(Path(baseline).resolve())
+        if baseline and (Path(baseline).is_file() or Path(baseline).suffix in (".onnx", ".json")):
+            baseline = str(Path(baseline).resolve())  # a path given here is relative to cwd
         overrides: dict[str, Any] = {
             "dims": parse_dims(dim or []) or None,
             "provider": provider,
@@ -146,11 +148,9 @@ def register(app: typer.Typer) -> None:
             "npz": str(npz.resolve()) if npz else None,
             "results": str(results.resolve()) if results else None,
         }
-        options = RunOptions(models=(model.name,), options={OPTIONS_KEY: overrides})
-        with _progress() as progress:
-            opts = RunOptions(
-                models=options.models, options={**options.options, PROGRESS_KEY: progress}
-            )
+        with progress_reporter() as progress:
+            options = {OPTIONS_KEY: overrides, PROGRESS_KEY: progress}
+            opts = RunOptions(models=(model.name,), options=options)
             report = run_checks(loaded, {"bench": BenchCheck()}, opts, git=git_info(loaded.root))
         for result in report.results:
             for artifact in result.artifacts:
@@ -158,34 +158,27 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(_emit(report, specs))
 
 
-class _progress:  # noqa: N801 (used as a context manager, like contextlib's helpers)
-    """A rich progress bar on a terminal, plain lines otherwise."""
+@contextlib.contextmanager
+def progress_reporter() -> Iterator[Callable[[str, float], None]]:
+    """A rich progress bar on a terminal, plain ``bench: ...`` lines otherwise (CI logs)."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        yield LineProgress()
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    def __enter__(self) -> Any:
-        interactive = sys.stderr.isatty() and not os.environ.get("CI")
-        if not interactive:
-            self.bar = None
-            return LineProgress()
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    bar = Progress(
+        TextColumn("bench"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("loading", total=1.0)
 
-        self.bar = Progress(
-            TextColumn("bench"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.bar.start()
-        task = self.bar.add_task("loading", total=1.0)
-        bar = self.bar
+    def update(message: str, fraction: float) -> None:
+        bar.update(task, completed=fraction, description=message)
 
-        def update(message: str, fraction: float) -> None:
-            bar.update(task, completed=fraction, description=message)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    with bar:
+        yield update
