@@ -41,7 +41,13 @@ def cpu_session(path: Path) -> Any:
 
 
 def test_auto_prefers_tensorrt_then_cuda_then_cpu() -> None:
-    assert session.resolve_providers("auto", GPU_BUILD).providers == tuple(GPU_BUILD)
+    chain = session.resolve_providers("auto", GPU_BUILD, tensorrt_usable=True).providers
+    assert chain == tuple(GPU_BUILD)
+    # onnxruntime-gpu lists TensorRT even without TensorRT's libraries: auto then takes CUDA.
+    without = session.resolve_providers("auto", GPU_BUILD, tensorrt_usable=False)
+    assert (without.name, without.providers) == ("cuda", (CUDA_EP, CPU_EP))
+    expected = "tensorrt" if session.tensorrt_loadable() else "cuda"
+    assert session.resolve_providers("auto", GPU_BUILD).name == expected
     cuda = session.resolve_providers("auto", [CUDA_EP, CPU_EP])
     assert (cuda.name, cuda.device, cuda.strict) == ("cuda", "cuda", False)
     cpu = session.resolve_providers("auto", ["AzureExecutionProvider", CPU_EP])

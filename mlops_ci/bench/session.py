@@ -75,13 +75,42 @@ def available_providers() -> list[str]:
     return list(onnxruntime.get_available_providers())
 
 
-def resolve_providers(requested: Provider, available: Sequence[str]) -> ProviderChoice:
-    """The provider chain for ``requested``, given the ``available`` onnxruntime providers."""
+def tensorrt_loadable() -> bool:
+    """Whether TensorRT's runtime library can be loaded in this process.
+
+    onnxruntime-gpu lists TensorRT as available whether or not TensorRT is installed; ``auto``
+    asks this first, so that a runner without TensorRT goes straight to CUDA (without
+    onnxruntime's error log about the missing library).
+    """
+    import ctypes
+
+    for name in ("libnvinfer.so.10", "libnvinfer.so", "nvinfer_10.dll", "nvinfer.dll"):
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def resolve_providers(
+    requested: Provider, available: Sequence[str], *, tensorrt_usable: bool | None = None
+) -> ProviderChoice:
+    """The provider chain for ``requested``, given the ``available`` onnxruntime providers.
+
+    With ``auto``, TensorRT is chosen only when ``tensorrt_usable`` (by default: when its
+    library loads).
+    """
     if requested == "auto":
+        usable = set(available)
+        if TENSORRT_EP in usable and not (
+            tensorrt_loadable() if tensorrt_usable is None else tensorrt_usable
+        ):
+            usable.discard(TENSORRT_EP)
         for name in ("tensorrt", "cuda"):
-            if _CHAINS[name][0] in available:
-                chosen = resolve_providers(name, available)
-                return ProviderChoice(chosen.name, chosen.providers, chosen.device, strict=False)
+            if _CHAINS[name][0] in usable:
+                chain = tuple(p for p in _CHAINS[name] if p in usable)
+                return ProviderChoice(name, chain, "cuda", strict=False)
         return ProviderChoice("cpu", _CHAINS["cpu"], "cpu", strict=False)
     if requested not in _CHAINS:
         raise InputError(f"unknown provider {requested!r}; use one of cpu, cuda, tensorrt, auto")
