@@ -129,10 +129,14 @@ def _emit(report: Report, specs: list[OutputSpec]) -> int:
     for text in deliver(report, specs):
         sys.stdout.write(text)
     sys.stdout.flush()
+    printed: set[str] = set()
     for result in report.results:
         if result.status == "errored":
             kind = "error" if result.error_kind == "input" else "internal error"
-            print(f"{kind}: {result.detail}", file=sys.stderr)
+            line = f"{kind}: {result.detail}"
+            if line not in printed:  # one broken file can break several checks
+                printed.add(line)
+                print(line, file=sys.stderr)
     return report.exit_code
 
 
@@ -152,6 +156,16 @@ def schema_config() -> None:
     from mlops_ci.config import config_schema
 
     typer.echo(json.dumps(config_schema(), indent=2))
+
+
+@schema_app.command("card")
+def schema_card() -> None:
+    """Print the JSON Schema of a model card's front matter."""
+    import json
+
+    from mlops_ci.card.schema import card_schema
+
+    typer.echo(json.dumps(card_schema(), indent=2))
 
 
 @app.command()
@@ -189,9 +203,12 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import bench
+    from mlops_ci.commands import bench, card, policy, scan
 
     bench.register(app)
+    card.register(app)
+    policy.register(app)
+    scan.register(app)
 
 
 _register_command_groups()

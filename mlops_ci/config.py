@@ -7,19 +7,19 @@ Every validation error names ``file:line:column`` and the field path.
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from mlops_ci.errors import ConfigError, SourcePosition
 from mlops_ci.findings import Severity
-from mlops_ci.yamlio import PathKey, YamlDocument, format_path, load_yaml
+from mlops_ci.validation import describe_errors, did_you_mean
+from mlops_ci.yamlio import PathKey, YamlDocument, load_yaml
 
 CONFIG_FILENAME = "mlops-ci.yaml"
 ENV_PREFIX = "MLOPS_CI_"
@@ -106,12 +106,38 @@ class ModelConfig(_Strict):
 
 
 class ScanConfig(_Strict):
-    """What the scanners read."""
+    """What the scanners read (``deps``, ``sast`` and ``artifacts`` checks)."""
 
-    requirements: list[str] = Field(default_factory=list)
-    source: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(
+        default_factory=list,
+        description="a list of requirements files (or pyproject.toml) to audit",
+    )
+    source: list[str] = Field(default_factory=list, description="a list of source paths for bandit")
     vuln_db: str | None = Field(
         default=None, description="a path to OSV records (a directory or a zip) for offline scans"
+    )
+    environment: bool = Field(
+        default=False, description="true to also audit the packages installed in this environment"
+    )
+    service: Literal["pypi", "osv"] = Field(
+        default="pypi", description="one of pypi, osv: pip-audit's online service"
+    )
+    unaudited_severity: SeverityField = Field(
+        default=Severity.HIGH,
+        description="one of info, low, medium, high, critical: for DEP-UNAUDITED findings",
+    )
+    unknown_severity: SeverityField = Field(
+        default=Severity.HIGH,
+        description="one of info, low, medium, high, critical: for advisories without a severity",
+    )
+
+
+class CardsConfig(_Strict):
+    """Rules for model cards."""
+
+    required_sections: dict[str, list[str]] | None = Field(
+        default=None,
+        description="a mapping of risk level to the Markdown sections a card must have",
     )
 
 
@@ -136,6 +162,7 @@ class Config(_Strict):
     state_dir: str = "deploy/"
     policies: list[str] = Field(default_factory=lambda: ["baseline"])
     waivers: str | None = "waivers.yaml"
+    cards: CardsConfig = Field(default_factory=CardsConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
     forge: ForgeConfig = Field(default_factory=ForgeConfig)
@@ -181,12 +208,6 @@ class LoadedConfig:
             return path.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
             return str(path)
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    """A ``; did you mean 'x'?`` suffix when ``word`` is close to one of ``choices``."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def find_config(start: Path) -> Path | None:
@@ -246,6 +267,24 @@ def load_config(
     return LoadedConfig(config=config, path=path, root=path.resolve().parent)
 
 
+def default_config(
+    cwd: Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """The defaults (with ``MLOPS_CI_*`` variables and ``overrides`` applied) for a directory
+    without a configuration file."""
+    environ = os.environ if environ is None else environ
+    data = apply_environment({}, environ)
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, YamlDocument("environment", data, {}, {})) from None
+    return LoadedConfig(config=config, path=None, root=cwd.resolve())
+
+
 def _read_document(path: Path) -> YamlDocument:
     display = str(path)
     try:
@@ -279,6 +318,7 @@ _ENV_SCALARS: dict[str, PathKey] = {
     "SCAN_VULN_DB": ("scan", "vuln_db"),
     "SCAN_REQUIREMENTS": ("scan", "requirements"),
     "SCAN_SOURCE": ("scan", "source"),
+    "SCAN_SERVICE": ("scan", "service"),
     "SIGNING_MODE": ("signing", "mode"),
     "FORGE_KIND": ("forge", "kind"),
 }
@@ -304,97 +344,9 @@ def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[
     return merged
 
 
-_EXPECTED = {
-    "dict_type": "a mapping",
-    "list_type": "a list",
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-
 def _config_error(exc: ValidationError, document: YamlDocument) -> ConfigError:
-    # An unknown key is usually a typo that also causes a "missing" error: report the typo.
-    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
-    error = errors[0]
-    loc: PathKey = tuple(error["loc"])
-    kind = error["type"]
-    field = format_path(loc)
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        hint = did_you_mean(key, _known_keys(loc[:-1]))
-        message = f"{format_path(loc[:-1]) if loc[:-1] else 'top level'}: unknown key {key!r}{hint}"
-        return ConfigError(message, document.position(loc, prefer_key=True))
-    if kind == "missing":
-        message = f"{format_path(loc[:-1]) or 'top level'}: missing required key {loc[-1]!r}"
-        return ConfigError(message, document.position(loc[:-1]))
-    if kind in _EXPECTED:
-        description = _field_description(loc) or _EXPECTED[kind]
-        got = error.get("input")
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        message = f"{field}: expected {description}, got {shown[:60]}"
-    elif kind in ("value_error", "assertion_error") and "ctx" in error:
-        message = f"{field}: {error['ctx'].get('error', error['msg'])}"
-    else:
-        message = f"{field}: {error['msg'][:1].lower()}{error['msg'][1:]}"
-    return ConfigError(message, document.position(loc))
-
-
-def _model_at(loc: PathKey) -> Any:
-    """The pydantic model class or annotation found by walking ``loc`` from Config."""
-    current: Any = Config
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
-        elif get_origin(current) in (list, dict):
-            current = get_args(current)[-1]
-        else:
-            return None
-    return _unwrap(current)
-
-
-def _unwrap(annotation: Any) -> Any:
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if get_origin(annotation) in (list, dict):
-        return annotation
-    if len(args) == 1 and get_origin(annotation) is not Annotated:
-        return args[0]
-    if get_origin(annotation) is Annotated:
-        return args[0]
-    return annotation
-
-
-def _known_keys(loc: PathKey) -> list[str]:
-    model = _model_at(loc)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
-
-
-def _field_description(loc: PathKey) -> str | None:
-    if not loc or not isinstance(loc[-1], str):
-        return None
-    parent = _model_at(loc[:-1])
-    if isinstance(parent, type) and issubclass(parent, BaseModel):
-        field = parent.model_fields.get(loc[-1])
-        if (
-            field is not None
-            and field.description
-            and field.description.startswith(("a ", "an ", "one of"))
-        ):
-            return field.description
-    return None
+    problem = describe_errors(exc, document, Config)[0]
+    return ConfigError(problem.message, problem.position)
 
 
 def config_schema() -> dict[str, Any]:

@@ -70,6 +70,26 @@ def add_bare_origin(path: Path, bare: Path, *, branch: str = "main") -> None:
         origin.push(refspec=f"{branch}:{branch}", set_upstream=True)
 
 
+def changed_files(path: Path, base: str | None = None) -> list[str]:
+    """Files changed in the work tree (staged, unstaged, untracked), plus ``base...HEAD`` if given."""
+    import git
+
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return []
+    with repo:
+        names: set[str] = set(repo.untracked_files)
+        try:
+            names.update(d.a_path or d.b_path or "" for d in repo.index.diff(None))
+            names.update(d.a_path or d.b_path or "" for d in repo.index.diff("HEAD"))
+            if base:
+                names.update(repo.git.diff("--name-only", f"{base}...HEAD").splitlines())
+        except (git.GitCommandError, git.BadName, ValueError):
+            pass
+        return sorted(n for n in names if n)
+
+
 def read_file_at_ref(path: Path, ref: str) -> tuple[bytes | None, str]:
     """The bytes of file ``path`` as committed at ``ref``, and the commit's short SHA.
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_ci.config import did_you_mean
 from mlops_ci.errors import UsageError
 from mlops_ci.findings import Report
 from mlops_ci.formats import FORMATS, render
 from mlops_ci.fsutil import atomic_write
+from mlops_ci.validation import did_you_mean
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from typing import Any
 
 from mlops_ci import __version__
 from mlops_ci.checks.base import Check, Context
-from mlops_ci.config import LoadedConfig, ModelConfig, did_you_mean
+from mlops_ci.config import LoadedConfig, ModelConfig
 from mlops_ci.errors import MlopsCiError, UsageError
 from mlops_ci.findings import CheckResult, GitInfo, ModelRef, Report, Severity
+from mlops_ci.validation import did_you_mean
 
 ResultHook = Callable[[CheckResult, Context], CheckResult]
 
@@ -111,6 +112,8 @@ def run_checks(
             now=now,
             offline=opts.offline,
             options=opts.options,
+            git=git or GitInfo(),
+            environment=opts.environment,
         )
         began = time.perf_counter()
         try:

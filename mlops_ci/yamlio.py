@@ -10,17 +10,21 @@ input, alias expansion bombs ("billion laughs"), deep nesting, duplicate keys an
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 
 from mlops_ci.errors import InputError, SourcePosition
 
 PathKey = tuple[str | int, ...]
+
+# A re-used anchor name is legal YAML; ruamel's warning would only clutter CI logs.
+warnings.filterwarnings("ignore", category=ReusedAnchorWarning)
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_NODES = 50_000
@@ -37,11 +41,20 @@ class YamlDocument:
     key_positions: Mapping[PathKey, tuple[int, int]] = field(default_factory=dict)
 
     def position(self, loc: PathKey, *, prefer_key: bool = False) -> SourcePosition:
-        """The position of ``loc``, or of its nearest enclosing node that has one."""
+        """The position of ``loc``, or of the key of its nearest enclosing node that exists.
+
+        For ``loc`` itself the value is preferred (the key with ``prefer_key``); for an enclosing
+        node, its key ("governance:") is where a reader looks for a missing field.
+        """
         for end in range(len(loc), -1, -1):
             prefix = loc[:end]
-            table = self.key_positions if prefer_key and end == len(loc) else self.value_positions
-            found = table.get(prefix) or self.key_positions.get(prefix)
+            key_first = prefer_key or end < len(loc)
+            first, second = (
+                (self.key_positions, self.value_positions)
+                if key_first
+                else (self.value_positions, self.key_positions)
+            )
+            found = first.get(prefix) or second.get(prefix)
             if found is not None:
                 return SourcePosition(self.path, found[0], found[1])
         return SourcePosition(self.path, 1, 1)
@@ -87,6 +100,12 @@ def load_yaml(
         raise InputError(f"invalid YAML: {problem}", pos) from None
     except YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", SourcePosition(path, line_offset + 1)) from None
+    except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
+        # ruamel's constructors raise plain exceptions for values like 2026-13-45 or !!int x.
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"invalid YAML value: {reason}", SourcePosition(path, line_offset + 1)
+        ) from None
     converter = _Converter(path, line_offset)
     data = converter.convert(raw, (), 0)
     return YamlDocument(path, data, converter.values, converter.keys)
@@ -172,4 +191,6 @@ def _plain_scalar(node: Any) -> Any:
         )
     if isinstance(node, dt.date):
         return dt.date(node.year, node.month, node.day)
+    if isinstance(node, set | frozenset):
+        return sorted(str(item) for item in node)
     return str(node)

@@ -102,6 +102,7 @@ def test_unloadable_model_is_a_finding_not_a_traceback(cli: Cli, tmp_path: Path)
     assert finding["rule_id"] == "BENCH-LOAD" and finding["severity"] == "high"
     assert finding["message"].startswith("onnxruntime cannot load broken.onnx:")
     assert bench["facts"]["loaded"] is False and bench["facts"]["verdict"] == "none"
+    assert "p50_ms" not in bench["facts"]  # unknown facts are absent: has(bench.p50_ms) is false
 
 
 def test_nonexistent_git_ref_exits_2(cli: Cli, demo_repo: Path, tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_a_new_model_has_no_baseline_at_the_ref(cli: Cli, demo_repo: Path) -> No
     result = cli(*args, "--format", f"json={out}", cwd=demo_repo)
     assert result.exit_code == 0, result.stderr
     facts = bench_result(out)["facts"]
-    assert facts["verdict"] == "none" and facts["ratio"] is None
+    assert facts["verdict"] == "none" and "ratio" not in facts and "baseline" not in facts
     assert facts["notes"] == [
         "models/new.onnx does not exist at origin/main: a new model has no baseline"
     ]
@@ -183,7 +184,7 @@ def test_stored_results_are_compared_only_in_the_same_environment(
     result = cli(*args, "--baseline", "stored.json", "--format", f"json={out}", cwd=demo_repo)
     assert result.exit_code == 0, result.stderr
     facts = bench_result(out)["facts"]
-    assert facts["verdict"] == "none" and facts["ratio"] is None
+    assert facts["verdict"] == "none" and "ratio" not in facts
     assert "comes from another environment (cpu_model: 'Another CPU' != " in facts["notes"][0]
     assert facts["notes"][0].endswith("no comparison, absolute budgets only")
 
@@ -256,3 +257,31 @@ def test_a_model_that_fails_on_the_inputs_exits_2(cli: Cli, tmp_path: Path) -> N
         ).exit_code
         == 0
     )
+
+
+def test_check_benchmarks_only_models_with_a_bench_section(cli: Cli, tmp_path: Path) -> None:
+    save_mlp(tmp_path / "m.onnx", (8, 2))
+    (tmp_path / "mlops-ci.yaml").write_text("models:\n  - {name: m, path: m.onnx}\n")
+    out = tmp_path / "r.json"
+    result = cli("check", "--only", "bench", "--format", f"json={out}", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    bench = bench_result(out)
+    assert bench["status"] == "skipped" and "has no bench: section" in bench["detail"]
+    # `mlops-ci bench` benchmarks it anyway: the user asked for it by name.
+    assert cli("bench", "m", "--dim", "batch=1", "--budget-s", "0.3", cwd=tmp_path).exit_code == 0
+
+
+def test_card_latency_budget_applies_at_its_batch(cli: Cli, demo_repo: Path) -> None:
+    card = demo_repo / "models/fraud-detector/README.md"
+    text = card.read_text()
+    assert "latency_budget: {p50_ms: 2, p90_ms: 5, batch: 1}" in text
+    card.write_text(text.replace("p50_ms: 2, p90_ms: 5, batch: 1", "p50_ms: 0.000001, batch: 1"))
+    out = demo_repo / "r.json"
+    args = ("bench", "fraud-detector", "--budget-s", "0.5", "--format", f"json={out}")
+    assert cli(*args, cwd=demo_repo).exit_code == 1
+    (finding,) = bench_result(out)["findings"]
+    assert finding["rule_id"] == "BENCH-BUDGET" and "(model card)" in finding["message"]
+    assert finding["message"].startswith("p50 latency ")
+    assert cli(*args, "--dim", "batch=4", cwd=demo_repo).exit_code == 0
+    notes = bench_result(out)["facts"]["notes"]
+    assert "the card's latency budget holds at batch 1, this run used batch 4" in notes[-1]

@@ -25,7 +25,7 @@ def test_positions_are_one_based_and_offset() -> None:
     assert doc.data == {"a": {"b": [1, 2]}}
     assert doc.key_positions[("a", "b")] == (12, 3)
     assert doc.value_positions[("a", "b", 1)] == (12, 10)
-    assert str(doc.position(("a", "b", 7))) == "f.yaml:12:6"
+    assert str(doc.position(("a", "b", 7))) == "f.yaml:12:3"  # the enclosing key
 
 
 def test_yaml_12_keeps_on_as_a_string() -> None:
@@ -52,6 +52,14 @@ def test_duplicate_keys_and_tags_are_refused() -> None:
         load_yaml("a: 1\na: 2\n", "f")
     with pytest.raises(InputError, match="custom YAML tag"):
         load_yaml("a: !!python/object:os.system x\n", "f")
+
+
+@pytest.mark.parametrize(
+    "text", ["a: 2026-13-45", "a: !!int x", "a: !!float y", "a: !!timestamp 2026-02-30"]
+)
+def test_bad_typed_values_are_input_errors(text: str) -> None:
+    with pytest.raises(InputError, match=r"^f:1: invalid YAML value"):
+        load_yaml(text, "f")
 
 
 def test_format_path() -> None:

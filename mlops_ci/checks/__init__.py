@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from mlops_ci.checks.artifacts import ArtifactsCheck
 from mlops_ci.checks.base import Check
 from mlops_ci.checks.bench import BenchCheck
 from mlops_ci.checks.card import CardCheck
+from mlops_ci.checks.deps import DepsCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
+from mlops_ci.checks.policy import PolicyCheck
+from mlops_ci.checks.sast import SastCheck
 
 
 def registry() -> dict[str, Check]:
     """Every check by name, in a stable order."""
-    checks: list[Check] = [CardCheck(), OnnxModelCheck(), BenchCheck()]
+    checks: list[Check] = [
+        CardCheck(),
+        OnnxModelCheck(),
+        DepsCheck(),
+        SastCheck(),
+        ArtifactsCheck(),
+        BenchCheck(),
+        PolicyCheck(),
+    ]
     return {check.name: check for check in checks}

@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 from mlops_ci.config import Config, LoadedConfig, ModelConfig
-from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity, fingerprint
+from mlops_ci.findings import (
+    CheckResult,
+    Finding,
+    GitInfo,
+    JsonValue,
+    Location,
+    Severity,
+    fingerprint,
+)
 
 Scope = Literal["model", "repository"]
 
@@ -24,6 +32,8 @@ class Context:
     now: dt.datetime
     offline: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    git: GitInfo = field(default_factory=GitInfo)
+    environment: str | None = None
 
     @property
     def config(self) -> Config:

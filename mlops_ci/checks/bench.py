@@ -1,18 +1,24 @@
 """The ``bench`` check: latency statistics, absolute budgets and the regression gate.
 
+In ``mlops-ci check`` it runs for models that have a ``bench:`` section (benchmarking needs the
+dynamic dimensions and takes seconds); ``mlops-ci bench`` runs it for the model it names.
 Settings come from the model's ``bench`` section, then ``MLOPS_CI_BENCH_*`` variables, then the
-flags of ``mlops-ci bench`` (passed in ``ctx.options["bench"]``). Facts for policies, under
-``bench``: ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms``, ``mean_ms``, ``max_ms``, ``samples``,
-``throughput_per_s``, ``unstable``, ``ratio`` and ``ratio_ci`` (candidate over baseline, None
-without a comparison), ``verdict`` (``pass``, ``fail``, ``inconclusive``, or ``none`` without a
-comparison), ``provider``, ``baseline``, ``loaded``, ``results`` (the JSON results file) and
-``notes``. Every key is always present (None when unknown) so policies need no ``has()``.
+flags of ``mlops-ci bench`` (passed in ``ctx.options["bench"]``). Absolute budgets come from
+``bench.budgets`` and from the card's ``governance.latency_budget``.
+
+Facts for policies, under ``bench``: ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms``,
+``mean_ms``, ``max_ms``, ``samples``, ``throughput_per_s``, ``unstable``, ``ratio`` and
+``ratio_ci`` (candidate over baseline), ``verdict`` (``pass``, ``fail``, ``inconclusive``, or
+``none`` without a comparison), ``provider``, ``baseline``, ``loaded``, ``results`` (the JSON
+results file) and ``notes``. A value that is unknown (no comparison, a model that did not load)
+is absent, so ``has(bench.p90_ms)`` tells whether latency was measured.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,14 +69,42 @@ def effective_settings(
         ) from None
 
 
-def card_budgets(ctx: Context) -> dict[str, float]:
-    """Hook: latency budgets declared in the model card (milliseconds, by statistic).
+@dataclass(frozen=True)
+class CardBudget:
+    """The card's ``governance.latency_budget``: limits in ms, and the batch size they hold at."""
 
-    The card's governance section gains a latency budget in issue 3; until then cards declare
-    none. Keys are those of ``bench.budgets`` (``p90_ms``...).
+    limits: dict[str, float]
+    batch: int | None = None
+
+
+def card_budgets(ctx: Context) -> CardBudget:
+    """Latency budgets declared in the model card (``governance.latency_budget``).
+
+    A card that cannot be read or validated declares none here: the ``card`` check reports it.
     """
-    del ctx
-    return {}
+    from mlops_ci.card.validate import read_card_text, validate_card
+    from mlops_ci.errors import MlopsCiError
+
+    model = ctx.model
+    if model is None or model.card is None:
+        return CardBudget({})
+    path = ctx.loaded.resolve(model.card)
+    if not path.is_file():
+        return CardBudget({})
+    try:
+        card = validate_card(read_card_text(path, ctx.display(path)), ctx.display(path))
+    except MlopsCiError:
+        return CardBudget({})
+    governance = card.metadata.governance if card.metadata is not None else None
+    budget = governance.latency_budget if governance is not None else None
+    if budget is None:
+        return CardBudget({})
+    limits = {
+        key: float(value)
+        for key in ("p50_ms", "p90_ms", "p99_ms")
+        if (value := getattr(budget, key)) is not None
+    }
+    return CardBudget(limits, budget.batch)
 
 
 def merged_budgets(
@@ -103,7 +137,16 @@ class BenchCheck:
         model = ctx.model
         if model is None:
             return skipped(ctx, self.name, "not a model")
-        settings = effective_settings(model.bench, ctx.options.get(OPTIONS_KEY) or {}, os.environ)
+        requested = ctx.options.get(OPTIONS_KEY)
+        if requested is None and "bench" not in model.model_fields_set:
+            # Benchmarking is opt-in for `mlops-ci check`: it needs dims and takes seconds.
+            return skipped(
+                ctx,
+                self.name,
+                f"model {model.name!r} has no bench: section; add one (dims, baseline, budgets)"
+                " to benchmark it",
+            )
+        settings = effective_settings(model.bench, requested or {}, os.environ)
         target = ctx.loaded.resolve(model.path)
         files = onnx_files(target) if target.is_dir() else [target]
         if not files:
@@ -150,7 +193,6 @@ class BenchCheck:
                 Location(display),
             )
             facts = _facts(None, settings.provider, None, [str(exc)])
-            facts["loaded"] = False
             return result(ctx, self.name, [finding], facts=facts, summary={"load": "failed"})
         return self._conclude(ctx, model.name, settings, outcome)
 
@@ -160,7 +202,16 @@ class BenchCheck:
         from mlops_ci.bench.results import outcome_document, write_results
 
         config_budgets = {str(key): value for key, value in settings.budgets.items()}
-        budgets = merged_budgets(config_budgets, card_budgets(ctx))
+        card = card_budgets(ctx)
+        notes = list(outcome.notes)
+        batch = _batch_of(outcome)
+        if card.limits and card.batch is not None and card.batch != batch:
+            notes.append(
+                f"the card's latency budget holds at batch {card.batch}, this run used batch"
+                f" {batch}: the card's budget is not applied"
+            )
+            card = CardBudget({})
+        budgets = merged_budgets(config_budgets, card.limits)
         summary = outcome.candidate.summary.to_dict()
         findings = _budget_findings(ctx, outcome, summary, budgets)
         decision = outcome.decision
@@ -175,8 +226,10 @@ class BenchCheck:
         )
         write_results(results_path, document)
         shown = ctx.display(results_path)
-        facts = _facts(summary, outcome.provider.name, decision, list(outcome.notes))
-        facts.update(baseline=outcome.baseline_label, results=shown)
+        facts = _facts(summary, outcome.provider.name, decision, notes)
+        facts["results"] = shown
+        if outcome.baseline_label is not None:
+            facts["baseline"] = outcome.baseline_label
         metrics = {key: float(summary[key]) for key in ("p50_ms", "p90_ms", "p99_ms")}
         if decision is not None:
             metrics["ratio"] = round(decision.ratio, 5)
@@ -197,21 +250,29 @@ def _facts(
     decision: Decision | None,
     notes: list[str],
 ) -> dict[str, JsonValue]:
-    facts: dict[str, JsonValue] = {key: summary[key] if summary else None for key in FACT_KEYS}
-    facts.update(
-        samples=summary["samples"] if summary else 0,
-        throughput_per_s=summary["throughput_per_s"] if summary else None,
-        unstable=summary["unstable"] if summary else None,
-        ratio=round(decision.ratio, 5) if decision else None,
-        ratio_ci=[round(v, 5) for v in decision.ci] if decision else None,
-        verdict=decision.verdict if decision else "none",
-        provider=provider,
-        baseline=None,
-        loaded=True,
-        results=None,
-        notes=notes,
-    )
+    """The policy facts; a value that is unknown is absent, so ``has(bench.x)`` tells."""
+    facts: dict[str, JsonValue] = {
+        "verdict": decision.verdict if decision else "none",
+        "provider": provider,
+        "loaded": summary is not None,
+        "notes": notes,
+    }
+    if summary is not None:
+        facts.update({key: summary[key] for key in FACT_KEYS})
+        facts.update(
+            samples=summary["samples"],
+            throughput_per_s=summary["throughput_per_s"],
+            unstable=summary["unstable"],
+        )
+    if decision is not None:
+        facts.update(ratio=round(decision.ratio, 5), ratio_ci=[round(v, 5) for v in decision.ci])
     return facts
+
+
+def _batch_of(outcome: BenchOutcome) -> int | None:
+    """The batch size of a run: the first dimension of the first input."""
+    shapes = [f["shape"] for f in outcome.feed_shapes if f["shape"]]
+    return int(shapes[0][0]) if shapes else None
 
 
 def _budget_findings(

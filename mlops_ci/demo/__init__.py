@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mlops_ci.demo.model import save_mlp
@@ -11,6 +12,18 @@ from mlops_ci.resources import template_text
 
 DEMO_MODEL = "fraud-detector"
 ORIGIN_DIRNAME = "mlops-ci-demo-origin.git"
+
+
+def write_vuln_db(directory: Path) -> Path:
+    """Write the demo's offline OSV database: one JSON record per file, plus its attribution."""
+    bundle = json.loads(template_text("demo/vuln-db.json"))
+    for record in bundle["records"]:
+        package = record["affected"][0]["package"]["name"].lower()
+        atomic_write(directory / package / f"{record['id']}.json", json.dumps(record, indent=1))
+    atomic_write(
+        directory / "README.md", f"# Demo vulnerability database\n\n{bundle['attribution']}\n"
+    )
+    return directory
 
 
 def create_demo(target: Path) -> Path:
@@ -27,6 +40,12 @@ def create_demo(target: Path) -> Path:
     save_mlp(model_dir / "model.onnx", (64, 32, 2), seed=7, name=DEMO_MODEL)
     atomic_write(model_dir / "README.md", template_text("demo/model_card.md"))
     atomic_write(target / "mlops-ci.yaml", template_text("demo/mlops-ci.yaml"))
+    atomic_write(target / "requirements.txt", template_text("demo/requirements.txt"))
+    atomic_write(target / "src" / "fraud_detector" / "__init__.py", '"""Fraud detector."""\n')
+    atomic_write(
+        target / "src" / "fraud_detector" / "scoring.py", template_text("demo/serve.py.txt")
+    )
+    write_vuln_db(target / "vuln-db")
     atomic_write(target / ".gitignore", ".mlops-ci/\nreports/\n*.tmp\n")
     init_repository(target)
     commit_all(target, f"Add the {DEMO_MODEL} model, its card and the mlops-ci config")

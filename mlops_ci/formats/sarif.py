@@ -30,8 +30,32 @@ _SECURITY_SEVERITY = {
 }
 
 
-def _rule_descriptor(rule_id: str, fallback: Finding | None) -> dict[str, Any]:
+def _rule_docs(report: Report) -> dict[str, Any]:
+    """Descriptions of rules defined at run time (policy pack rules), from the results' facts."""
+    docs: dict[str, Any] = {}
+    for result in report.results:
+        found = result.facts.get("rule_docs")
+        if isinstance(found, dict):
+            docs.update(found)
+    return docs
+
+
+def _rule_descriptor(
+    rule_id: str, fallback: Finding | None, docs: dict[str, Any]
+) -> dict[str, Any]:
     rule = describe(rule_id)
+    if rule is None and rule_id in docs:
+        doc = docs[rule_id]
+        return {
+            "id": rule_id,
+            "shortDescription": {"text": str(doc.get("title", rule_id))},
+            "fullDescription": {"text": str(doc.get("description", rule_id))},
+            "help": {
+                "text": str(doc.get("remediation", "")),
+                "markdown": str(doc.get("remediation", "")),
+            },
+            "properties": {"tags": ["mlops-ci", "policy"]},
+        }
     if rule is None:
         text = fallback.message if fallback else rule_id
         return {
@@ -102,7 +126,8 @@ def render(report: Report) -> str:
         examples.setdefault(finding.rule_id, finding)
     rule_ids = sorted({r.id for r in all_rules() if not r.id.endswith("*")} | set(examples))
     index = {rule_id: n for n, rule_id in enumerate(rule_ids)}
-    rules = [_rule_descriptor(rule_id, examples.get(rule_id)) for rule_id in rule_ids]
+    docs = _rule_docs(report)
+    rules = [_rule_descriptor(rule_id, examples.get(rule_id), docs) for rule_id in rule_ids]
     notifications = [
         {
             "level": "error",

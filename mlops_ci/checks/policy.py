@@ -1,0 +1,99 @@
+"""The ``policy`` check: the configured policy packs, evaluated over each model's facts."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mlops_ci.card.validate import ValidatedCard, read_card_text, validate_card
+from mlops_ci.checks.base import Context, Scope, result
+from mlops_ci.errors import MlopsCiError
+from mlops_ci.findings import CheckResult, Finding, JsonValue, Location
+from mlops_ci.policy.engine import RuleOutcome, evaluate_packs
+from mlops_ci.policy.facts import build_facts
+from mlops_ci.policy.pack import PolicyPack, load_pack
+
+OTHER_CHECKS = ("card", "onnx-model", "deps", "sast", "artifacts", "sbom", "bench", "signature")
+
+
+def load_configured_packs(ctx: Context) -> list[PolicyPack]:
+    """The packs named in the configuration, loaded and compiled."""
+    return [load_pack(ref, ctx.root) for ref in ctx.config.policies]
+
+
+def facts_for(ctx: Context) -> dict[str, Any]:
+    """The facts document of ``ctx.model`` from the results this check needs."""
+    from mlops_ci.gitops import changed_files
+
+    return build_facts(
+        ctx.model,
+        ctx.needs,
+        git=ctx.git,
+        changed_files=changed_files(ctx.root, ctx.options.get("base")),
+        environment=ctx.environment,
+        environments=ctx.config.environments,
+        target=ctx.options.get("target"),
+    )
+
+
+class PolicyCheck:
+    """Evaluates policy rules; a rule that cannot be evaluated fails closed, with a reason."""
+
+    name: ClassVar[str] = "policy"
+    needs: ClassVar[tuple[str, ...]] = OTHER_CHECKS
+    scope: ClassVar[Scope] = "model"
+
+    def run(self, ctx: Context) -> CheckResult:
+        """Evaluate the configured packs for ``ctx.model``."""
+        packs = load_configured_packs(ctx)
+        outcomes = evaluate_packs(packs, facts_for(ctx))
+        card = _card(ctx)
+        findings = [_finding(ctx, o, card) for o in outcomes if o.outcome in ("fail", "error")]
+        tally = {
+            k: sum(1 for o in outcomes if o.outcome == k) for k in ("pass", "fail", "skip", "error")
+        }
+        facts: dict[str, JsonValue] = {
+            "packs": [{"name": p.name, "version": p.version} for p in packs],
+            "passed": tally["pass"],
+            "failed": tally["fail"],
+            "skipped": tally["skip"],
+            "errored": tally["error"],
+            "rule_docs": {
+                r.id: {
+                    "title": r.description,
+                    "description": r.description,
+                    "remediation": r.remediation,
+                }
+                for p in packs
+                for r in p.rules
+            },
+        }
+        return result(ctx, self.name, findings, facts=facts)
+
+
+def _card(ctx: Context) -> ValidatedCard | None:
+    if ctx.model is None or ctx.model.card is None:
+        return None
+    path = ctx.loaded.resolve(ctx.model.card)
+    if not path.is_file():
+        return None
+    shown = ctx.display(path)
+    try:
+        return validate_card(read_card_text(path, shown), shown, ctx.config.cards.required_sections)
+    except MlopsCiError:  # the card check reports it; findings then point at the model file
+        return None
+
+
+def _finding(ctx: Context, outcome: RuleOutcome, card: ValidatedCard | None) -> Finding:
+    rule = outcome.rule
+    location: Location | None = None
+    if card is not None:
+        pos = card.position(rule.field) if rule.field else card.position("")
+        location = Location(pos.path, pos.line, pos.column)
+    elif ctx.model is not None:
+        location = Location(ctx.display(ctx.loaded.resolve(ctx.model.path)))
+    message = (
+        f"{outcome.message}; fix: {rule.remediation}"
+        if outcome.outcome == "fail"
+        else outcome.message
+    )
+    return ctx.finding(rule.id, rule.severity, message, location, rule.pack)

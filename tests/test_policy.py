@@ -1,0 +1,190 @@
+"""Policy packs in CEL: loading errors, evaluation, shipped packs and their tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlops_ci.demo.model import save_mlp
+from mlops_ci.errors import InputError
+from mlops_ci.findings import Report
+from mlops_ci.policy.engine import evaluate_packs
+from mlops_ci.policy.facts import empty_facts
+from mlops_ci.policy.pack import load_pack, load_pack_text, shipped_pack_names
+from tests.conftest import CliResult
+
+Cli = Callable[..., CliResult]
+ROOT = Path(__file__).resolve().parent.parent
+COMPLETE = (Path(__file__).parent / "data" / "cards" / "complete.md").read_text()
+GOVERNANCE_RULES = {
+    "version": "STRICT-VERSION",
+    "owners": "STRICT-OWNERS",
+    "intended_use": "STRICT-INTENDED-USE",
+    "out_of_scope_use": "STRICT-OUT-OF-SCOPE",
+    "limitations": "STRICT-LIMITATIONS",
+    "risk_level": "STRICT-RISK-LEVEL",
+    "training_data": "STRICT-TRAINING-LINEAGE",
+    "evaluation_data": "STRICT-EVALUATION-DATA",
+    "evaluation_metrics": "STRICT-EVALUATION-METRICS",
+    "fairness": "STRICT-FAIRNESS",
+    "explainability": "STRICT-EXPLAINABILITY",
+    "approvals": "STRICT-APPROVALS",
+}
+
+
+def make_repo(root: Path, card: str, policies: str = "[strict]") -> Path:
+    save_mlp(root / "model.onnx", (8, 4, 2))
+    (root / "card.md").write_text(card)
+    (root / "mlops-ci.yaml").write_text(
+        f"models:\n  - {{name: m, path: model.onnx, card: card.md}}\npolicies: {policies}\n"
+    )
+    return root
+
+
+def run_json(cli: Cli, repo: Path, *args: str) -> tuple[int, Report]:
+    result = cli("check", "--only", "card", "--only", "policy", "--format", "json", *args, cwd=repo)
+    assert "Traceback" not in result.stderr
+    return result.exit_code, Report.from_dict(json.loads(result.stdout))
+
+
+def test_shipped_packs_pass_their_tests(cli: Cli) -> None:
+    result = cli("policy", "test", str(ROOT / "policies" / "tests"))
+    assert result.exit_code == 0, result.stdout
+    assert "0 failed" in result.stdout
+    assert set(shipped_pack_names()) == {"baseline", "strict", "production"}
+
+
+def test_policy_test_reports_a_wrong_expectation(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "x_test.yaml").write_text(
+        "pack: production\ncases:\n  - name: unsigned\n    facts: {}\n    expect: {PROD-SIGNED: pass}\n"
+    )
+    result = cli("policy", "test", str(tmp_path))
+    assert result.exit_code == 1
+    assert "PROD-SIGNED: expected pass, got fail" in result.stdout
+
+
+def test_policy_test_rejects_an_unknown_rule_id(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "x_test.yaml").write_text(
+        "pack: production\ncases:\n  - name: c\n    expect: {PROD-SIGNDE: pass}\n"
+    )
+    result = cli("policy", "test", str(tmp_path))
+    assert result.exit_code == 2
+    assert "did you mean 'PROD-SIGNED'?" in result.stderr
+    assert ":4:14:" in result.stderr
+
+
+def test_complete_card_passes_strict(cli: Cli, tmp_path: Path) -> None:
+    code, report = run_json(cli, make_repo(tmp_path, COMPLETE))
+    assert code == 0, [f.message for _, f in report.all_findings()]
+    (policy,) = [r for r in report.results if r.check == "policy"]
+    assert policy.facts["packs"] == [{"name": "strict", "version": "1.0.0"}]
+    assert policy.facts["failed"] == 0
+
+
+@pytest.mark.parametrize("field", sorted(GOVERNANCE_RULES))
+def test_each_missing_governance_field_is_one_finding(cli: Cli, tmp_path: Path, field: str) -> None:
+    lines = COMPLETE.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {field}:"))
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    governance_line = next(i for i, line in enumerate(lines) if line.startswith("governance:")) + 1
+    code, report = run_json(cli, make_repo(tmp_path, "".join(lines[:start] + lines[end:])))
+    findings = [f for _, f in report.all_findings()]
+    assert code == 1
+    assert [f.rule_id for f in findings] == [GOVERNANCE_RULES[field]]
+    assert findings[0].location is not None
+    assert (findings[0].location.path, findings[0].location.line) == ("card.md", governance_line)
+
+
+def test_findings_point_at_the_field(cli: Cli, tmp_path: Path) -> None:
+    card = COMPLETE.replace("  version: 2.1.0", '  version: ""')
+    _, report = run_json(cli, make_repo(tmp_path, card))
+    (finding,) = [f for _, f in report.all_findings()]
+    assert finding.rule_id == "STRICT-VERSION"
+    assert finding.location is not None and finding.location.line == 17
+
+
+def test_cel_syntax_error_names_pack_rule_and_column(cli: Cli, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, COMPLETE, "[./local.yaml]")
+    (repo / "local.yaml").write_text(
+        "name: local\nversion: '1'\ndescription: d\nrules:\n"
+        "  - id: LOCAL-1\n    description: d\n    severity: high\n"
+        "    expr: card.valid && (\n    message: m\n    remediation: r\n"
+    )
+    result = cli("check", cwd=repo)
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(
+        "error: ./local.yaml:8:11: rule LOCAL-1: CEL syntax error in 'expr' at column"
+    )
+    with pytest.raises(InputError, match=r"rule LOCAL-1: CEL syntax error in 'message' at column"):
+        load_pack_text(
+            "name: l\nversion: '1'\ndescription: d\nrules:\n  - {id: LOCAL-1, description: d, "
+            "severity: low, expr: 'true', message: 'x {{ 1 + }}', remediation: r}\n",
+            "l.yaml",
+        )
+
+
+def test_rule_on_a_missing_fact_is_a_finding_not_a_crash(cli: Cli, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, COMPLETE, "[./local.yaml]")
+    (repo / "local.yaml").write_text(
+        "name: local\nversion: '1'\ndescription: d\nrules:\n"
+        "  - id: LOCAL-SIGNED\n    description: the model is signed\n    severity: high\n"
+        "    expr: signature.verified\n    message: unsigned\n    remediation: sign it\n"
+    )
+    code, report = run_json(cli, repo)
+    assert code == 1
+    (finding,) = [f for _, f in report.all_findings()]
+    assert finding.rule_id == "LOCAL-SIGNED"
+    assert "could not be evaluated: no such fact 'verified'" in finding.message
+
+
+def test_non_boolean_rule_fails_closed() -> None:
+    pack = load_pack_text(
+        "name: l\nversion: '1'\ndescription: d\nrules:\n  - {id: L-1, description: d,"
+        " severity: low, expr: '1 + 1', message: m, remediation: r}\n",
+        "l.yaml",
+    )
+    (outcome,) = evaluate_packs([pack], empty_facts())
+    assert outcome.outcome == "error" and "not a boolean" in outcome.message
+
+
+def test_production_blocks_unsigned_and_passes_signed() -> None:
+    pack = load_pack("production", ROOT)
+    facts = empty_facts()
+    facts["checks"] = {"deps": {"findings": {"critical": 0, "high": 0}}}
+    outcomes = {o.rule.id: o.outcome for o in evaluate_packs([pack], facts)}
+    assert outcomes["PROD-SIGNED"] == "fail"
+    facts["signature"] = {"signed": True, "verified": True, "digest": "sha256:ab"}
+    outcomes = {o.rule.id: o.outcome for o in evaluate_packs([pack], facts)}
+    assert set(outcomes.values()) <= {"pass", "skip"}
+
+
+def test_message_interpolates_facts() -> None:
+    pack = load_pack("strict", ROOT)
+    facts = empty_facts()
+    facts["card"]["governance"] = {"risk_level": "high", "approvals": [{"name": "a"}]}
+    (outcome,) = [o for o in evaluate_packs([pack], facts) if o.rule.id == "STRICT-APPROVALS"]
+    assert outcome.message == "1 approval(s) recorded; risk level 'high' needs more"
+
+
+def test_unknown_pack_name_hints(cli: Cli, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, COMPLETE, "[strikt]")
+    result = cli("check", cwd=repo)
+    assert result.exit_code == 2
+    assert "unknown policy pack 'strikt'; did you mean 'strict'?" in result.stderr
+
+
+def test_policy_facts_prints_the_document(cli: Cli, demo_repo: Path) -> None:
+    result = cli("policy", "facts", "--model", "fraud-detector", cwd=demo_repo)
+    assert result.exit_code == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert facts["model"]["name"] == "fraud-detector"
+    assert facts["card"]["governance"]["risk_level"] == "limited"
+    assert facts["onnx_model"]["valid"] is True
+    assert facts["git"]["branch"] == "main"
+    assert facts["checks"]["card"]["status"] == "passed"
+    assert facts["bench"] == {} or "p50_ms" in facts["bench"]
