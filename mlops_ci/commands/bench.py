@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mlops_ci.commands.options import ConfigOption, FormatOption
+
 if TYPE_CHECKING:
     from mlops_ci.config import LoadedConfig, ModelConfig
 
@@ -115,17 +117,8 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--results", help="JSON results file (default .mlops-ci/bench/M.json)."),
         ] = None,
-        output_format: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--format",
-                "-f",
-                help="FMT[=PATH]: json, markdown, sarif, junit, gitlab-codequality; repeatable.",
-            ),
-        ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", "-c", help="Configuration file.")
-        ] = None,
+        output_format: FormatOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """Benchmark one ONNX model and gate on latency budgets and regressions."""
         from mlops_ci.checks.bench import OPTIONS_KEY, PROGRESS_KEY, BenchCheck
