@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from mlops_ci import __version__
+from mlops_ci.commands.options import ConfigOption, FormatOption
 from mlops_ci.errors import MlopsCiError
 
 app = typer.Typer(
@@ -29,20 +30,6 @@ schema_app = typer.Typer(help="Print JSON Schemas for editor completion.", no_ar
 app.add_typer(schema_app, name="schema")
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-
-FormatOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--format",
-        "-f",
-        help="FMT[=PATH]: json, markdown, sarif, junit, gitlab-codequality; repeatable; '-' or no"
-        " PATH means standard output.",
-    ),
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Configuration file (default: ./mlops-ci.yaml)."),
-]
 
 
 def _version_callback(value: bool) -> None:
@@ -180,8 +167,9 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import card, policy, sbom, scan, sign
+    from mlops_ci.commands import bench, card, policy, sbom, scan, sign
 
+    bench.register(app)
     card.register(app)
     policy.register(app)
     sbom.register(app)

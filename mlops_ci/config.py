@@ -45,14 +45,54 @@ class InputSpec(_Strict):
     dtype: str = "float32"
 
 
+BenchStatistic = Literal["p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms"]
+
+
 class BenchSettings(_Strict):
-    """Benchmark settings of one model."""
+    """Benchmark settings of one model (the ``bench`` check and ``mlops-ci bench``)."""
 
     inputs: dict[str, InputSpec] = Field(
         default_factory=dict, description="a mapping of input name to {shape, dtype}"
     )
-    dims: dict[str, int] = Field(
+    dims: dict[str, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict, description="a mapping of dimension name to integer"
+    )
+    npz: str | None = Field(
+        default=None, description="a path to an .npz file of real inputs, one array per input"
+    )
+    provider: Literal["cpu", "cuda", "tensorrt", "auto"] = Field(
+        default="auto", description="one of cpu, cuda, tensorrt, auto (TensorRT, CUDA, then CPU)"
+    )
+    baseline: str | None = Field(
+        default=None,
+        description="an .onnx file, a stored results .json file, or a git ref such as origin/main",
+    )
+    budget_s: float = Field(
+        default=20.0, gt=0, le=3600, description="a number of seconds of benchmarking at most"
+    )
+    margin_pct: float = Field(
+        default=5.0, ge=0, lt=100, description="a number: the regression tolerated, in percent"
+    )
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="a number: the confidence level of intervals"
+    )
+    budgets: dict[BenchStatistic, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="a mapping of statistic (p50_ms, p90_ms, p95_ms, p99_ms, mean_ms, max_ms)"
+        " to its upper limit in milliseconds",
+    )
+    graph_optimization: Literal["disabled", "basic", "extended", "all"] = "all"
+    intra_op_threads: int = Field(
+        default=1, ge=0, description="an integer: intra-op threads (0: onnxruntime's default)"
+    )
+    inter_op_threads: int = Field(
+        default=1, ge=0, description="an integer: inter-op threads (0: onnxruntime's default)"
+    )
+    device_id: int = Field(default=0, ge=0, description="an integer: the GPU to run on")
+    seed: int = Field(default=0, ge=0, description="an integer: seed of synthetic inputs")
+    results: str | None = Field(
+        default=None,
+        description="a path for the JSON results file (default .mlops-ci/bench/MODEL.json)",
     )
 
 

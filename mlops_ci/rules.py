@@ -165,6 +165,36 @@ _CATALOG: tuple[Rule, ...] = (
         Severity.HIGH,
         345,
     ),
+    Rule(
+        "BENCH-LOAD",
+        "bench",
+        "onnxruntime cannot load the model",
+        "onnxruntime refused to create an inference session for the model (corrupt file,"
+        " unsupported operator or opset, missing external data), so its latency is unknown.",
+        "Run 'mlops-ci bench MODEL' locally to see onnxruntime's message; re-export the model with"
+        " an opset and operators this onnxruntime supports.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "BENCH-REGRESSION",
+        "bench",
+        "Latency regression against the baseline",
+        "Measured in the same run, interleaved in randomised blocks, the candidate's median"
+        " latency over the baseline's exceeds 1 + margin over the whole confidence interval.",
+        "Profile the change (onnxruntime's profiler, or 'mlops-ci bench MODEL --baseline REF'),"
+        " or raise bench.margin_pct when the slowdown is accepted.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "BENCH-BUDGET",
+        "bench",
+        "Latency over its absolute budget",
+        "A latency statistic (p50, p90, p95, p99, mean or max, in milliseconds) is above the"
+        " budget set in bench.budgets of mlops-ci.yaml or in the model card.",
+        "Make the model faster (quantise, prune, fuse, a GPU provider), or change the budget"
+        " where the new latency is acceptable.",
+        Severity.HIGH,
+    ),
 )
 
 _CATALOG += (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mlops_ci.checks.artifacts import ArtifactsCheck
 from mlops_ci.checks.base import Check
+from mlops_ci.checks.bench import BenchCheck
 from mlops_ci.checks.card import CardCheck
 from mlops_ci.checks.deps import DepsCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
@@ -21,6 +22,7 @@ def registry() -> dict[str, Check]:
         DepsCheck(),
         SastCheck(),
         ArtifactsCheck(),
+        BenchCheck(),
         SbomCheck(),
         SignatureCheck(),
         PolicyCheck(),
