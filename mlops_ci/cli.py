@@ -146,6 +146,7 @@ def demo(
     from mlops_ci.commands.common import emit_report
     from mlops_ci.commands.sign import print_signed, print_verified
     from mlops_ci.demo import create_demo
+    from mlops_ci.demo.promotion import promote_demo
     from mlops_ci.demo.signing import REPORT, sign_demo, verify_demo
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
@@ -162,7 +163,9 @@ def demo(
     print_signed(sign_demo(target))
     typer.echo("\n$ mlops-ci verify")
     verified = print_verified(verify_demo(target))
-    raise typer.Exit(code or verified)
+    if code or verified:
+        raise typer.Exit(code or verified)
+    raise typer.Exit(promote_demo(target, typer.echo))
 
 
 def _register_command_groups() -> None:

@@ -10,14 +10,17 @@ Any doubt refuses the promotion with a reason.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlops_ci.config import LoadedConfig
 from mlops_ci.policy.engine import RuleOutcome, evaluate_packs
 from mlops_ci.policy.facts import empty_facts
 from mlops_ci.policy.pack import load_pack
+from mlops_ci.promote.gitwork import PromotionRepo
 from mlops_ci.promote.plan import PromotionRefused
 from mlops_ci.promote.state import StateEntry
 
@@ -43,34 +46,82 @@ def verify_evidence(
     previous: str | None,
     previous_digest: str | None,
     first: bool,
+    repo: PromotionRepo | None = None,
 ) -> Evidence:
-    """Verify ``entry``'s evidence for a promotion into ``environment``; raise PromotionRefused."""
+    """Verify ``entry``'s evidence for a promotion into ``environment``; raise PromotionRefused.
+
+    The files are those of the checkout when they hash to the entry's digest; otherwise (a
+    newer model is already on the default branch, or a rollback) they are taken from the commit
+    the entry was first promoted from (``promoted_from.commit``).
+    """
+    root = loaded.root.resolve()
+    artifact = (root / entry.artifact).resolve()
+    if root not in (artifact, *artifact.parents):
+        raise PromotionRefused(f"{model}: artifact {entry.artifact} is outside the repository")
+    if _digest_of(entry, root) == entry.digest:
+        return _verify_at(loaded, root, model, entry, environment, previous, previous_digest, first)
+    commit = entry.promoted_from.get("commit")
+    if repo is None or not commit:
+        raise PromotionRefused(
+            f"{model}: the files at {entry.artifact} do not have digest {entry.digest}, and the"
+            " entry names no commit that holds them"
+        )
+    with tempfile.TemporaryDirectory(prefix="mlops-ci-evidence-") as tmp:
+        where = Path(tmp)
+        repo.extract(commit, [p for p in _evidence_paths(entry) if p], where)
+        local = _digest_of(entry, where)
+        if local != entry.digest:
+            raise PromotionRefused(
+                f"{model}: {entry.artifact} at commit {commit[:12]} has digest {local},"
+                f" not {entry.digest}"
+            )
+        return _verify_at(
+            loaded, where, model, entry, environment, previous, previous_digest, first
+        )
+
+
+def _evidence_paths(entry: StateEntry) -> list[str]:
+    from mlops_ci.signing import attestation_path, signature_path
+
+    signature = entry.signature or signature_path(Path(entry.artifact)).as_posix()
+    attestation = entry.attestation or attestation_path(Path(signature)).as_posix()
+    return [entry.artifact, signature, attestation]
+
+
+def _files(entry: StateEntry, root: Path) -> tuple[Path, Path, Path, list[Path]]:
+    artifact_rel, signature_rel, attestation_rel = _evidence_paths(entry)
+    artifact, signature, attestation = (
+        root / p for p in (artifact_rel, signature_rel, attestation_rel)
+    )
+    ignore = [p for p in (signature, attestation) if artifact.is_dir() and artifact in p.parents]
+    return artifact, signature, attestation, ignore
+
+
+def _digest_of(entry: StateEntry, root: Path) -> str:
+    from mlops_ci.signing import model_digest
+
+    artifact, _, _, ignore = _files(entry, root)
+    return model_digest(artifact, ignore=ignore) if artifact.exists() else "missing"
+
+
+def _verify_at(
+    loaded: LoadedConfig,
+    root: Path,
+    model: str,
+    entry: StateEntry,
+    environment: str,
+    previous: str | None,
+    previous_digest: str | None,
+    first: bool,
+) -> Evidence:
     from mlops_ci.signing import (
         VerificationError,
-        attestation_path,
-        model_digest,
         policy_from_config,
-        signature_path,
         verify_attestation,
         verify_model,
     )
 
-    artifact = loaded.resolve(entry.artifact)
-    if not artifact.exists() or loaded.root.resolve() not in (artifact, *artifact.parents):
-        raise PromotionRefused(
-            f"{model}: artifact {entry.artifact} is not in this repository; promotions verify the"
-            " model files in the checkout"
-        )
-    signature = loaded.resolve(entry.signature) if entry.signature else signature_path(artifact)
-    attestation = (
-        loaded.resolve(entry.attestation) if entry.attestation else attestation_path(signature)
-    )
-    ignore = [p for p in (signature, attestation) if artifact.is_dir() and artifact in p.parents]
-    local = model_digest(artifact, ignore=ignore)
-    if local != entry.digest:
-        raise PromotionRefused(
-            f"{model}: the files at {entry.artifact} have digest {local}, not {entry.digest}"
-        )
+    artifact, signature, attestation, ignore = _files(entry, root)
     policy = policy_from_config(loaded)
     try:
         verified = verify_model(artifact, signature, policy, ignore=ignore, subject=entry.artifact)
@@ -79,7 +130,7 @@ def verify_evidence(
                 f"{model}: the signature vouches for {verified.digest}, not {entry.digest}"
             )
         attested = verify_attestation(
-            attestation, policy, expected_digest=entry.digest, subject=str(attestation.name)
+            attestation, policy, expected_digest=entry.digest, subject=attestation.name
         )
     except VerificationError as exc:
         raise PromotionRefused(f"{model}: {exc}") from None

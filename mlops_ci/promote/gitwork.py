@@ -204,6 +204,20 @@ class PromotionRepo:
             entries.append(LogEntry(commit, date, author))
         return entries
 
+    def extract(self, commit: str, paths: Sequence[str], destination: Path) -> None:
+        """Write ``paths`` (files or directories) as they are at ``commit`` under ``destination``."""
+        import tarfile
+
+        archive = destination / ".extract.tar"
+        for path in paths:
+            try:
+                self._git("archive", "--format=tar", f"--output={archive}", commit, "--", path)
+            except GitError:
+                continue  # missing at that commit: verification then names what is absent
+            with tarfile.open(archive) as tar:
+                tar.extractall(destination, filter="data")
+            archive.unlink()
+
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         """Files changed on ``head`` since it diverged from ``base``."""
         return [n for n in self._git("diff", "--name-only", f"{base}...{head}").splitlines() if n]

@@ -194,7 +194,11 @@ def plan_rollback(
         digest=past.digest,
         signature=past.signature,
         attestation=past.attestation,
-        promoted_from={"environment": environment, "commit": commit},
+        # the artifact's own commit (where its files and signature are), not the state commit
+        promoted_from={
+            "environment": environment,
+            "commit": past.promoted_from.get("commit", commit),
+        },
         promoted_at=now_iso,
         promoted_by=actor,
         pinned=True,

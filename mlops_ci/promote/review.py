@@ -135,6 +135,7 @@ def _review_entry(
             previous=source,
             previous_digest=previous_digest,
             first=source is None,
+            repo=ctx.repo,
         )
     except PromotionRefused as exc:
         return [_finding("PROMOTE-EVIDENCE", Severity.CRITICAL, path, exc.message, model)]

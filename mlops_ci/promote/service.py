@@ -168,6 +168,7 @@ def promote(
                         if previous
                         else None,
                         first=first and not plan.rollback,
+                        repo=repo,
                     )
                 ]
             return plan
