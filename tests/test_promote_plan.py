@@ -99,7 +99,10 @@ def test_rollback_pins_a_release_from_history() -> None:
         now_iso="t",
     )
     assert result.entry.pinned and result.entry.rollback_of == "2.0"
-    assert result.entry.promoted_from == {"environment": "prod", "commit": "c1"}  # no artifact commit recorded
+    assert result.entry.promoted_from == {
+        "environment": "prod",
+        "commit": "c1",
+    }  # no artifact commit recorded
     with pytest.raises(
         PromotionRefused, match="never ran m 3.0; versions in its history: 2.0, 1.0"
     ):
