@@ -235,7 +235,10 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("promote", DEMO_MODEL, "--to", "qa"), "mlops-ci.yaml:16:1: unknown environment 'qa'"),
+        (
+            ("promote", DEMO_MODEL, "--to", "qa"),
+            "mlops-ci.yaml:{environments}:1: unknown environment 'qa'",
+        ),
         (
             ("promote", "fraud-detectr", "--to", "dev"),
             "mlops-ci.yaml:3:1: unknown model 'fraud-detectr'; did you mean 'fraud-detector'?",
