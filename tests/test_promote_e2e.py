@@ -241,7 +241,7 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
         ),
         (
             ("promote", "fraud-detectr", "--to", "dev"),
-            "mlops-ci.yaml:3:1: unknown model 'fraud-detectr'; did you mean 'fraud-detector'?",
+            "mlops-ci.yaml:{models}:1: unknown model 'fraud-detectr'; did you mean 'fraud-detector'?",
         ),
         (
             ("rollback", DEMO_MODEL, "--env", "prd", "--to", "1"),
@@ -252,9 +252,14 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
 def test_unknown_environment_or_model_exits_2(
     cli: Cli, signed_repo: Path, args: tuple[str, ...], message: str
 ) -> None:
+    lines = (signed_repo / "mlops-ci.yaml").read_text().splitlines()
+    where = {
+        key: next(i for i, line in enumerate(lines, 1) if line.startswith(f"{key}:"))
+        for key in ("environments", "models")
+    }
     result = cli(*args, cwd=signed_repo)
     assert result.exit_code == 2
-    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert message.format(**where) in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_malformed_state_file_exits_2(cli: Cli, signed_repo: Path) -> None:
