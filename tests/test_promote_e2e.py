@@ -97,6 +97,11 @@ def test_dev_staging_prod(cli: Cli, signed_repo: Path) -> None:
     assert [c["environment"] for c in json.loads(history.stdout)] == ["dev", "staging", "prod"]
     again = promote(cli, signed_repo, "prod")
     assert again.exit_code == 0 and "already promoted" in again.stdout
+    tagged = cli("promote", "tag", "--push", cwd=signed_repo)  # after the prod merge, on main
+    assert tagged.stdout.strip() == "tagged fraud-detector#prod#1"
+    assert run_git(origin(signed_repo), "tag", "--list") == "fraud-detector#prod#1"
+    on_date = cli("history", DEMO_MODEL, "--env", "prod", "--at", "2999-01-01", cwd=signed_repo)
+    assert "1.0.0" in on_date.stdout.splitlines()[1]
 
 
 def test_skipping_staging_is_refused(cli: Cli, signed_repo: Path) -> None:
