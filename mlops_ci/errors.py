@@ -6,24 +6,10 @@ prints ``str(error)`` as a single line on stderr and exits with :attr:`MlopsCiEr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from mlops_ci.findings import Location
 
-
-@dataclass(frozen=True)
-class SourcePosition:
-    """A place in a user's file; line and column are 1-based."""
-
-    path: str
-    line: int | None = None
-    column: int | None = None
-
-    def __str__(self) -> str:
-        text = self.path
-        if self.line is not None:
-            text += f":{self.line}"
-            if self.column is not None:
-                text += f":{self.column}"
-        return text
+# A place in a user's file is the same thing as a finding's location (path, 1-based line, column).
+SourcePosition = Location
 
 
 class MlopsCiError(Exception):

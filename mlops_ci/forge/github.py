@@ -43,19 +43,8 @@ class GitHubForge:
 
     def open_pulls(self, head_prefix: str) -> list[PullRequest]:
         """Open PRs whose head branch starts with ``head_prefix``."""
-        found: list[PullRequest] = []
-        page = 1
-        while True:
-            data = self.api.request(
-                "GET", self._path("pulls"), params={"state": "open", "per_page": 100, "page": page}
-            )
-            items = data or []
-            found += [
-                _pull(i) for i in items if i.get("head", {}).get("ref", "").startswith(head_prefix)
-            ]
-            if len(items) < 100:
-                return found
-            page += 1
+        items = self.api.paginate(self._path("pulls"), {"state": "open"})
+        return [_pull(i) for i in items if i.get("head", {}).get("ref", "").startswith(head_prefix)]
 
     def create_pull(self, head: str, base: str, title: str, body: str) -> PullRequest:
         """Open a PR; if GitHub says one already exists for this head, adopt it."""

@@ -43,21 +43,8 @@ class GitLabForge:
 
     def open_pulls(self, head_prefix: str) -> list[PullRequest]:
         """Open MRs whose source branch starts with ``head_prefix``."""
-        found: list[PullRequest] = []
-        page = 1
-        while True:
-            data = self.api.request(
-                "GET",
-                self._path("merge_requests"),
-                params={"state": "opened", "per_page": 100, "page": page},
-            )
-            items = data or []
-            found += [
-                _pull(i) for i in items if str(i.get("source_branch", "")).startswith(head_prefix)
-            ]
-            if len(items) < 100:
-                return found
-            page += 1
+        items = self.api.paginate(self._path("merge_requests"), {"state": "opened"})
+        return [_pull(i) for i in items if str(i.get("source_branch", "")).startswith(head_prefix)]
 
     def create_pull(self, head: str, base: str, title: str, body: str) -> PullRequest:
         """Open an MR; if one is already open for this source branch, adopt it."""

@@ -82,6 +82,19 @@ class ApiClient:
                 return response.json() if response.content else None
             raise self._error(method, path, response)
 
+    def paginate(self, path: str, params: Mapping[str, Any]) -> list[Any]:
+        """Every item of a paginated list endpoint (``page``/``per_page``, as both forges page)."""
+        items: list[Any] = []
+        page = 1
+        while True:
+            batch = (
+                self.request("GET", path, params={**params, "per_page": 100, "page": page}) or []
+            )
+            items += batch
+            if len(batch) < 100:
+                return items
+            page += 1
+
     def _backoff(self, attempt: int) -> float:
         return float(min(self.retry.base_delay_s * 2.0 ** (attempt - 1), self.retry.max_wait_s))
 
