@@ -92,6 +92,16 @@ def check(
     offline: Annotated[
         bool, typer.Option("--offline", help="Make no network connections.")
     ] = False,
+    changed_only: Annotated[
+        bool,
+        typer.Option("--changed-only", help="Only the models whose files changed since --base."),
+    ] = False,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Git ref to compare with, e.g. origin/main.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ignore and bypass .mlops-ci/cache.")
+    ] = False,
 ) -> None:
     """Run the gates on the configured models."""
     from mlops_ci.outputs import parse_format_specs
@@ -105,6 +115,9 @@ def check(
         skip=tuple(skip or ()),
         fail_on=_severity(fail_on),
         offline=offline or os.environ.get("MLOPS_CI_OFFLINE", "") in ("1", "true"),
+        base=base,
+        changed_only=changed_only,
+        use_cache=not no_cache,
     )
     report = run_check(request)
     raise typer.Exit(_emit(report, specs))
@@ -193,7 +206,7 @@ def demo(
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
 
-    target = directory or Path(tempfile.mkdtemp(prefix="mlops-ci-demo-"))
+    target = (directory or Path(tempfile.mkdtemp(prefix="mlops-ci-demo-"))).resolve()
     create_demo(target)
     typer.echo(f"Demo repository: {target.resolve()}")
     typer.echo(f"$ cd {target.resolve()} && mlops-ci check\n")
@@ -203,10 +216,12 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import card, policy
+    from mlops_ci.commands import card, ci, hook, policy
 
     card.register(app)
     policy.register(app)
+    ci.register(app)
+    hook.register(app)
 
 
 _register_command_groups()
