@@ -1,0 +1,298 @@
+"""The composite GitHub actions, run step by step in a harness that plays the runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from tests.actions_harness import ROOT, ActionRun, load_action, run_action
+from tests.test_formats import validate_sarif
+
+CARD = Path("models/fraud-detector/README.md")
+VENV_BIN = str(Path(sys.executable).parent)
+PREINSTALLED = {"install": "false"}
+FAKE_TOKEN = "t0ken-secret"  # noqa: S105  (a marker that must never be printed)
+
+
+def command_exists(*words: str) -> bool:
+    """Whether ``mlops-ci WORDS --help`` exists in this checkout (other issues add commands)."""
+    from mlops_ci.cli import main
+
+    try:
+        return main([*words, "--help"]) == 0
+    except SystemExit as exc:  # pragma: no cover - typer's help exits
+        return exc.code == 0
+
+
+def break_card(repo: Path) -> None:
+    """An invalid risk level: the card check fails with a finding (exit 1)."""
+    card = repo / CARD
+    card.write_text(card.read_text().replace("risk_level: limited", "risk_level: extreme"))
+
+
+def run(
+    name: str,
+    repo: Path,
+    tmp_path: Path,
+    event: str = "push",
+    env: dict[str, str] | None = None,
+    **inputs: str,
+) -> ActionRun:
+    env = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    given = {**PREINSTALLED, **{k.replace("_", "-"): v for k, v in inputs.items()}}
+    return run_action(
+        name, given, workspace=repo, runner_temp=tmp_path / "runner", env=env, event_name=event
+    )
+
+
+def test_every_action_maps_inputs_through_env_only() -> None:
+    for name in ("check", "promote", "verify"):
+        action = load_action(name)
+        for step in action["runs"]["steps"]:
+            if "run" in step:
+                assert step["shell"] == "bash"
+                assert "${{" not in step["run"]
+        assert {"verdict", "report", "sarif", "sbom"} <= set(action["outputs"])
+
+
+def test_check_passes_on_the_demo(demo_repo: Path, tmp_path: Path) -> None:
+    done = run("check", demo_repo, tmp_path)
+    assert not done.failed, done.log
+    out = done.outputs
+    assert out["verdict"] == "pass"
+    assert out["exit-code"] == "0"
+    assert out["report"] == str(demo_repo / "reports" / "mlops-ci.json")
+    assert json.loads(Path(out["report"]).read_text())["verdict"] == "pass"
+    validate_sarif(Path(out["sarif"]).read_text())
+    assert Path(out["markdown"]).read_text() in done.summary
+    assert "## ✅ mlops-ci: PASS" in done.summary
+    assert not done.step("Fail when a gate failed").ran
+    assert not done.step("Upload SARIF to code scanning").ran
+    assert "no id-token: write permission" in done.step("Sign the models keylessly").stdout
+
+
+def test_check_fails_on_a_broken_card_and_still_reports(demo_repo: Path, tmp_path: Path) -> None:
+    break_card(demo_repo)
+    done = run("check", demo_repo, tmp_path, upload_sarif="true")
+    assert done.failed
+    assert done.outputs["verdict"] == "fail"
+    assert done.outputs["exit-code"] == "1"
+    assert "## ❌ mlops-ci: FAIL" in done.summary
+    assert "CARD003" in done.summary
+    upload = done.step("Upload SARIF to code scanning")
+    assert upload.uses is not None and upload.uses.startswith("github/codeql-action/upload-sarif@")
+    assert upload.with_["sarif_file"] == done.outputs["sarif"]
+    assert not done.step("Sign the models keylessly").ran  # a failing model is never signed
+    final = done.step("Fail when a gate failed")
+    assert final.returncode == 1
+    assert "verdict fail, exit code 1" in final.stdout
+
+
+def test_check_soft_mode_and_model_selection(demo_repo: Path, tmp_path: Path) -> None:
+    break_card(demo_repo)
+    done = run(
+        "check", demo_repo, tmp_path, fail="false", models="fraud-detector", fail_on="critical"
+    )
+    assert not done.failed, done.log
+    assert done.outputs["verdict"] == "pass"  # nothing critical
+    unknown = run("check", demo_repo, tmp_path / "2", models="nope,")
+    assert unknown.outputs["verdict"] == "error"
+    assert unknown.outputs["exit-code"] == "2"
+    assert "unknown model 'nope'" in unknown.step("Run the gates").stderr
+    assert "mlops-ci could not run" in unknown.summary
+
+
+def test_check_changed_only_on_a_pull_request(demo_repo: Path, tmp_path: Path) -> None:
+    done = run("check", demo_repo, tmp_path, changed_only="true", base="HEAD")
+    assert not done.failed, done.log
+    report = json.loads(Path(done.outputs["report"]).read_text())
+    assert report["models"] == [] and report["verdict"] == "pass"
+    missing = run("check", demo_repo, tmp_path / "2", changed_only="true")
+    assert missing.failed
+    assert "changed-only needs the base input" in missing.step("Run the gates").stdout
+
+
+def test_check_policies_input_overrides_the_configuration(demo_repo: Path, tmp_path: Path) -> None:
+    done = run("check", demo_repo, tmp_path, policies="strict")
+    report = json.loads(Path(done.outputs["report"]).read_text())
+    (policy,) = [r for r in report["results"] if r["check"] == "policy"]
+    assert [p["name"] for p in policy["facts"]["packs"]] == ["strict"]
+
+
+def test_sign_requires_an_id_token_when_asked(demo_repo: Path, tmp_path: Path) -> None:
+    done = run("check", demo_repo, tmp_path, sign="true")
+    step = done.step("Sign the models keylessly")
+    assert step.returncode == 2
+    assert "id-token: write" in step.stdout
+
+
+def _shim(tmp_path: Path, log: Path) -> str:
+    """A ``mlops-ci`` earlier on PATH that logs its arguments, then runs the real one."""
+    shim_dir = tmp_path / "shim"
+    shim_dir.mkdir()
+    shim = shim_dir / "mlops-ci"
+    shim.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\n'
+        f'case "$1" in sign) exit 0 ;; esac\nexec {VENV_BIN}/mlops-ci "$@"\n'
+    )
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    return f"{shim_dir}{os.pathsep}{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_sign_runs_keyless_when_the_job_has_an_id_token(demo_repo: Path, tmp_path: Path) -> None:
+    # Keyless signing needs Fulcio and Rekor: the shim stops at that boundary and records the call.
+    log = tmp_path / "calls.log"
+    env = {"PATH": _shim(tmp_path, log), "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token"}
+    done = run(
+        "check", demo_repo, tmp_path, env=env, sigstore_staging="true", models="fraud-detector"
+    )
+    assert not done.failed, done.log
+    calls = log.read_text().splitlines()
+    assert calls[-1] == "sign --mode sigstore --staging --model fraud-detector"
+
+
+def test_sticky_comment_is_created_then_updated(
+    demo_repo: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 7}}))
+    env = {
+        "GITHUB_API_URL": httpserver.url_for("").rstrip("/"),
+        "GITHUB_REPOSITORY": "octo/models",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_RUN_ID": "42",
+    }
+    listing = "/repos/octo/models/issues/7/comments"
+    httpserver.expect_ordered_request(listing, method="GET").respond_with_json([])
+    httpserver.expect_ordered_request(listing, method="POST").respond_with_json(
+        {"id": 11, "html_url": "https://github.com/octo/models/pull/7#issuecomment-11"}, status=201
+    )
+    first = run("check", demo_repo, tmp_path, event="pull_request", env=env, token=FAKE_TOKEN)
+    assert not first.failed, first.log
+    posted = json.loads(httpserver.log[1][0].data)["body"]
+    assert posted.startswith("<!-- mlops-ci:report -->")
+    assert httpserver.log[1][0].headers["Authorization"] == f"Bearer {FAKE_TOKEN}"
+
+    httpserver.clear_log()
+    httpserver.expect_ordered_request(listing, method="GET").respond_with_json(
+        [{"id": 3, "body": "unrelated"}, {"id": 11, "body": posted}]
+    )
+    httpserver.expect_ordered_request(
+        "/repos/octo/models/issues/comments/11", method="PATCH"
+    ).respond_with_json({"id": 11, "html_url": "https://github.com/x"})
+    second = run(
+        "check", demo_repo, tmp_path / "2", event="pull_request", env=env, token=FAKE_TOKEN
+    )
+    assert not second.failed, second.log
+    httpserver.check_assertions()
+    assert FAKE_TOKEN not in second.log + second.summary
+
+
+def test_comment_failure_is_a_warning(
+    demo_repo: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 7}}))
+    env = {
+        "GITHUB_API_URL": httpserver.url_for("").rstrip("/"),
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_EVENT_PATH": str(event),
+    }
+    httpserver.expect_request("/repos/o/r/issues/7/comments").respond_with_json(
+        {"message": "Resource not accessible by integration"}, status=403
+    )
+    done = run("check", demo_repo, tmp_path, event="pull_request", env=env, token=FAKE_TOKEN)
+    assert not done.failed, done.log
+    step = done.step("Update the sticky PR comment")
+    assert "::warning::mlops-ci: could not post the PR comment" in step.stdout
+    assert "HTTP 403" in step.stderr and FAKE_TOKEN not in step.stderr
+
+
+def test_install_from_the_action_checkout_or_pinned(tmp_path: Path) -> None:
+    calls = tmp_path / "python-calls.log"
+    fake = tmp_path / "fake-python"
+    # A stand-in interpreter: `-m venv DIR` makes DIR/bin/{python,mlops-ci}; the rest is logged.
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin"; cp "$0" "$3/bin/python";'
+        ' printf "#!/bin/sh\\necho mlops-ci 9.9.9\\n" > "$3/bin/mlops-ci"; chmod +x "$3/bin/mlops-ci"; fi\n'
+    )
+    fake.chmod(0o755)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    for version, expected in (
+        ("", str(ROOT / "actions" / "check" / ".." / "..")),
+        ("1.2.3", "mlops-ci==1.2.3"),
+    ):
+        runner = tmp_path / f"runner-{version or 'checkout'}"
+        done = run_action(
+            "check",
+            {"python": str(fake), "version": version, "sign": "false"},
+            workspace=workspace,
+            runner_temp=runner,
+        )
+        install = done.step("Install mlops-ci")
+        assert install.returncode == 0, done.log
+        assert "mlops-ci 9.9.9" in install.stdout
+        assert done.path_additions == [str(runner / "mlops-ci-venv" / "bin")]
+        assert (
+            calls.read_text()
+            .splitlines()[-1]
+            .endswith(f"install --quiet --disable-pip-version-check {expected}")
+        )
+        # The gates step then finds the installed (fake) mlops-ci first on PATH.
+        assert done.step("Run the gates").ran
+
+
+def test_install_without_python_says_what_to_do(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    done = run_action(
+        "check", {"python": "no-such-python3"}, workspace=workspace, runner_temp=tmp_path / "r"
+    )
+    install = done.step("Install mlops-ci")
+    assert install.returncode == 2
+    assert "add actions/setup-python first" in install.stdout
+    assert not done.step("Run the gates").ran
+
+
+@pytest.mark.skipif(
+    not command_exists("promote", "verify"),
+    reason="'mlops-ci promote verify' is not on this branch yet (issue 8)",
+)
+def test_verify_action_on_a_branch_without_promotions(demo_repo: Path, tmp_path: Path) -> None:
+    done = run("verify", demo_repo, tmp_path, base="HEAD")
+    assert done.outputs["verdict"] in ("pass", "fail"), done.log
+    assert done.outputs["report"].endswith("mlops-ci.json")
+    assert "mlops-ci" in done.summary
+
+
+@pytest.mark.skipif(
+    not command_exists("promote"), reason="'mlops-ci promote' is not on this branch yet (issue 8)"
+)
+def test_promote_action_dry_run(demo_repo: Path, tmp_path: Path) -> None:
+    done = run(
+        "promote",
+        demo_repo,
+        tmp_path,
+        models="fraud-detector",
+        to="dev",
+        dry_run="true",
+        forge="none",
+        token=FAKE_TOKEN,
+    )
+    assert done.outputs["report"].endswith("mlops-ci-promote.md")
+    assert "## mlops-ci: promotion" in done.summary
+
+
+def test_promote_action_needs_a_target(demo_repo: Path, tmp_path: Path) -> None:
+    done = run("promote", demo_repo, tmp_path, models="fraud-detector", token=FAKE_TOKEN)
+    assert done.failed
+    assert "needs 'to'" in done.step("Promote").stdout
