@@ -185,11 +185,17 @@ def schema_card() -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="Repository to scaffold.")] = Path(),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    monorepo: Annotated[
+        bool, typer.Option("--monorepo", help="CI that checks only the changed models.")
+    ] = False,
+    gpu: Annotated[
+        bool, typer.Option("--gpu", help="Also a GitHub workflow benchmarking on a GPU runner.")
+    ] = False,
 ) -> None:
     """Scaffold mlops-ci.yaml, a model card, CI files and a pre-push hook entry."""
     from mlops_ci.scaffold import scaffold
 
-    for path, action in scaffold(directory, force=force):
+    for path, action in scaffold(directory, force=force, monorepo=monorepo, gpu=gpu):
         typer.echo(f"{action:>9}  {path}")
 
 

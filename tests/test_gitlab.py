@@ -25,7 +25,9 @@ CARD = Path("models/fraud-detector/README.md")
 
 def _version(binary: str) -> str | None:
     try:
-        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=60, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -38,7 +40,11 @@ def gitlab_ci_local() -> str:
     found = next((c for c in candidates if c and _version(c) == GITLAB_CI_LOCAL_VERSION), None)
     if found is None or shutil.which("rsync") is None:
         install = subprocess.run(
-            [str(REPO_ROOT / ".ci" / "install-tools")], capture_output=True, text=True, timeout=900
+            [str(REPO_ROOT / ".ci" / "install-tools")],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         if install.returncode != 0 or _version(str(LOCAL_BINARY)) != GITLAB_CI_LOCAL_VERSION:
             pytest.skip(
@@ -64,7 +70,13 @@ def run_pipeline(
     for key, value in (variables or {}).items():
         command += ["--variable", f"{key}={value}"]
     return subprocess.run(
-        [*command, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+        [*command, *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
