@@ -70,7 +70,16 @@ class FileDigests:
             self._entries = {}
 
     def digest(self, path: Path) -> str:
-        """``sha256:<hex>`` of the file, ``missing`` when absent, ``unreadable`` on OSError."""
+        """``sha256:<hex>`` of the file, ``missing`` when absent, ``unreadable`` on OSError.
+
+        A symlink is keyed by its target's name, never followed: the scanners do not follow
+        links either, and a link pointing outside the repository must not be read.
+        """
+        if path.is_symlink():
+            try:
+                return f"symlink:{os.readlink(path)}"
+            except OSError:
+                return "unreadable"
         try:
             stat = path.stat()
         except FileNotFoundError:

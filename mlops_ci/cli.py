@@ -10,16 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from mlops_ci import __version__
 from mlops_ci.errors import MlopsCiError
-
-if TYPE_CHECKING:
-    from mlops_ci.findings import Report, Severity
-    from mlops_ci.outputs import OutputSpec
 
 app = typer.Typer(
     name="mlops-ci",
@@ -104,6 +100,7 @@ def check(
     ] = False,
 ) -> None:
     """Run the gates on the configured models."""
+    from mlops_ci.commands.common import emit_report, parse_severity
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
 
@@ -113,44 +110,14 @@ def check(
         models=tuple(model or ()),
         only=tuple(only or ()),
         skip=tuple(skip or ()),
-        fail_on=_severity(fail_on),
+        fail_on=parse_severity(fail_on),
         offline=offline or os.environ.get("MLOPS_CI_OFFLINE", "") in ("1", "true"),
         base=base,
         changed_only=changed_only,
         use_cache=not no_cache,
     )
     report = run_check(request)
-    raise typer.Exit(_emit(report, specs))
-
-
-def _severity(text: str | None) -> Severity | None:
-    from mlops_ci.errors import UsageError
-    from mlops_ci.findings import Severity
-
-    if text is None:
-        return None
-    try:
-        return Severity.parse(text)
-    except ValueError as exc:
-        raise UsageError(f"--fail-on: {exc}") from None
-
-
-def _emit(report: Report, specs: list[OutputSpec]) -> int:
-    """Write the report's outputs, print input errors as one line each, return the exit code."""
-    from mlops_ci.outputs import deliver
-
-    for text in deliver(report, specs):
-        sys.stdout.write(text)
-    sys.stdout.flush()
-    printed: set[str] = set()
-    for result in report.results:
-        if result.status == "errored":
-            kind = "error" if result.error_kind == "input" else "internal error"
-            line = f"{kind}: {result.detail}"
-            if line not in printed:  # one broken file can break several checks
-                printed.add(line)
-                print(line, file=sys.stderr)
-    return report.exit_code
+    raise typer.Exit(emit_report(report, specs))
 
 
 @app.command()
@@ -208,6 +175,7 @@ def demo(
     """Create a demo repository with a real ONNX model, then run the gates on it."""
     import tempfile
 
+    from mlops_ci.commands.common import emit_report
     from mlops_ci.demo import create_demo
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
@@ -217,15 +185,17 @@ def demo(
     typer.echo(f"Demo repository: {target.resolve()}")
     typer.echo(f"$ cd {target.resolve()} && mlops-ci check\n")
     report = run_check(CheckRequest(cwd=target, offline=True))
-    raise typer.Exit(_emit(report, parse_format_specs([])))
+    raise typer.Exit(emit_report(report, parse_format_specs([])))
 
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import card, ci, hook, policy
+    from mlops_ci.commands import card, ci, hook, policy, sbom, scan
 
     card.register(app)
     policy.register(app)
+    sbom.register(app)
+    scan.register(app)
     ci.register(app)
     hook.register(app)
 

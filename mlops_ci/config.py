@@ -66,12 +66,29 @@ class ModelConfig(_Strict):
 
 
 class ScanConfig(_Strict):
-    """What the scanners read."""
+    """What the scanners read (``deps``, ``sast`` and ``artifacts`` checks)."""
 
-    requirements: list[str] = Field(default_factory=list)
-    source: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(
+        default_factory=list,
+        description="a list of requirements files (or pyproject.toml) to audit",
+    )
+    source: list[str] = Field(default_factory=list, description="a list of source paths for bandit")
     vuln_db: str | None = Field(
         default=None, description="a path to OSV records (a directory or a zip) for offline scans"
+    )
+    environment: bool = Field(
+        default=False, description="true to also audit the packages installed in this environment"
+    )
+    service: Literal["pypi", "osv"] = Field(
+        default="pypi", description="one of pypi, osv: pip-audit's online service"
+    )
+    unaudited_severity: SeverityField = Field(
+        default=Severity.HIGH,
+        description="one of info, low, medium, high, critical: for DEP-UNAUDITED findings",
+    )
+    unknown_severity: SeverityField = Field(
+        default=Severity.HIGH,
+        description="one of info, low, medium, high, critical: for advisories without a severity",
     )
 
 
@@ -109,6 +126,30 @@ class HookConfig(_Strict):
     )
 
 
+class SbomConfig(_Strict):
+    """Where the CycloneDX SBOM of each model goes, and what its software part is made from."""
+
+    output_dir: str = Field(
+        default=".mlops-ci/sbom", description="a directory for <model>.cdx.json files"
+    )
+    source: Literal["auto", "requirements", "environment"] = Field(
+        default="auto",
+        description="one of auto, requirements, environment: auto reads the requirements files"
+        " when there are any, else the Python environment",
+    )
+    requirements: list[str] | None = Field(
+        default=None, description="a list of requirements files (default: scan.requirements)"
+    )
+    python: str | None = Field(
+        default=None,
+        description="a Python interpreter or virtualenv to inventory (default: the one running"
+        " mlops-ci)",
+    )
+    gitlab: bool = Field(
+        default=False, description="true to name files gl-sbom-<model>.cdx.json for GitLab"
+    )
+
+
 class Config(_Strict):
     """The whole ``mlops-ci.yaml``."""
 
@@ -123,6 +164,7 @@ class Config(_Strict):
     signing: SigningConfig = Field(default_factory=SigningConfig)
     forge: ForgeConfig = Field(default_factory=ForgeConfig)
     hook: HookConfig = Field(default_factory=HookConfig)
+    sbom: SbomConfig = Field(default_factory=SbomConfig)
     fail_on: SeverityField = Field(
         default=Severity.HIGH, description="one of info, low, medium, high, critical"
     )
@@ -224,6 +266,24 @@ def load_config(
     return LoadedConfig(config=config, path=path, root=path.resolve().parent)
 
 
+def default_config(
+    cwd: Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """The defaults (with ``MLOPS_CI_*`` variables and ``overrides`` applied) for a directory
+    without a configuration file."""
+    environ = os.environ if environ is None else environ
+    data = apply_environment({}, environ)
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, YamlDocument("environment", data, {}, {})) from None
+    return LoadedConfig(config=config, path=None, root=cwd.resolve())
+
+
 def _read_document(path: Path) -> YamlDocument:
     display = str(path)
     try:
@@ -262,10 +322,15 @@ _ENV_SCALARS: dict[str, PathKey] = {
     "SCAN_VULN_DB": ("scan", "vuln_db"),
     "SCAN_REQUIREMENTS": ("scan", "requirements"),
     "SCAN_SOURCE": ("scan", "source"),
+    "SCAN_SERVICE": ("scan", "service"),
     "SIGNING_MODE": ("signing", "mode"),
     "FORGE_KIND": ("forge", "kind"),
+    "SBOM_OUTPUT_DIR": ("sbom", "output_dir"),
+    "SBOM_SOURCE": ("sbom", "source"),
+    "SBOM_REQUIREMENTS": ("sbom", "requirements"),
+    "SBOM_GITLAB": ("sbom", "gitlab"),
 }
-_ENV_LISTS = {"POLICIES", "ENVIRONMENTS", "SCAN_REQUIREMENTS", "SCAN_SOURCE"}
+_ENV_LISTS = {"POLICIES", "ENVIRONMENTS", "SCAN_REQUIREMENTS", "SCAN_SOURCE", "SBOM_REQUIREMENTS"}
 
 
 def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_ci.cache import ResultCache, cache_disabled, open_cache
-from mlops_ci.config import LoadedConfig, load_config
+from mlops_ci.config import LoadedConfig, default_config, find_config, load_config
 from mlops_ci.errors import ConfigError, SourcePosition, UsageError
 from mlops_ci.findings import CheckResult, Report, Severity
 from mlops_ci.runner import RunOptions, run_checks
@@ -33,6 +33,8 @@ class CheckRequest:
     base: str | None = None
     changed_only: bool = False
     use_cache: bool = True
+    # When no configuration file exists, run with the defaults rooted at ``cwd`` (``scan``).
+    config_optional: bool = False
 
 
 def run_check(
@@ -51,7 +53,7 @@ def run_check(
     from mlops_ci.checks import registry
     from mlops_ci.gitops import git_info
 
-    loaded = load_config(request.config, cwd=request.cwd, overrides=request.overrides)
+    loaded = _load(request)
     now = now or dt.datetime.now(dt.UTC)
     ledger = _waiver_ledger(loaded, now)
     models = _models_in_scope(loaded, request)
@@ -120,6 +122,18 @@ def _nothing_changed(loaded: LoadedConfig, request: CheckRequest, now: dt.dateti
         fail_on=request.fail_on if request.fail_on is not None else loaded.config.fail_on,
         config_path=loaded.display(loaded.path) if loaded.path else None,
     )
+
+
+def _load(request: CheckRequest) -> LoadedConfig:
+    cwd = request.cwd or Path.cwd()
+    if (
+        request.config_optional
+        and request.config is None
+        and not os.environ.get("MLOPS_CI_CONFIG")
+        and find_config(cwd) is None
+    ):
+        return default_config(cwd, overrides=request.overrides)
+    return load_config(request.config, cwd=request.cwd, overrides=request.overrides)
 
 
 def _waiver_ledger(loaded: LoadedConfig, now: dt.datetime) -> Any:

@@ -135,7 +135,99 @@ _CATALOG: tuple[Rule, ...] = (
     ),
 )
 
-_FAMILIES: tuple[Rule, ...] = ()
+_CATALOG += (
+    Rule(
+        "DEP-UNAUDITED",
+        "deps",
+        "Dependency could not be audited",
+        "A dependency was not checked for known vulnerabilities: it is not pinned to one version,"
+        " is editable or a URL, was skipped by pip-audit, or the vulnerability service or"
+        " database could not answer. Severity is 'scan.unaudited_severity' (default high).",
+        "Pin it with '==' in the requirements file, or give an offline database with --vuln-db"
+        " or 'scan.vuln_db', or restore network access to the vulnerability service.",
+        Severity.HIGH,
+        1104,
+    ),
+    Rule(
+        "ART-PICKLE-UNSAFE",
+        "artifacts",
+        "Pickle imports a dangerous global",
+        "A pickle-based model file (or a pickle inside a PyTorch zip or .npy/.npz) imports a"
+        " global that can run commands or code when the file is loaded (os/posix/nt,"
+        " subprocess, builtins.eval/exec/__import__/getattr, runpy, webbrowser, socket, ...).",
+        "Do not load the file; re-export the model as ONNX or safetensors from a trusted source.",
+        Severity.CRITICAL,
+        502,
+    ),
+    Rule(
+        "ART-PICKLE-UNKNOWN",
+        "artifacts",
+        "Pickle imports a global outside the allowlist",
+        "A pickle-based model file imports a global that is neither on the allowlist (numpy"
+        " arrays, torch tensors and storages, collections containers, harmless builtins) nor"
+        " known to be dangerous, or its opcode stream could not be read to the end.",
+        "Review the named globals before loading the file, or re-export the model as ONNX or"
+        " safetensors; waive the finding with a reason if the globals are trusted.",
+        Severity.MEDIUM,
+        502,
+    ),
+    Rule(
+        "ART-ONNX-EXTERNAL-ESCAPE",
+        "artifacts",
+        "ONNX external data outside the model directory",
+        "An ONNX tensor stores its data in an external file whose location is absolute, climbs"
+        " out with '..', or resolves outside the model directory through a symlink. The file is"
+        " never opened by the scanner.",
+        "Save external data beside the model with a relative location"
+        " (onnx.save_model(..., save_as_external_data=True, location='model.data')).",
+        Severity.HIGH,
+        22,
+    ),
+    Rule(
+        "ART-ONNX-CUSTOM-OP",
+        "artifacts",
+        "ONNX model uses a custom operator domain",
+        "The model uses operators outside the standard ONNX domains (ai.onnx, ai.onnx.ml);"
+        " the runtime must provide them, often as native code.",
+        "Make sure the deployment runtime ships the custom operators from a trusted source.",
+        Severity.INFO,
+    ),
+    Rule(
+        "ART-SYMLINK-ESCAPE",
+        "artifacts",
+        "Symlink escapes the model path",
+        "A symlink under the model path points outside it; the scanner never follows it, and"
+        " packaging or signing the model could pick up files from elsewhere.",
+        "Replace the symlink with the file it points to, or remove it.",
+        Severity.HIGH,
+        59,
+    ),
+)
+
+_FAMILIES: tuple[Rule, ...] = (
+    Rule(
+        "DEP-*",
+        "deps",
+        "Known vulnerability in a dependency",
+        "A pinned dependency is affected by the advisory named after 'DEP-' (an OSV id such as"
+        " PYSEC-2018-28 or GHSA-...), as reported by pip-audit. Severity comes from the"
+        " advisory's CVSS vector or database label, else 'scan.unknown_severity' (default high).",
+        "Upgrade to a fixed version named in the message, or waive the finding until a date"
+        " with a reason.",
+        Severity.HIGH,
+        1395,
+    ),
+    Rule(
+        "SAST-*",
+        "sast",
+        "bandit finding",
+        "bandit reported the test named after 'SAST-' (e.g. SAST-B602, subprocess with"
+        " shell=True); the message gives bandit's text, confidence and CWE.",
+        "Fix the code as bandit's documentation for the test explains, or mark a reviewed line"
+        " with '# nosec BXXX' and a reason.",
+        Severity.MEDIUM,
+    ),
+)
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOG}
 

@@ -56,9 +56,35 @@ def test_demo_refuses_non_empty_dir(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_check_passes_on_demo(cli: Cli, demo_repo: Path) -> None:
-    result = cli("check", cwd=demo_repo)
+    result = cli("check", "--offline", "--format", "json", cwd=demo_repo)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
+    report = Report.from_dict(json.loads(result.stdout))
+    statuses = {r.check: r.status for r in report.results}
+    assert statuses == {
+        "card": "passed",
+        "onnx-model": "passed",
+        "deps": "passed",
+        "sast": "passed",
+        "artifacts": "passed",
+        "sbom": "passed",
+        "policy": "passed",
+    }
+    deps = next(r for r in report.results if r.check == "deps")
+    assert deps.facts["mode"] == "offline-db" and deps.facts["packages"] == 4
+
+
+def test_demo_scan_finds_a_vulnerable_pin(cli: Cli, demo_repo: Path) -> None:
+    requirements = demo_repo / "requirements.txt"
+    requirements.write_text(
+        requirements.read_text().replace("requests==2.32.3", "requests==2.19.0")
+    )
+    result = cli("scan", "--offline", "--format", "json", cwd=demo_repo)
+    assert result.exit_code == 1, result.stderr
+    report = Report.from_dict(json.loads(result.stdout))
+    rules = {f.rule_id for r in report.results for f in r.findings}
+    assert rules == {"DEP-PYSEC-2018-28", "DEP-PYSEC-2023-74"}
+    assert {r.check for r in report.results} == {"deps", "sast", "artifacts"}
 
 
 def test_broken_card_yaml_exits_2_with_one_line(cli: Cli, demo_repo: Path) -> None:
@@ -250,3 +276,30 @@ def test_console_script_runs(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_dep_finding_can_be_waived_until_a_date(cli: Cli, demo_repo: Path) -> None:
+    import datetime as dt
+
+    requirements = demo_repo / "requirements.txt"
+    requirements.write_text(requirements.read_text().replace("jinja2==3.1.4", "jinja2==2.10"))
+    result = cli("scan", "--offline", "--format", "json", cwd=demo_repo)
+    assert result.exit_code == 1
+    rules = sorted(
+        {f.rule_id for r in Report.from_dict(json.loads(result.stdout)).results for f in r.findings}
+    )
+    assert rules == ["DEP-PYSEC-2019-217", "DEP-PYSEC-2021-66"]
+    expires = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    (demo_repo / "waivers.yaml").write_text(
+        "waivers:\n"
+        + "".join(
+            f"  - id: W-{n}\n    rule: {rule}\n    reason: The sandbox is not used.\n"
+            f"    owner: sec@example.com\n    expires: {expires.isoformat()}\n"
+            for n, rule in enumerate(rules)
+        )
+    )
+    result = cli("scan", "--offline", "--format", "json", cwd=demo_repo)
+    assert result.exit_code == 0, result.stdout
+    report = Report.from_dict(json.loads(result.stdout))
+    waived = [f for r in report.results for f in r.findings if f.rule_id.startswith("DEP-")]
+    assert sorted(f.suppressed_by or "" for f in waived) == ["W-0", "W-1"]

@@ -160,6 +160,9 @@ class Governance(_Governance):
     version: str | None = None
     owners: list[Owner] = Field(default_factory=list)
     intended_use: str | None = None
+    intended_users: list[str] = Field(
+        default_factory=list, description="who the model is for, e.g. 'fraud analysts'"
+    )
     out_of_scope_use: str | None = None
     limitations: str | None = None
     ethical_considerations: str | None = None

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from mlops_ci.checks.artifacts import ArtifactsCheck
 from mlops_ci.checks.base import Check
 from mlops_ci.checks.card import CardCheck
+from mlops_ci.checks.deps import DepsCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
 from mlops_ci.checks.policy import PolicyCheck
+from mlops_ci.checks.sast import SastCheck
+from mlops_ci.checks.sbom import SbomCheck
 
 
 def registry() -> dict[str, Check]:
     """Every check by name, in a stable order."""
-    checks: list[Check] = [CardCheck(), OnnxModelCheck(), PolicyCheck()]
+    checks: list[Check] = [
+        CardCheck(),
+        OnnxModelCheck(),
+        DepsCheck(),
+        SastCheck(),
+        ArtifactsCheck(),
+        SbomCheck(),
+        PolicyCheck(),
+    ]
     return {check.name: check for check in checks}

@@ -117,3 +117,21 @@ def _value_info(value: Any) -> dict[str, JsonValue]:
         onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else None
     )
     return {"name": value.name, "dtype": dtype, "shape": shape}
+
+
+def graph_signature(
+    path: Path,
+) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]] | None:
+    """The inputs and outputs (name, dtype, shape) of an ONNX file; None when it cannot be read.
+
+    Reads the graph only (no external data, no checker): the ``onnx-model`` check judges validity.
+    """
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, OSError):
+        return None
+    inputs = [_value_info(v) for v in _graph_inputs(proto)]
+    return inputs, [_value_info(v) for v in proto.graph.output]

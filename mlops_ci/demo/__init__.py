@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mlops_ci.demo.model import save_mlp
@@ -13,6 +14,18 @@ DEMO_MODEL = "fraud-detector"
 ORIGIN_DIRNAME = "mlops-ci-demo-origin.git"
 
 
+def write_vuln_db(directory: Path) -> Path:
+    """Write the demo's offline OSV database: one JSON record per file, plus its attribution."""
+    bundle = json.loads(template_text("demo/vuln-db.json"))
+    for record in bundle["records"]:
+        package = record["affected"][0]["package"]["name"].lower()
+        atomic_write(directory / package / f"{record['id']}.json", json.dumps(record, indent=1))
+    atomic_write(
+        directory / "README.md", f"# Demo vulnerability database\n\n{bundle['attribution']}\n"
+    )
+    return directory
+
+
 def create_demo(target: Path) -> Path:
     """Create the demo repository in ``target`` (which must be empty or absent); returns it.
 
@@ -20,13 +33,20 @@ def create_demo(target: Path) -> Path:
     """
     from mlops_ci.gitops import add_bare_origin, commit_all, init_repository
 
+    target = target.resolve()  # the bare origin's URL must not depend on the working directory
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"{target} is not an empty directory; give a new or empty DIR")
     target.mkdir(parents=True, exist_ok=True)
     model_dir = target / "models" / DEMO_MODEL
     save_mlp(model_dir / "model.onnx", (64, 32, 2), seed=7, name=DEMO_MODEL)
+    atomic_write(target / "requirements.txt", template_text("demo/requirements.txt"))
     atomic_write(model_dir / "README.md", template_text("demo/model_card.md"))
     atomic_write(target / "mlops-ci.yaml", template_text("demo/mlops-ci.yaml"))
+    atomic_write(target / "src" / "fraud_detector" / "__init__.py", '"""Fraud detector."""\n')
+    atomic_write(
+        target / "src" / "fraud_detector" / "scoring.py", template_text("demo/serve.py.txt")
+    )
+    write_vuln_db(target / "vuln-db")
     atomic_write(target / ".gitignore", ".mlops-ci/\nreports/\n*.tmp\n")
     init_repository(target)
     commit_all(target, f"Add the {DEMO_MODEL} model, its card and the mlops-ci config")

@@ -1,0 +1,143 @@
+"""The ``artifacts`` check: scan every file under the model path without loading any of it.
+
+Rules: ``ART-PICKLE-UNSAFE`` (critical; a pickle imports a known-dangerous global),
+``ART-PICKLE-UNKNOWN`` (medium; a global outside the allowlist, or a stream that could not be
+read to its end), ``ART-ONNX-EXTERNAL-ESCAPE`` (high; external data outside the model directory),
+``ART-ONNX-CUSTOM-OP`` (info; a non-standard operator domain), ``ART-SYMLINK-ESCAPE`` (high; a
+symlink under the model path pointing outside it). Fingerprints are the rule, the model, the file
+and the archive member or tensor: never a line or an offset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from mlops_ci.checks.base import Context, Scope, model_inputs, result, skipped
+from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
+from mlops_ci.scan.model_files import ModelFilesScan, scan_model_path
+
+
+class ArtifactsCheck:
+    """Pickle allowlist, ONNX external data and custom ops, escaping symlinks."""
+
+    name: ClassVar[str] = "artifacts"
+    needs: ClassVar[tuple[str, ...]] = ()
+    scope: ClassVar[Scope] = "model"
+
+    def inputs(self, ctx: Context) -> list[Path]:
+        """The files under the model path (symlinks are keyed by where they point)."""
+        return model_inputs(ctx)
+
+    def run(self, ctx: Context) -> CheckResult:
+        """Scan the files of ``ctx.model``."""
+        model = ctx.model
+        if model is None:
+            return skipped(ctx, self.name, "not a model")
+        model_path = ctx.loaded.resolve(model.path)
+        if not model_path.exists() and not model_path.is_symlink():
+            return skipped(ctx, self.name, f"model path {ctx.display(model_path)} does not exist")
+        scan = scan_model_path(model_path)
+        findings = _pickle_findings(ctx, scan) + _onnx_findings(ctx, scan)
+        for link in scan.symlinks:
+            # Resolving the link itself would name its target: show where the link lives.
+            shown = f"{ctx.display(link.path.parent)}/{link.path.name}"
+            findings.append(
+                ctx.finding(
+                    "ART-SYMLINK-ESCAPE",
+                    Severity.HIGH,
+                    f"{shown} is a symlink to {link.target!r}, outside the model path; it was not"
+                    " followed: replace it with the file itself",
+                    Location(shown),
+                    link.target,
+                )
+            )
+        onnx_facts: list[JsonValue] = [
+            {
+                "path": ctx.display(path),
+                "opset": info.opset,
+                "size_bytes": info.size_bytes,
+                "external_bytes": info.external_bytes,
+                "external_tensors": info.external_tensors,
+                "custom_domains": [domain for domain, _ in info.custom_domains],
+            }
+            for path, info in scan.onnx
+        ]
+        facts: dict[str, JsonValue] = {
+            "unsafe": sum(1 for f in findings if f.rule_id == "ART-PICKLE-UNSAFE"),
+            "unknown": sum(1 for f in findings if f.rule_id == "ART-PICKLE-UNKNOWN"),
+            "files": scan.files,
+            "pickles": scan.pickles,
+            "external_escapes": sum(1 for f in findings if f.rule_id == "ART-ONNX-EXTERNAL-ESCAPE"),
+            "symlink_escapes": len(scan.symlinks),
+            "onnx": onnx_facts,
+        }
+        metrics = {"files": float(scan.files), "pickles": float(scan.pickles)}
+        return result(ctx, self.name, findings, metrics=metrics, facts=facts)
+
+
+def _pickle_findings(ctx: Context, scan: ModelFilesScan) -> list[Finding]:
+    findings = []
+    for item in scan.pickle_findings:
+        shown = ctx.display(item.path)
+        where = f"{shown}!{item.member}" if item.member else shown
+        found = item.scan
+        if found.unsafe:
+            findings.append(
+                ctx.finding(
+                    "ART-PICKLE-UNSAFE",
+                    Severity.CRITICAL,
+                    f"{where} imports {', '.join(found.unsafe)} when unpickled, which can run"
+                    " arbitrary code; do not load it: re-export the model as ONNX or safetensors",
+                    Location(shown),
+                    item.member or "",
+                )
+            )
+        if found.unknown or found.error:
+            parts = []
+            if found.unknown:
+                parts.append(f"imports globals outside the allowlist: {', '.join(found.unknown)}")
+            if found.error:
+                parts.append(found.error)
+            findings.append(
+                ctx.finding(
+                    "ART-PICKLE-UNKNOWN",
+                    Severity.MEDIUM,
+                    f"{where} {'; '.join(parts)}; review them before loading, or re-export the"
+                    " model as ONNX or safetensors",
+                    Location(shown),
+                    item.member or "",
+                )
+            )
+    return findings
+
+
+def _onnx_findings(ctx: Context, scan: ModelFilesScan) -> list[Finding]:
+    findings = []
+    for path, info in scan.onnx:
+        shown = ctx.display(path)
+        for escape in info.escapes:
+            findings.append(
+                ctx.finding(
+                    "ART-ONNX-EXTERNAL-ESCAPE",
+                    Severity.HIGH,
+                    f"{shown}: tensor {escape.tensor!r} keeps its data at {escape.location!r}"
+                    f" ({escape.reason}), outside the model directory; it was not opened: store"
+                    " external data beside the model with a relative path",
+                    Location(shown),
+                    escape.tensor,
+                    escape.location,
+                )
+            )
+        for domain, ops in info.custom_domains:
+            findings.append(
+                ctx.finding(
+                    "ART-ONNX-CUSTOM-OP",
+                    Severity.INFO,
+                    f"{shown} uses operators of the custom domain {domain!r}: {', '.join(ops)};"
+                    " the runtime must provide them",
+                    Location(shown),
+                    domain,
+                )
+            )
+    return findings

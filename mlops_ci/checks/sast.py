@@ -1,0 +1,79 @@
+"""The ``sast`` check: bandit on the configured source paths, one finding per bandit result.
+
+Rule ``SAST-<bandit test id>`` (e.g. ``SAST-B602``) at ``file:line:column``; the message carries
+bandit's text, its confidence and the CWE. Severity is bandit's (LOW, MEDIUM, HIGH). The
+fingerprint is the test id, the file and the flagged source line's text (plus its occurrence
+number among identical lines), so it survives lines moving.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
+from mlops_ci.scan.bandit import BanditIssue, bandit_config, run_bandit
+from mlops_ci.scan.settings import scan_settings
+
+_SEVERITIES = {"LOW": Severity.LOW, "MEDIUM": Severity.MEDIUM, "HIGH": Severity.HIGH}
+
+
+class SastCheck:
+    """Runs bandit (with ``[tool.bandit]`` from pyproject.toml when present)."""
+
+    name: ClassVar[str] = "sast"
+    needs: ClassVar[tuple[str, ...]] = ()
+    scope: ClassVar[Scope] = "repository"
+
+    def run(self, ctx: Context) -> CheckResult:
+        """Scan the source paths and map bandit's results to findings."""
+        settings = scan_settings(ctx)
+        if not settings.source:
+            return skipped(
+                ctx, self.name, "no source paths to scan (set 'scan.source' or use --source)"
+            )
+        run = run_bandit(list(settings.source), bandit_config(ctx.root))
+        findings: list[Finding] = []
+        seen: dict[tuple[str, str, str], int] = {}
+        counts = {"high": 0, "medium": 0, "low": 0}
+        for issue in run.issues:
+            severity = _SEVERITIES.get(issue.severity, Severity.LOW)
+            counts[severity.label] += 1
+            shown = ctx.display(issue.path)
+            text = _source_line(issue.path, issue.line)
+            occurrence = seen.get((issue.test_id, shown, text), 0)
+            seen[(issue.test_id, shown, text)] = occurrence + 1
+            findings.append(
+                ctx.finding(
+                    f"SAST-{issue.test_id}",
+                    severity,
+                    _message(issue),
+                    Location(shown, issue.line, issue.column),
+                    text,
+                    occurrence,
+                )
+            )
+        facts: dict[str, JsonValue] = {
+            "counts": counts,
+            "total": len(findings),
+            "errors": [{"path": ctx.display(Path(p)), "reason": r} for p, r in run.errors],
+        }
+        metrics = {f"{k}_issues": float(v) for k, v in counts.items()}
+        return result(ctx, self.name, findings, metrics=metrics, facts=facts)
+
+
+def _message(issue: BanditIssue) -> str:
+    cwe = f", CWE-{issue.cwe}" if issue.cwe is not None else ""
+    return (
+        f"{issue.test_id} {issue.test_name}: {issue.text.rstrip('.')}"
+        f" (confidence {issue.confidence.lower()}{cwe})"
+    )
+
+
+def _source_line(path: Path, line: int) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""

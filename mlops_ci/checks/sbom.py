@@ -1,0 +1,116 @@
+"""The ``sbom`` check: write each model's CycloneDX 1.6 SBOM (software + ML-BOM) and report facts.
+
+Facts (``facts.sbom`` in policies): ``digest`` (``sha256:`` of the written document),
+``components`` (every component, the model's files included), ``licenses`` (the sorted set of
+licences any component declares), ``model_card`` (whether the model component has a
+``modelCard``) and ``path`` (the document, relative to the repository root).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.config import ModelConfig
+from mlops_ci.errors import SourcePosition
+from mlops_ci.findings import CheckResult
+
+if TYPE_CHECKING:
+    from mlops_ci.card.schema import CardMetadata
+
+OPTION_OUTPUT_FILE = "sbom_output_file"
+OPTION_OUTPUT_DIR = "sbom_output_dir"
+OPTION_GITLAB = "sbom_gitlab"
+
+
+def sbom_filename(model: str, gitlab: bool) -> str:
+    """``<model>.cdx.json``, or ``gl-sbom-<model>.cdx.json`` for GitLab's cyclonedx report."""
+    return f"gl-sbom-{model}.cdx.json" if gitlab else f"{model}.cdx.json"
+
+
+def sbom_output(ctx: Context, model: ModelConfig) -> Path:
+    """Where the SBOM of ``model`` goes: the command line's choice, else ``sbom.output_dir``."""
+    chosen = ctx.options.get(OPTION_OUTPUT_FILE)
+    if chosen is not None:
+        return Path(chosen)
+    gitlab = bool(ctx.options.get(OPTION_GITLAB)) or ctx.config.sbom.gitlab
+    directory = ctx.options.get(OPTION_OUTPUT_DIR)
+    base = (
+        Path(directory) if directory is not None else ctx.loaded.resolve(ctx.config.sbom.output_dir)
+    )
+    return base / sbom_filename(model.name, gitlab)
+
+
+class SbomCheck:
+    """Generates the SBOM; it has no findings of its own (policies judge its facts)."""
+
+    name: ClassVar[str] = "sbom"
+    needs: ClassVar[tuple[str, ...]] = ("bench",)
+    scope: ClassVar[Scope] = "model"
+
+    def run(self, ctx: Context) -> CheckResult:
+        """Write the SBOM of ``ctx.model`` and report where, its digest and its contents."""
+        from mlops_ci.sbom.generate import ModelSbomRequest, generate_model_sbom
+        from mlops_ci.sbom.software import software_source
+
+        model = ctx.model
+        if model is None:
+            return skipped(ctx, self.name, "not a model")
+        settings = ctx.config.sbom
+        config_position = SourcePosition(ctx.display(ctx.loaded.path) if ctx.loaded.path else ".")
+        if settings.requirements is not None:
+            requirements = settings.requirements
+        else:  # the scanners' list may name pyproject.toml files, which are not requirements
+            requirements = [
+                r for r in ctx.config.scan.requirements if Path(r).name != "pyproject.toml"
+            ]
+        source = software_source(
+            settings.source, requirements, settings.python, ctx.loaded.resolve, config_position
+        )
+        card, card_path = _card(ctx, model)
+        bench = ctx.needs.get("bench")
+        outcome = generate_model_sbom(
+            ModelSbomRequest(
+                name=model.name,
+                model_path=ctx.loaded.resolve(model.path),
+                card=card,
+                card_path=card_path,
+                software=source,
+                output=sbom_output(ctx, model),
+                display=ctx.display,
+                git=ctx.git,
+                now=ctx.now,
+                bench=dict(bench.facts) if bench and bench.status in ("passed", "failed") else {},
+            )
+        )
+        shown = ctx.display(outcome.path)
+        facts = {
+            "digest": outcome.digest,
+            "components": outcome.components,
+            "licenses": outcome.licenses,
+            "model_card": outcome.model_card,
+            "path": shown,
+        }
+        return result(
+            ctx,
+            self.name,
+            facts=facts,
+            metrics={"components": float(outcome.components)},
+            artifacts=(shown,),
+        )
+
+
+def _card(ctx: Context, model: ModelConfig) -> tuple[CardMetadata | None, str | None]:
+    """The card's metadata (None when absent or invalid: the card check reports why)."""
+    from mlops_ci.card.validate import read_card_text, validate_card
+
+    if model.card is None:
+        return None, None
+    path = ctx.loaded.resolve(model.card)
+    shown = ctx.display(path)
+    if not path.is_file():
+        return None, shown
+    # Unparsable front matter raises InputError (exit 2, file and line), as in the card check.
+    card = validate_card(read_card_text(path, shown), shown, ctx.config.cards.required_sections)
+    return card.metadata, shown

@@ -1,0 +1,153 @@
+"""The whole CycloneDX 1.6 document: metadata, ordering, serial number, validation and writing.
+
+Reproducible by construction: components keep a stable order, the timestamp is
+``SOURCE_DATE_EPOCH`` when it is set, and the serial number is a UUIDv5 of the content, so two
+runs over the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mlops_ci.errors import UsageError
+from mlops_ci.findings import GitInfo
+from mlops_ci.sbom.licenses import iter_components
+
+SCHEMA_URL = "http://cyclonedx.org/schema/bom-1.6.schema.json"
+SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/mlops-ci/mlops-ci/sbom")
+
+_validation_lock = threading.Lock()
+_validator_lock = threading.Lock()
+_validator: list[Any] = []  # the one JsonStrictValidator, once built
+
+
+class InvalidSbomError(RuntimeError):
+    """The generated document does not validate: a bug in mlops-ci (exit 3), never written."""
+
+
+def sbom_timestamp(now: dt.datetime, environ: Mapping[str, str] | None = None) -> str:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else ``now``, as UTC ISO 8601."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get("SOURCE_DATE_EPOCH")
+    if raw is not None and raw.strip():
+        try:
+            now = dt.datetime.fromtimestamp(int(raw.strip()), dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            raise UsageError(
+                f"SOURCE_DATE_EPOCH={raw.strip()[:40]!r} is not a whole number of seconds since"
+                " 1970-01-01; set it to e.g. $(git log -1 --format=%ct)"
+            ) from None
+    return now.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def assemble(
+    *,
+    timestamp: str,
+    tool_version: str,
+    tools: Sequence[Mapping[str, Any]],
+    git: GitInfo,
+    source: str,
+    model: Mapping[str, Any],
+    data: Sequence[Mapping[str, Any]],
+    software: Sequence[Mapping[str, Any]],
+    dependencies: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The document (without serial number): model first, then datasets, then software."""
+    properties = [{"name": "mlops-ci:sbom:software-source", "value": source}]
+    if git.commit:
+        properties.append({"name": "mlops-ci:git:commit", "value": git.commit})
+    if git.remote_url:
+        properties.append({"name": "mlops-ci:git:repository", "value": git.remote_url})
+    mlops_ci_tool = {"type": "application", "name": "mlops-ci", "version": tool_version}
+    graph = [dict(d) for d in dependencies]
+    if data:
+        graph.append({"ref": model["bom-ref"], "dependsOn": [d["bom-ref"] for d in data]})
+    return {
+        "$schema": SCHEMA_URL,
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "version": 1,
+        "metadata": {
+            "timestamp": timestamp,
+            "tools": {"components": [mlops_ci_tool, *tools]},
+            "properties": properties,
+        },
+        "components": [dict(model), *data, *software],
+        "dependencies": sorted(graph, key=lambda d: str(d["ref"])),
+    }
+
+
+def render(document: Mapping[str, Any]) -> str:
+    """The document as JSON text, with a serial number derived from its content."""
+    body = {k: v for k, v in document.items() if k != "serialNumber"}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    serial = uuid.uuid5(SERIAL_NAMESPACE, hashlib.sha256(canonical.encode()).hexdigest())
+    ordered: dict[str, Any] = {}
+    for key, value in body.items():
+        ordered[key] = value
+        if key == "specVersion":
+            ordered["serialNumber"] = f"urn:uuid:{serial}"
+    return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+
+
+def prepare_validator() -> None:
+    """Import and build the strict validator (~1.5 s); safe to call from a background thread
+    while cyclonedx-py runs, so the two overlap."""
+    with _validator_lock:
+        if not _validator:
+            from cyclonedx.schema import SchemaVersion
+            from cyclonedx.validation.json import JsonStrictValidator
+
+            _memoise_iri_checks()
+            _validator.append(JsonStrictValidator(SchemaVersion.V1_6))
+
+
+def _memoise_iri_checks() -> None:
+    """Memoise the schema's IRI syntax checks.
+
+    They dominate validation time (~20 ms per URL in rfc3987-syntax's Earley parser, ~10 s for a
+    whole environment), and the same URLs recur in every model's SBOM of a run. The check is a
+    pure function of the string, so caching it changes no verdict. It is registered through
+    ``FormatChecker.checks``, the public way to set the checker of a format.
+    """
+    from jsonschema import Draft7Validator
+
+    checker = Draft7Validator.FORMAT_CHECKER
+    for name in ("iri", "iri-reference"):
+        entry = checker.checkers.get(name)
+        if entry is None or hasattr(entry[0], "cache_info"):
+            continue
+        check, raises = entry
+        checker.checks(name, raises)(functools.lru_cache(maxsize=1 << 14)(check))
+
+
+def validate(text: str) -> None:
+    """Validate against the CycloneDX 1.6 JSON schema (strict); raise InvalidSbomError if not."""
+    prepare_validator()
+    with _validation_lock:  # one validator; validations take turns
+        error = _validator[0].validate_str(text)
+    if error is not None:
+        detail = getattr(error, "data", error)
+        where = "/".join(str(p) for p in getattr(detail, "absolute_path", []))
+        message = str(getattr(detail, "message", detail)).splitlines()[0][:300]
+        raise InvalidSbomError(
+            f"the generated SBOM is not valid CycloneDX 1.6 at /{where}: {message}"
+        )
+
+
+def component_count(document: Mapping[str, Any]) -> int:
+    """How many components the document holds, nested ones (model files) included."""
+    return sum(1 for _ in iter_components(document.get("components", [])))
+
+
+def digest(text: str) -> str:
+    """``sha256:<hex>`` of the document's bytes as written."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,148 @@
+"""Generate the SBOM of one model: read its card and files, run cyclonedx-py, assemble, validate,
+write atomically. An invalid document raises :class:`~mlops_ci.sbom.document.InvalidSbomError` and is
+never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops_ci import __version__
+from mlops_ci.card.schema import CardMetadata
+from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.findings import GitInfo
+from mlops_ci.fsutil import atomic_write
+from mlops_ci.sbom import document
+from mlops_ci.sbom.licenses import bom_licenses
+from mlops_ci.sbom.mlbom import (
+    ModelFacts,
+    data_components,
+    io_format,
+    model_component,
+    model_files,
+    sha256_file,
+)
+from mlops_ci.sbom.software import SoftwareSource, build_software_part
+
+
+@dataclass(frozen=True)
+class ModelSbomRequest:
+    """What to build one model's SBOM from, and where to write it."""
+
+    name: str
+    model_path: Path
+    card: CardMetadata | None
+    card_path: str | None
+    software: SoftwareSource
+    output: Path
+    display: Callable[[Path], str]
+    git: GitInfo = field(default_factory=GitInfo)
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    bench: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SbomOutcome:
+    """The written SBOM and the facts policies read about it."""
+
+    path: Path
+    digest: str
+    components: int
+    licenses: list[str]
+    model_card: bool
+
+
+def oms_model_digest(model_path: Path) -> str | None:
+    """Hook for "one digest everywhere": the OpenSSF Model Signing manifest digest of the model.
+
+    Filled in by ``mlops_ci.signing.oms.model_digest`` where the signing package exists; without
+    it the SBOM carries the per-file SHA-256 hashes only.
+    """
+    try:
+        from mlops_ci.signing.oms import (  # type: ignore[import-not-found, unused-ignore]
+            model_digest,
+        )
+    except ImportError:
+        return None
+    found: str = model_digest(model_path)
+    return found
+
+
+def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
+    """Build, validate and write the SBOM of one model."""
+    model_path = request.model_path
+    if not model_path.exists():
+        raise InputError(
+            f"model {request.name!r}: {request.display(model_path)} does not exist;"
+            " fix its 'path:' in the configuration",
+            SourcePosition(request.display(model_path)),
+        )
+    # Build the validator while cyclonedx-py runs in its own process.
+    warm_up = threading.Thread(target=_prepare_validator_quietly, daemon=True)
+    warm_up.start()
+    files = model_files(model_path)
+    inputs, outputs = _io_formats(files)
+    facts = ModelFacts(
+        name=request.name,
+        files=[(name, sha256_file(path)) for name, path in files],
+        card=request.card,
+        card_path=request.card_path,
+        inputs=inputs,
+        outputs=outputs,
+        bench=request.bench,
+        oms_digest=oms_model_digest(model_path),
+    )
+    governance = request.card.governance if request.card else None
+    data = data_components(governance, request.name)
+    model = model_component(facts, [d["bom-ref"] for d in data])
+    software = build_software_part(request.software, request.display)
+    bom = document.assemble(
+        timestamp=document.sbom_timestamp(request.now),
+        tool_version=__version__,
+        tools=software.tools,
+        git=request.git,
+        source=request.software.kind,
+        model=model,
+        data=data,
+        software=software.components,
+        dependencies=software.dependencies,
+    )
+    text = document.render(bom)
+    warm_up.join()
+    document.validate(text)
+    atomic_write(request.output, text)
+    return SbomOutcome(
+        path=request.output,
+        digest=document.digest(text),
+        components=document.component_count(bom),
+        licenses=bom_licenses(bom),
+        model_card="modelCard" in model,
+    )
+
+
+def _prepare_validator_quietly() -> None:
+    # A failure here is raised again, with its message, by document.validate in the caller.
+    with contextlib.suppress(Exception):
+        document.prepare_validator()
+
+
+def _io_formats(files: list[tuple[str, Path]]) -> tuple[list[str], list[str]]:
+    from mlops_ci.checks.onnx_model import graph_signature
+
+    graphs = [(name, path) for name, path in files if path.suffix == ".onnx"]
+    inputs: list[str] = []
+    outputs: list[str] = []
+    for name, path in graphs:
+        signature = graph_signature(path)
+        if signature is None:
+            continue  # the onnx-model check reports unreadable models
+        prefix = f"{name}: " if len(graphs) > 1 else ""
+        inputs += [prefix + io_format(v) for v in signature[0]]
+        outputs += [prefix + io_format(v) for v in signature[1]]
+    return inputs, outputs

@@ -1,0 +1,225 @@
+"""Requirements files read with line numbers: what is pinned, and what cannot be audited.
+
+pip-audit reads requirements files itself but reports no line numbers, and with ``--no-deps`` it
+aborts the whole audit on the first unpinned line. So the ``deps`` check parses the files here
+first: every pinned requirement (``name==version``, with or without ``--hash``) keeps the file and
+line it came from, and every requirement that cannot be audited without resolving (a range, an
+editable install, a URL or a local path) is kept with the reason, to become a ``DEP-UNAUDITED``
+finding. pip-audit then audits only the pinned set (see :mod:`mlops_ci.scan.pip_audit`).
+
+A line that is not a valid requirement, or a file that cannot be read, is an
+:class:`~mlops_ci.errors.InputError` naming ``file:line``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from mlops_ci.errors import InputError, SourcePosition
+
+# pip options that stand alone on a line and name no requirement.
+_OPTION_LINE = re.compile(
+    r"^(-i|--index-url|--extra-index-url|-f|--find-links|--no-index|--pre|--prefer-binary"
+    r"|--trusted-host|--require-hashes|--only-binary|--no-binary|--use-feature|--config-settings"
+    r"|-c|--constraint)(\s|=|$)"
+)
+_INCLUDE = re.compile(r"^(-r|--requirement)(\s+|=)(?P<path>\S+)$")
+_EDITABLE = re.compile(r"^(-e|--editable)(\s+|=)")
+# Per-requirement options that may follow a requirement on the same logical line.
+_TRAILING_OPTION = re.compile(r"\s+--(hash|global-option|config-settings)(=|\s+)\S+")
+_MAX_INCLUDE_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Located:
+    """A requirement's package name and the file and line it is written on."""
+
+    name: str
+    path: Path
+    line: int
+
+    @property
+    def canonical(self) -> str:
+        """The normalised package name (PEP 503)."""
+        return canonicalize_name(self.name)
+
+
+@dataclass(frozen=True)
+class Pin(Located):
+    """A requirement pinned to one exact version, and where it is pinned."""
+
+    version: str
+
+
+@dataclass(frozen=True)
+class Unpinned(Located):
+    """A requirement that cannot be audited without resolving it, and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """Everything read from a set of requirement sources."""
+
+    pins: tuple[Pin, ...] = ()
+    unpinned: tuple[Unpinned, ...] = ()
+
+
+def read_requirements(paths: list[Path]) -> Requirements:
+    """Parse requirements files (and ``pyproject.toml`` files) in order, following ``-r``."""
+    pins: list[Pin] = []
+    unpinned: list[Unpinned] = []
+    for path in paths:
+        if path.name == "pyproject.toml":
+            _read_pyproject(path, pins, unpinned)
+        else:
+            _read_file(path, pins, unpinned, depth=0)
+    return Requirements(tuple(pins), tuple(unpinned))
+
+
+def _read_text(path: Path, included_from: SourcePosition | None = None) -> str:
+    where = included_from or SourcePosition(str(path))
+    if not path.exists():
+        raise InputError(
+            f"requirements file {path} does not exist; fix the path in 'scan.requirements'"
+            " or --requirements",
+            where,
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(
+            "the requirements file is not UTF-8 text; save it as UTF-8",
+            SourcePosition(str(path)),
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise InputError(
+            f"cannot read the requirements file ({reason}); check the path and its permissions",
+            SourcePosition(str(path)),
+        ) from None
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """Lines with comments removed and ``\\`` continuations joined, each with its first line."""
+    joined: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = "" if raw.lstrip().startswith("#") else re.sub(r"(^|\s)#.*$", "", raw)
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending.append(line[:-1])
+            continue
+        pending.append(line)
+        content = " ".join(part.strip() for part in pending).strip()
+        pending = []
+        if content:
+            joined.append((start, content))
+    if pending:
+        content = " ".join(part.strip() for part in pending).strip()
+        if content:
+            joined.append((start, content))
+    return joined
+
+
+def _read_file(path: Path, pins: list[Pin], unpinned: list[Unpinned], *, depth: int) -> None:
+    text = _read_text(path)
+    for line_number, content in logical_lines(text):
+        position = SourcePosition(str(path), line_number)
+        include = _INCLUDE.match(content)
+        if include:
+            if depth >= _MAX_INCLUDE_DEPTH:
+                raise InputError("requirements files include each other too deeply", position)
+            included = (path.parent / include.group("path")).resolve()
+            if not included.is_file():
+                raise InputError(
+                    f"included requirements file {include.group('path')} does not exist;"
+                    " fix the '-r' line",
+                    position,
+                )
+            _read_file(included, pins, unpinned, depth=depth + 1)
+            continue
+        if _OPTION_LINE.match(content):
+            continue
+        if _EDITABLE.match(content):
+            target = _EDITABLE.sub("", content, count=1).strip()
+            reason = "an editable install has no released version"
+            unpinned.append(Unpinned(_guess_name(target), path, line_number, reason))
+            continue
+        if content.startswith("-"):
+            raise InputError(
+                f"unsupported pip option {content.split()[0]!r}; remove it or move it to pip's"
+                " configuration",
+                position,
+            )
+        _add_requirement(_TRAILING_OPTION.sub("", content).strip(), position, pins, unpinned)
+
+
+def _add_requirement(
+    text: str, position: SourcePosition, pins: list[Pin], unpinned: list[Unpinned]
+) -> None:
+    path, line = Path(position.path), position.line or 1
+    if text.startswith((".", "/")) or "://" in text.split("@", maxsplit=1)[0]:
+        reason = "a local path or URL has no released version"
+        unpinned.append(Unpinned(_guess_name(text), path, line, reason))
+        return
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        detail = str(exc).splitlines()[0]
+        raise InputError(
+            f"malformed requirement {text!r} ({detail}); write it as 'name==version'", position
+        ) from None
+    if requirement.url:
+        reason = "a URL requirement has no released version"
+        unpinned.append(Unpinned(requirement.name, path, line, reason))
+        return
+    version = exact_version(requirement)
+    if version is None:
+        shown = str(requirement.specifier) or "no version"
+        reason = f"not pinned to one version ({shown}); pin it with '=='"
+        unpinned.append(Unpinned(requirement.name, path, line, reason))
+        return
+    pins.append(Pin(requirement.name, path, line, version))
+
+
+def exact_version(requirement: Requirement) -> str | None:
+    """The version an ``==``/``===`` specifier pins exactly, or None."""
+    specs = list(requirement.specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
+        return None
+    return specs[0].version
+
+
+def _guess_name(target: str) -> str:
+    egg = re.search(r"[#&]egg=([A-Za-z0-9._-]+)", target)
+    if egg:
+        return egg.group(1)
+    tail = target.rstrip("/").split("/")[-1]
+    return tail.split("@")[0].split("#")[0] or target
+
+
+def _read_pyproject(path: Path, pins: list[Pin], unpinned: list[Unpinned]) -> None:
+    text = _read_text(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", SourcePosition(str(path))) from None
+    dependencies = data.get("project", {}).get("dependencies", [])
+    if not isinstance(dependencies, list):
+        raise InputError(
+            "[project] dependencies must be a list of strings", SourcePosition(str(path))
+        )
+    lines = text.splitlines()
+    for dependency in dependencies:
+        line = next((n for n, ln in enumerate(lines, 1) if str(dependency) in ln), 1)
+        _add_requirement(str(dependency), SourcePosition(str(path), line), pins, unpinned)
