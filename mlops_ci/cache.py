@@ -77,7 +77,7 @@ class FileDigests:
         """
         if path.is_symlink():
             try:
-                return f"symlink:{os.readlink(path)}"
+                return f"symlink:{path.readlink()}"
             except OSError:
                 return "unreadable"
         try:
