@@ -42,6 +42,7 @@ CACHE_FORMAT = 1
 CACHE_DIRNAME = ".mlops-ci/cache"
 _RACY_NS = 2_000_000_000  # FAT's 2 s mtime granularity is the coarsest in use
 MAX_ENTRIES = 4096
+_APPLIED_AFTER = {"models", "fail_on", "waivers", "hook"}
 
 
 def result_digest(result: CheckResult) -> str:
@@ -227,11 +228,13 @@ class ResultCache:
 def open_cache(loaded: LoadedConfig, environ: Mapping[str, str]) -> ResultCache:
     """The cache of the repository of ``loaded`` (``MLOPS_CI_CACHE_DIR`` moves it).
 
-    The configuration is part of every key, less the ``models`` list: each check's key holds
-    its own model's entry, so adding a model to a monorepo invalidates nothing else.
+    The configuration is part of every key, less the ``models`` list (each check's key holds
+    its own model's entry, so adding a model to a monorepo invalidates nothing else) and less
+    what is applied to results after the cache (``fail_on``, ``waivers``) or only chooses checks
+    (``hook``).
     """
     directory = Path(environ.get("MLOPS_CI_CACHE_DIR") or loaded.root / CACHE_DIRNAME)
-    material = loaded.config.model_dump(mode="json", exclude={"models"})
+    material = loaded.config.model_dump(mode="json", exclude=_APPLIED_AFTER)
     return ResultCache(directory, loaded.root, material)
 
 

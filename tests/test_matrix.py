@@ -92,8 +92,11 @@ def test_without_base_every_model(cli: Cli, monorepo: tuple[Path, str]) -> None:
 
 def test_shared_files_change_every_model(cli: Cli, demo_repo: Path) -> None:
     add_models(demo_repo, ["alpha", "beta"])
-    text = (demo_repo / "mlops-ci.yaml").read_text()
-    (demo_repo / "mlops-ci.yaml").write_text(text + "scan: {requirements: [requirements.txt]}\n")
+    yaml = YAML()
+    config = yaml.load((demo_repo / "mlops-ci.yaml").read_text())
+    config.setdefault("scan", {})["requirements"] = ["requirements.txt"]
+    with (demo_repo / "mlops-ci.yaml").open("w") as handle:
+        yaml.dump(config, handle)
     (demo_repo / "requirements.txt").write_text("numpy==2.0.0\n")
     base = commit(demo_repo, "Models and requirements")
     assert matrix_models(cli, demo_repo, "--base", base) == []
@@ -149,7 +152,7 @@ def test_check_changed_only(cli: Cli, demo_repo: Path) -> None:
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert [m["name"] for m in report["models"]] == ["beta"]
-    assert {r["model"] for r in report["results"]} == {"beta"}
+    assert {r["model"] for r in report["results"]} == {"beta", None}  # None: repository checks
     scoped = cli("check", "--changed-only", "--base", base, "--model", "alpha", cwd=demo_repo)
     assert scoped.exit_code == 0  # beta changed, but only alpha was asked for
 
