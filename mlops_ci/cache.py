@@ -3,10 +3,12 @@
 A check takes part by declaring the files it reads (``inputs(ctx) -> list[Path]``; a directory
 stands for every file under it) and, optionally, more key material (``cache_material(ctx)``, e.g.
 the policy facts document). The key of one result is the SHA-256 of: the cache format, the tool
-and Python versions, the check and its model's configuration entry, the configuration without the
-``models`` list, offline mode, target environment and CLI options, the results the check needs,
-the digest of every input file, and that extra material. So a changed file invalidates exactly
-the checks that read it, and a new model in a monorepo invalidates nothing else.
+and Python versions, the check and its model's configuration entry, the rest of the configuration
+(less the ``models`` list and what applies after the cache), offline mode, target environment
+and CLI options, the results the check needs, the digest of every input file, and that extra
+material. So a changed file invalidates exactly
+the checks that read it, and a new model in a monorepo invalidates nothing else. (The policy
+check reads the git facts, changed files included, so any change to the work tree runs it again.)
 
 What is stored is the check's own output, before waivers and ``fail_on`` are applied (the runner
 and the pipeline do that afterwards), so editing ``waivers.yaml`` needs no invalidation. Checks

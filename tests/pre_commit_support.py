@@ -31,6 +31,18 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+def git_push(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``git push origin main`` in ``repo`` (its pre-push hook runs), without raising."""
+    return subprocess.run(
+        ["git", "push", "origin", "main"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def snapshot_checkout(target: Path) -> str:
     """Copy this checkout's files (tracked and new, not ignored) into a git repo; return its SHA."""
     listed = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")

@@ -72,6 +72,11 @@ def test_check_passes_on_the_demo(demo_repo: Path, tmp_path: Path) -> None:
     validate_sarif(Path(out["sarif"]).read_text())
     assert Path(out["markdown"]).read_text() in done.summary
     assert "## ✅ mlops-ci: PASS" in done.summary
+    from mlops_ci.checks import registry
+
+    if "sbom" in registry():
+        (sbom,) = out["sbom"].splitlines()
+        assert Path(sbom).is_absolute() and json.loads(Path(sbom).read_text())["bomFormat"]
     assert not done.step("Fail when a gate failed").ran
     assert not done.step("Upload SARIF to code scanning").ran
     assert "no id-token: write permission" in done.step("Sign the models keylessly").stdout
@@ -157,17 +162,22 @@ def test_sign_runs_keyless_when_the_job_has_an_id_token(demo_repo: Path, tmp_pat
     assert calls[-1] == "sign --mode sigstore --staging --model fraud-detector"
 
 
-def test_sticky_comment_is_created_then_updated(
-    demo_repo: Path, tmp_path: Path, httpserver: HTTPServer
-) -> None:
+def pull_request_env(tmp_path: Path, httpserver: HTTPServer, repository: str) -> dict[str, str]:
+    """The variables GitHub sets on a pull_request run (PR #7), its API on ``httpserver``."""
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 7}}))
-    env = {
+    return {
         "GITHUB_API_URL": httpserver.url_for("").rstrip("/"),
-        "GITHUB_REPOSITORY": "octo/models",
+        "GITHUB_REPOSITORY": repository,
         "GITHUB_EVENT_PATH": str(event),
         "GITHUB_RUN_ID": "42",
     }
+
+
+def test_sticky_comment_is_created_then_updated(
+    demo_repo: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    env = pull_request_env(tmp_path, httpserver, "octo/models")
     listing = "/repos/octo/models/issues/7/comments"
     httpserver.expect_ordered_request(listing, method="GET").respond_with_json([])
     httpserver.expect_ordered_request(listing, method="POST").respond_with_json(
@@ -197,13 +207,7 @@ def test_sticky_comment_is_created_then_updated(
 def test_comment_failure_is_a_warning(
     demo_repo: Path, tmp_path: Path, httpserver: HTTPServer
 ) -> None:
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": 7}}))
-    env = {
-        "GITHUB_API_URL": httpserver.url_for("").rstrip("/"),
-        "GITHUB_REPOSITORY": "o/r",
-        "GITHUB_EVENT_PATH": str(event),
-    }
+    env = pull_request_env(tmp_path, httpserver, "o/r")
     httpserver.expect_request("/repos/o/r/issues/7/comments").respond_with_json(
         {"message": "Resource not accessible by integration"}, status=403
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliResult
+from tests.pre_commit_support import git_push
 from tests.test_matrix import commit, git
 
 Cli = Callable[..., CliResult]
@@ -19,14 +20,7 @@ CARD = Path("models/fraud-detector/README.md")
 
 def push(repo: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        ["git", "push", "origin", "main"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return git_push(repo, env)
 
 
 def break_card(repo: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from tests.conftest import REPO_ROOT
 from tests.pre_commit_support import (
     PRE_COMMIT,
     git,
+    git_push,
     hook_environment,
     pre_commit,
     snapshot_checkout,
@@ -71,27 +71,13 @@ def test_git_push_runs_the_installed_hook(
     git(demo_repo, "add", "-A")
     git(demo_repo, "commit", "-qm", "pre-commit config")
     env = hook_environment(home)
-    pushed = subprocess.run(
-        ["git", "push", "-q", "origin", "main"],
-        cwd=demo_repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    pushed = git_push(demo_repo, env)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
 
     card = demo_repo / CARD
     card.write_text(card.read_text().replace("risk_level: limited", "risk_level: extreme"))
     git(demo_repo, "commit", "-qam", "a broken card")
-    refused = subprocess.run(
-        ["git", "push", "origin", "main"],
-        cwd=demo_repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    refused = git_push(demo_repo, env)
     assert refused.returncode != 0
     assert "CARD003" in refused.stdout + refused.stderr
     remote_head = git(demo_repo, "rev-parse", "origin/main")

@@ -91,8 +91,8 @@ def outputs(
             f"cannot read the report ({exc.__class__.__name__}); run 'mlops-ci check"
             f" --format json={report}' first"
         ) from None
-    sboms = [
-        artifact
+    sboms = [  # absolute: the artifacts are relative to the repository the action ran in
+        str(Path(artifact).resolve())
         for result in data.results
         if result.check == "sbom"
         for artifact in result.artifacts
