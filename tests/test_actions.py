@@ -102,11 +102,19 @@ def test_check_fails_on_a_broken_card_and_still_reports(demo_repo: Path, tmp_pat
 def test_check_soft_mode_and_model_selection(demo_repo: Path, tmp_path: Path) -> None:
     break_card(demo_repo)
     done = run(
-        "check", demo_repo, tmp_path, fail="false", models="fraud-detector", fail_on="critical"
+        "check",
+        demo_repo,
+        tmp_path,
+        fail="false",
+        models="fraud-detector",
+        fail_on="critical",
+        checks="card policy",
     )
     assert not done.failed, done.log
     assert done.outputs["verdict"] == "pass"  # nothing critical
-    unknown = run("check", demo_repo, tmp_path / "2", models="nope,")
+    report = json.loads(Path(done.outputs["report"]).read_text())
+    assert {r["check"] for r in report["results"]} == {"card", "policy"}
+    unknown = run("check", demo_repo, tmp_path / "2", models="nope,", checks="card")
     assert unknown.outputs["verdict"] == "error"
     assert unknown.outputs["exit-code"] == "2"
     assert "unknown model 'nope'" in unknown.step("Run the gates").stderr
@@ -124,14 +132,14 @@ def test_check_changed_only_on_a_pull_request(demo_repo: Path, tmp_path: Path) -
 
 
 def test_check_policies_input_overrides_the_configuration(demo_repo: Path, tmp_path: Path) -> None:
-    done = run("check", demo_repo, tmp_path, policies="strict")
+    done = run("check", demo_repo, tmp_path, policies="strict", checks="card,policy")
     report = json.loads(Path(done.outputs["report"]).read_text())
     (policy,) = [r for r in report["results"] if r["check"] == "policy"]
     assert [p["name"] for p in policy["facts"]["packs"]] == ["strict"]
 
 
 def test_sign_requires_an_id_token_when_asked(demo_repo: Path, tmp_path: Path) -> None:
-    done = run("check", demo_repo, tmp_path, sign="true")
+    done = run("check", demo_repo, tmp_path, sign="true", checks="card")
     step = done.step("Sign the models keylessly")
     assert step.returncode == 2
     assert "id-token: write" in step.stdout
@@ -155,7 +163,13 @@ def test_sign_runs_keyless_when_the_job_has_an_id_token(demo_repo: Path, tmp_pat
     log = tmp_path / "calls.log"
     env = {"PATH": _shim(tmp_path, log), "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token"}
     done = run(
-        "check", demo_repo, tmp_path, env=env, sigstore_staging="true", models="fraud-detector"
+        "check",
+        demo_repo,
+        tmp_path,
+        env=env,
+        sigstore_staging="true",
+        models="fraud-detector",
+        checks="card",
     )
     assert not done.failed, done.log
     calls = log.read_text().splitlines()
@@ -183,7 +197,9 @@ def test_sticky_comment_is_created_then_updated(
     httpserver.expect_ordered_request(listing, method="POST").respond_with_json(
         {"id": 11, "html_url": "https://github.com/octo/models/pull/7#issuecomment-11"}, status=201
     )
-    first = run("check", demo_repo, tmp_path, event="pull_request", env=env, token=FAKE_TOKEN)
+    first = run(
+        "check", demo_repo, tmp_path, event="pull_request", env=env, token=FAKE_TOKEN, checks="card"
+    )
     assert not first.failed, first.log
     posted = json.loads(httpserver.log[1][0].data)["body"]
     assert posted.startswith("<!-- mlops-ci:report -->")
@@ -197,7 +213,13 @@ def test_sticky_comment_is_created_then_updated(
         "/repos/octo/models/issues/comments/11", method="PATCH"
     ).respond_with_json({"id": 11, "html_url": "https://github.com/x"})
     second = run(
-        "check", demo_repo, tmp_path / "2", event="pull_request", env=env, token=FAKE_TOKEN
+        "check",
+        demo_repo,
+        tmp_path / "2",
+        event="pull_request",
+        env=env,
+        token=FAKE_TOKEN,
+        checks="card",
     )
     assert not second.failed, second.log
     httpserver.check_assertions()
@@ -211,7 +233,9 @@ def test_comment_failure_is_a_warning(
     httpserver.expect_request("/repos/o/r/issues/7/comments").respond_with_json(
         {"message": "Resource not accessible by integration"}, status=403
     )
-    done = run("check", demo_repo, tmp_path, event="pull_request", env=env, token=FAKE_TOKEN)
+    done = run(
+        "check", demo_repo, tmp_path, event="pull_request", env=env, token=FAKE_TOKEN, checks="card"
+    )
     assert not done.failed, done.log
     step = done.step("Update the sticky PR comment")
     assert "::warning::mlops-ci: could not post the PR comment" in step.stdout

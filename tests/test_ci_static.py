@@ -96,16 +96,20 @@ def test_zizmor_finds_nothing(tmp_path: Path) -> None:
 
 
 def test_zizmor_on_what_init_writes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    workflows: list[Path] = []
+    gitlab: list[Path] = []
     for flags in ((), ("--monorepo", "--gpu")):
         target = tmp_path / ("plain" if not flags else "mono")
         assert cli("init", str(target), *flags).exit_code == 0
         written = sorted((target / ".github" / "workflows").glob("*.yml"))
         assert len(written) == (2 if not flags else 3)
-        done = zizmor(*written)
-        assert done.returncode == 0, done.stdout + done.stderr
-        validate("vendor.github-workflows", *written)
-        validate("vendor.gitlab-ci", target / ".gitlab-ci.yml")
         assert f"@v{__version__}" in written[0].read_text()
+        workflows += written
+        gitlab.append(target / ".gitlab-ci.yml")
+    done = zizmor(*workflows)
+    assert done.returncode == 0, done.stdout + done.stderr
+    validate("vendor.github-workflows", *workflows)
+    validate("vendor.gitlab-ci", *gitlab)
 
 
 def test_schemas_of_actions_and_workflows(tmp_path: Path) -> None:
