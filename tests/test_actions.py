@@ -151,7 +151,7 @@ def _shim(tmp_path: Path, log: Path) -> str:
     shim_dir.mkdir()
     shim = shim_dir / "mlops-ci"
     shim.write_text(
-        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\n'
+        f'#!/bin/sh\nprintf "%s (config: %s)\\n" "$*" "$MLOPS_CI_CONFIG" >> {log}\n'
         f'case "$1" in sign) exit 0 ;; esac\nexec {VENV_BIN}/mlops-ci "$@"\n'
     )
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
@@ -162,6 +162,7 @@ def test_sign_runs_keyless_when_the_job_has_an_id_token(demo_repo: Path, tmp_pat
     # Keyless signing needs Fulcio and Rekor: the shim stops at that boundary and records the call.
     log = tmp_path / "calls.log"
     env = {"PATH": _shim(tmp_path, log), "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token"}
+    (demo_repo / "mlops-ci.yaml").rename(demo_repo / "gates.yaml")  # the config input is honoured
     done = run(
         "check",
         demo_repo,
@@ -170,10 +171,11 @@ def test_sign_runs_keyless_when_the_job_has_an_id_token(demo_repo: Path, tmp_pat
         sigstore_staging="true",
         models="fraud-detector",
         checks="card",
+        config="gates.yaml",
     )
     assert not done.failed, done.log
     calls = log.read_text().splitlines()
-    assert calls[-1] == "sign --mode sigstore --staging --model fraud-detector"
+    assert calls[-1] == "sign --mode sigstore --staging --model fraud-detector (config: gates.yaml)"
 
 
 def pull_request_env(tmp_path: Path, httpserver: HTTPServer, repository: str) -> dict[str, str]:
