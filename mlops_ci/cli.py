@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from mlops_ci import __version__
+from mlops_ci.commands.options import ConfigOption, FormatOption
 from mlops_ci.errors import MlopsCiError
 
 app = typer.Typer(
@@ -29,20 +30,6 @@ schema_app = typer.Typer(help="Print JSON Schemas for editor completion.", no_ar
 app.add_typer(schema_app, name="schema")
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-
-FormatOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--format",
-        "-f",
-        help="FMT[=PATH]: json, markdown, sarif, junit, gitlab-codequality; repeatable; '-' or no"
-        " PATH means standard output.",
-    ),
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Configuration file (default: ./mlops-ci.yaml)."),
-]
 
 
 def _version_callback(value: bool) -> None:
@@ -176,26 +163,37 @@ def demo(
     import tempfile
 
     from mlops_ci.commands.common import emit_report
+    from mlops_ci.commands.sign import print_signed, print_verified
     from mlops_ci.demo import create_demo
+    from mlops_ci.demo.signing import REPORT, sign_demo, verify_demo
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
 
-    target = (directory or Path(tempfile.mkdtemp(prefix="mlops-ci-demo-"))).resolve()
-    create_demo(target)
+    target = directory or Path(tempfile.mkdtemp(prefix="mlops-ci-demo-"))
+    target = create_demo(target)
     typer.echo(f"Demo repository: {target.resolve()}")
-    typer.echo(f"$ cd {target.resolve()} && mlops-ci check\n")
+    typer.echo(f"$ cd {target.resolve()} && mlops-ci sign")
+    print_signed(sign_demo(target))
+    typer.echo(f"\n$ mlops-ci check --format markdown --format json={REPORT}\n")
     report = run_check(CheckRequest(cwd=target, offline=True))
-    raise typer.Exit(emit_report(report, parse_format_specs([])))
+    code = emit_report(report, parse_format_specs(["markdown", f"json={target / REPORT}"]))
+    typer.echo("$ mlops-ci sign    # again: now the report exists, so it is attested too")
+    print_signed(sign_demo(target))
+    typer.echo("\n$ mlops-ci verify")
+    verified = print_verified(verify_demo(target))
+    raise typer.Exit(code or verified)
 
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import card, ci, hook, policy, sbom, scan
+    from mlops_ci.commands import bench, card, ci, hook, policy, sbom, scan, sign
 
+    bench.register(app)
     card.register(app)
     policy.register(app)
     sbom.register(app)
     scan.register(app)
+    sign.register(app)
     ci.register(app)
     hook.register(app)
 

@@ -45,14 +45,54 @@ class InputSpec(_Strict):
     dtype: str = "float32"
 
 
+BenchStatistic = Literal["p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms"]
+
+
 class BenchSettings(_Strict):
-    """Benchmark settings of one model."""
+    """Benchmark settings of one model (the ``bench`` check and ``mlops-ci bench``)."""
 
     inputs: dict[str, InputSpec] = Field(
         default_factory=dict, description="a mapping of input name to {shape, dtype}"
     )
-    dims: dict[str, int] = Field(
+    dims: dict[str, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict, description="a mapping of dimension name to integer"
+    )
+    npz: str | None = Field(
+        default=None, description="a path to an .npz file of real inputs, one array per input"
+    )
+    provider: Literal["cpu", "cuda", "tensorrt", "auto"] = Field(
+        default="auto", description="one of cpu, cuda, tensorrt, auto (TensorRT, CUDA, then CPU)"
+    )
+    baseline: str | None = Field(
+        default=None,
+        description="an .onnx file, a stored results .json file, or a git ref such as origin/main",
+    )
+    budget_s: float = Field(
+        default=20.0, gt=0, le=3600, description="a number of seconds of benchmarking at most"
+    )
+    margin_pct: float = Field(
+        default=5.0, ge=0, lt=100, description="a number: the regression tolerated, in percent"
+    )
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="a number: the confidence level of intervals"
+    )
+    budgets: dict[BenchStatistic, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="a mapping of statistic (p50_ms, p90_ms, p95_ms, p99_ms, mean_ms, max_ms)"
+        " to its upper limit in milliseconds",
+    )
+    graph_optimization: Literal["disabled", "basic", "extended", "all"] = "all"
+    intra_op_threads: int = Field(
+        default=1, ge=0, description="an integer: intra-op threads (0: onnxruntime's default)"
+    )
+    inter_op_threads: int = Field(
+        default=1, ge=0, description="an integer: inter-op threads (0: onnxruntime's default)"
+    )
+    device_id: int = Field(default=0, ge=0, description="an integer: the GPU to run on")
+    seed: int = Field(default=0, ge=0, description="an integer: seed of synthetic inputs")
+    results: str | None = Field(
+        default=None,
+        description="a path for the JSON results file (default .mlops-ci/bench/MODEL.json)",
     )
 
 
@@ -101,10 +141,67 @@ class CardsConfig(_Strict):
     )
 
 
+class GitHubClaims(_Strict):
+    """GitHub Actions claims a keyless signing certificate must carry (sigstore policies)."""
+
+    repository: str | None = Field(default=None, description="a repository, as 'owner/name'")
+    ref: str | None = Field(default=None, description="a git ref, e.g. 'refs/heads/main'")
+    workflow: str | None = Field(default=None, description="a workflow name")
+
+
 class SigningConfig(_Strict):
-    """How artifacts are signed and verified."""
+    """How artifacts are signed, and the identity policy they are verified against.
+
+    Secrets are never values in this file: the private key is a path, or the *name* of an
+    environment variable that holds the PEM; its passphrase is always read from an environment
+    variable.
+    """
 
     mode: Literal["auto", "sigstore", "key", "certificate", "none"] = "auto"
+    key: str | None = Field(default=None, description="a path to an EC P-256 PEM private key")
+    key_env: str = Field(
+        default="MLOPS_CI_SIGNING_KEY",
+        description="a name of the environment variable that may hold the PEM private key",
+    )
+    key_password_env: str = Field(
+        default="MLOPS_CI_SIGNING_KEY_PASSWORD",
+        description="a name of the environment variable that may hold the key's passphrase",
+    )
+    certificate: str | None = Field(
+        default=None, description="a path to the PEM signing certificate (certificate mode)"
+    )
+    chain: list[str] = Field(
+        default_factory=list, description="a list of PEM files of intermediate certificates"
+    )
+    public_key: str | None = Field(
+        default=None, description="a path to the PEM public key that verifies key-mode signatures"
+    )
+    ca: list[str] = Field(
+        default_factory=list, description="a list of PEM files of trusted CA root certificates"
+    )
+    identity: str | None = Field(
+        default=None, description="a certificate identity (email or URI) for keyless signatures"
+    )
+    issuer: str | None = Field(default=None, description="an OIDC issuer URL")
+    github: GitHubClaims = Field(default_factory=GitHubClaims)
+    staging: bool = Field(default=False, description="true or false: Sigstore staging instance")
+    trust_config: str | None = Field(
+        default=None, description="a path to a sigstore ClientTrustConfig JSON"
+    )
+    allow_unsigned: bool = Field(
+        default=False, description="true or false: signing may be skipped when no key exists"
+    )
+    ignore: list[str] = Field(
+        default_factory=list, description="a list of paths inside model directories not signed"
+    )
+    report: str | None = Field(
+        default="reports/mlops-ci.json",
+        description="a path to the JSON gate report to sign and attest",
+    )
+    sbom: str | None = Field(
+        default=None,
+        description="a path template of the SBOM to sign ({name}: model name, {path}: model path)",
+    )
 
 
 class ForgeConfig(_Strict):
@@ -324,13 +421,31 @@ _ENV_SCALARS: dict[str, PathKey] = {
     "SCAN_SOURCE": ("scan", "source"),
     "SCAN_SERVICE": ("scan", "service"),
     "SIGNING_MODE": ("signing", "mode"),
+    "SIGNING_KEY_FILE": ("signing", "key"),
+    "SIGNING_PUBLIC_KEY": ("signing", "public_key"),
+    "SIGNING_CA": ("signing", "ca"),
+    "SIGNING_IDENTITY": ("signing", "identity"),
+    "SIGNING_ISSUER": ("signing", "issuer"),
+    "SIGNING_GITHUB_REPOSITORY": ("signing", "github", "repository"),
+    "SIGNING_GITHUB_REF": ("signing", "github", "ref"),
+    "SIGNING_GITHUB_WORKFLOW": ("signing", "github", "workflow"),
+    "SIGNING_STAGING": ("signing", "staging"),
+    "SIGNING_TRUST_CONFIG": ("signing", "trust_config"),
+    "SIGNING_ALLOW_UNSIGNED": ("signing", "allow_unsigned"),
     "FORGE_KIND": ("forge", "kind"),
     "SBOM_OUTPUT_DIR": ("sbom", "output_dir"),
     "SBOM_SOURCE": ("sbom", "source"),
     "SBOM_REQUIREMENTS": ("sbom", "requirements"),
     "SBOM_GITLAB": ("sbom", "gitlab"),
 }
-_ENV_LISTS = {"POLICIES", "ENVIRONMENTS", "SCAN_REQUIREMENTS", "SCAN_SOURCE", "SBOM_REQUIREMENTS"}
+_ENV_LISTS = {
+    "POLICIES",
+    "ENVIRONMENTS",
+    "SCAN_REQUIREMENTS",
+    "SCAN_SOURCE",
+    "SBOM_REQUIREMENTS",
+    "SIGNING_CA",
+}
 
 
 def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

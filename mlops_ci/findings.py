@@ -115,8 +115,10 @@ def _location_to_dict(loc: Location) -> dict[str, JsonValue]:
 class CheckResult:
     """What one check concluded about one model (or the repository, when ``model`` is None).
 
-    ``metrics`` are numbers worth charting; ``facts`` are JSON-shaped data that policies read.
-    ``error_kind`` tells an input problem the user can fix (exit 2) from a crash (exit 3).
+    ``metrics`` are numbers worth charting; ``facts`` are JSON-shaped data that policies read;
+    ``summary`` holds a few key figures as short labelled texts (e.g. ``{"p90": "1.2 ms"}``) that
+    report summaries show next to the result. ``error_kind`` tells an input problem the user can
+    fix (exit 2) from a crash (exit 3).
     """
 
     check: str
@@ -129,6 +131,7 @@ class CheckResult:
     duration_s: float = 0.0
     detail: str | None = None
     error_kind: ErrorKind | None = None
+    summary: Mapping[str, str] = field(default_factory=dict)
 
     def with_status(self, fail_on: Severity) -> CheckResult:
         """Settle ``passed``/``failed`` from the findings; skipped and errored results stay."""
@@ -138,8 +141,8 @@ class CheckResult:
         return replace(self, status="failed" if failed else "passed")
 
     def to_dict(self) -> dict[str, JsonValue]:
-        """The JSON form."""
-        return {
+        """The JSON form (``summary`` only when there is one)."""
+        data: dict[str, JsonValue] = {
             "check": self.check,
             "model": self.model,
             "status": self.status,
@@ -151,6 +154,9 @@ class CheckResult:
             "detail": self.detail,
             "error_kind": self.error_kind,
         }
+        if self.summary:
+            data["summary"] = dict(self.summary)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, JsonValue]) -> CheckResult:
@@ -166,6 +172,7 @@ class CheckResult:
             duration_s=float(data.get("duration_s", 0.0)),
             detail=data.get("detail"),
             error_kind=data.get("error_kind"),
+            summary={str(k): str(v) for k, v in (data.get("summary") or {}).items()},
         )
 
 

@@ -126,12 +126,45 @@ def changed_since(path: Path, base: str) -> tuple[Path, list[str], str]:
         return root, sorted(n for n in names if n), merge_base
 
 
-def show_file(path: Path, commit: str, relative: str) -> str | None:
-    """The text of ``relative`` (relative to the work tree root) at ``commit``; None if absent."""
+def read_file_at_ref(path: Path, ref: str) -> tuple[bytes | None, str]:
+    """The bytes of file ``path`` as committed at ``ref``, and the commit's short SHA.
+
+    ``path`` is a file in the work tree of a git repository; the bytes are None when the file
+    does not exist at ``ref``. A ref that does not exist, or a path outside any repository, is
+    an :class:`InputError`.
+    """
     import git
 
-    with git.Repo(path, search_parent_directories=True) as repo:
+    from mlops_ci.errors import InputError, SourcePosition
+
+    if not ref or ref.startswith("-") or any(c.isspace() for c in ref):
+        raise InputError(f"--baseline {ref!r} is not a file, nor a valid git ref")
+    try:
+        repo = git.Repo(path.parent, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise InputError(
+            f"--baseline {ref!r} looks like a git ref, but the model is not in a git repository;"
+            " give the baseline as an .onnx file",
+            SourcePosition(str(path)),
+        ) from None
+    with repo:
         try:
-            return str(repo.git.show(f"{commit}:{relative}"))
-        except git.GitCommandError:
-            return None
+            commit = repo.commit(ref)
+        except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
+            raise InputError(
+                f"git ref {ref!r} does not exist in {repo.working_tree_dir}; fetch it first"
+                " (e.g. git fetch origin main) or give the baseline as an .onnx file"
+            ) from None
+        root = Path(str(repo.working_tree_dir)).resolve()
+        try:
+            relative = path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            raise InputError(
+                f"the model is outside the git repository {root}; give the baseline as a file",
+                SourcePosition(str(path)),
+            ) from None
+        try:
+            blob = commit.tree / relative
+        except KeyError:
+            return None, commit.hexsha[:12]
+        return bytes(blob.data_stream.read()), commit.hexsha[:12]

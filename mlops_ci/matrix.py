@@ -94,17 +94,18 @@ def _config_changes(
     loaded: LoadedConfig, config_file: Path, merge_base: str, relative: str
 ) -> set[str]:
     """Names of models whose configuration entry changed, or ``{"*"}`` for a shared change."""
-    from mlops_ci.gitops import show_file
+    from mlops_ci.gitops import read_file_at_ref
 
     pyproject = config_file.name == "pyproject.toml"
-    old_text = show_file(loaded.root, merge_base, relative)
-    if old_text is None:
+    old_bytes, _ = read_file_at_ref(config_file, merge_base)
+    if old_bytes is None:
         return {EVERY_MODEL}
     try:
+        old_text = old_bytes.decode("utf-8")
         text = config_file.read_text(encoding="utf-8")
         current = parse_config_text(text, relative, pyproject=pyproject).data
         old = parse_config_text(old_text, relative, pyproject=pyproject).data
-    except MlopsCiError:  # an unreadable old configuration: assume everything changed
+    except (MlopsCiError, UnicodeDecodeError):  # an unreadable old configuration: all changed
         return {EVERY_MODEL}
     if not isinstance(current, dict) or not isinstance(old, dict):
         return {EVERY_MODEL}

@@ -133,6 +133,68 @@ _CATALOG: tuple[Rule, ...] = (
         "Add the exported .onnx file, or point 'path:' at the file itself.",
         Severity.HIGH,
     ),
+    Rule(
+        "SIG001",
+        "signature",
+        "Model signature does not verify",
+        "The model has a signature (PATH.sig) that fails verification under the configured"
+        " policy: a file changed, was added or removed, or the signer is not the trusted key,"
+        " certificate chain or identity.",
+        "Find out why the model differs from what was signed; if the change is intended, run"
+        " the gates again and re-sign with 'mlops-ci sign'.",
+        Severity.HIGH,
+        345,
+    ),
+    Rule(
+        "SIG002",
+        "signature",
+        "Signature cannot be verified: no trust policy",
+        "The model has a signature but the configuration does not say whom to trust for its"
+        " mode (signing.public_key, signing.ca, or signing.identity and signing.issuer).",
+        "Set the public key, CA roots or expected identity and issuer under 'signing:'.",
+        Severity.HIGH,
+        347,
+    ),
+    Rule(
+        "SIG003",
+        "signature",
+        "Gate-report attestation does not verify",
+        "The attestation beside the model signature fails verification, or is about another"
+        " model digest (the model changed after its gates ran).",
+        "Run 'mlops-ci check --format json=reports/mlops-ci.json' and 'mlops-ci sign' again.",
+        Severity.HIGH,
+        345,
+    ),
+    Rule(
+        "BENCH-LOAD",
+        "bench",
+        "onnxruntime cannot load the model",
+        "onnxruntime refused to create an inference session for the model (corrupt file,"
+        " unsupported operator or opset, missing external data), so its latency is unknown.",
+        "Run 'mlops-ci bench MODEL' locally to see onnxruntime's message; re-export the model with"
+        " an opset and operators this onnxruntime supports.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "BENCH-REGRESSION",
+        "bench",
+        "Latency regression against the baseline",
+        "Measured in the same run, interleaved in randomised blocks, the candidate's median"
+        " latency over the baseline's exceeds 1 + margin over the whole confidence interval.",
+        "Profile the change (onnxruntime's profiler, or 'mlops-ci bench MODEL --baseline REF'),"
+        " or raise bench.margin_pct when the slowdown is accepted.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "BENCH-BUDGET",
+        "bench",
+        "Latency over its absolute budget",
+        "A latency statistic (p50, p90, p95, p99, mean or max, in milliseconds) is above the"
+        " budget set in bench.budgets of mlops-ci.yaml or in the model card.",
+        "Make the model faster (quantise, prune, fuse, a GPU provider), or change the budget"
+        " where the new latency is acceptable.",
+        Severity.HIGH,
+    ),
 )
 
 _CATALOG += (

@@ -40,8 +40,15 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never inherit the developer's MLOPS_CI_* settings or CI tokens."""
+    ambient_oidc = (
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "SIGSTORE_ID_TOKEN",
+    )
     for name in list(os.environ):
-        if name.startswith("MLOPS_CI_") or name in ("GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN"):
+        # A CI's own OIDC credential must never reach keyless signing in a test.
+        tokens = ("GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", *ambient_oidc)
+        if name.startswith("MLOPS_CI_") or name in tokens:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")

@@ -140,3 +140,30 @@ def test_schema_describes_the_config() -> None:
     assert schema["title"] == "mlops-ci configuration"
     assert "models" in schema["properties"]
     assert schema["additionalProperties"] is False
+
+
+def test_bench_settings_are_validated(tmp_path: Path) -> None:
+    base = "models:\n  - name: m\n    path: m.onnx\n    bench:\n"
+    loaded = load_config(
+        write(tmp_path, base + "      budgets: {p90_ms: 20}\n      provider: cuda\n")
+    )
+    bench = loaded.config.models[0].bench
+    assert (bench.budgets, bench.provider, bench.budget_s, bench.margin_pct) == (
+        {"p90_ms": 20},
+        "cuda",
+        20.0,
+        5.0,
+    )
+    with pytest.raises(
+        ConfigError, match=r"budgets\.p90\.\[key\]: input should be 'p50_ms', 'p90_ms'"
+    ):
+        load_config(write(tmp_path, base + "      budgets: {p90: 20}\n"))
+    with pytest.raises(
+        ConfigError,
+        match=r":5:7: models\[0\]\.bench: unknown key 'budget'; did you mean 'budgets'\?",
+    ):
+        load_config(write(tmp_path, base + "      budget: 3\n"))
+    with pytest.raises(
+        ConfigError, match=r"models\[0\]\.bench\.dims\.batch: input should be greater"
+    ):
+        load_config(write(tmp_path, base + "      dims: {batch: 0}\n"))

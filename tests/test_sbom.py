@@ -351,8 +351,9 @@ def test_gitlab_naming_and_output_choices(cli: Cli, demo_repo: Path) -> None:
     config = demo_repo / "mlops-ci.yaml"
     config.write_text(
         config.read_text().replace(
-            "      dims: {batch: 1}\n",
-            "      dims: {batch: 1}\n  - {name: second, path: models/fraud-detector/model.onnx}\n",
+            "\nsbom:",
+            "\n  - {name: second, path: models/fraud-detector/model.onnx}\nsbom:",
+            1,
         )
     )
     many = cli("sbom", "--output", "one.cdx.json", cwd=demo_repo)

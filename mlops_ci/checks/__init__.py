@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from mlops_ci.checks.artifacts import ArtifactsCheck
 from mlops_ci.checks.base import Check
+from mlops_ci.checks.bench import BenchCheck
 from mlops_ci.checks.card import CardCheck
 from mlops_ci.checks.deps import DepsCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
 from mlops_ci.checks.policy import PolicyCheck
 from mlops_ci.checks.sast import SastCheck
 from mlops_ci.checks.sbom import SbomCheck
+from mlops_ci.checks.signature import SignatureCheck
 
 
 def registry() -> dict[str, Check]:
@@ -20,7 +22,9 @@ def registry() -> dict[str, Check]:
         DepsCheck(),
         SastCheck(),
         ArtifactsCheck(),
+        BenchCheck(),
         SbomCheck(),
+        SignatureCheck(),
         PolicyCheck(),
     ]
     return {check.name: check for check in checks}

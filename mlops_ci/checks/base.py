@@ -95,6 +95,7 @@ def result(
     metrics: Mapping[str, float] | None = None,
     facts: Mapping[str, JsonValue] | None = None,
     artifacts: tuple[str, ...] = (),
+    summary: Mapping[str, str] | None = None,
 ) -> CheckResult:
     """A completed result; the runner settles passed/failed from the findings and ``fail_on``."""
     return CheckResult(
@@ -105,6 +106,7 @@ def result(
         metrics=dict(metrics or {}),
         facts=dict(facts or {}),
         artifacts=artifacts,
+        summary=dict(summary or {}),
     )
 
 

@@ -12,6 +12,8 @@ from mlops_ci.resources import template_text
 
 DEMO_MODEL = "fraud-detector"
 ORIGIN_DIRNAME = "mlops-ci-demo-origin.git"
+PRIVATE_KEY = Path(".mlops-ci/keys/signing-key.pem")
+PUBLIC_KEY = Path("keys/signing-key.pub")
 
 
 def write_vuln_db(directory: Path) -> Path:
@@ -48,7 +50,27 @@ def create_demo(target: Path) -> Path:
     )
     write_vuln_db(target / "vuln-db")
     atomic_write(target / ".gitignore", ".mlops-ci/\nreports/\n*.tmp\n")
+    write_signing_key(target / PRIVATE_KEY, target / PUBLIC_KEY)
     init_repository(target)
     commit_all(target, f"Add the {DEMO_MODEL} model, its card and the mlops-ci config")
     add_bare_origin(target, target / ".git" / ORIGIN_DIRNAME)
     return target
+
+
+def write_signing_key(private_path: Path, public_path: Path) -> None:
+    """Generate an EC P-256 key pair: the private key (0600, never printed) and its public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    atomic_write(private_path, private_pem, mode=0o600)
+    atomic_write(public_path, public_pem)

@@ -62,6 +62,20 @@ def _checks_table(report: Report) -> list[str]:
     return [*lines, ""]
 
 
+def _key_figures(report: Report) -> list[str]:
+    """One line per result that reports key figures (``CheckResult.summary``)."""
+    rows = [
+        f"| {_cell(r.check)} | {_cell(r.model or '—')} | "
+        + " · ".join(f"{_cell(k)} **{_cell(v)}**" for k, v in r.summary.items())
+        + " |"
+        for r in report.results
+        if r.summary
+    ]
+    if not rows:
+        return []
+    return ["### Key figures", "", "| Check | Model | Figures |", "| --- | --- | --- |", *rows, ""]
+
+
 def _findings(report: Report) -> list[str]:
     pairs = report.all_findings()
     if not pairs:
@@ -136,6 +150,7 @@ def render(report: Report) -> str:
     lines = [
         *_headline(report),
         *_checks_table(report),
+        *_key_figures(report),
         *_findings(report),
         *_problems(report),
         *_metrics(report),

@@ -1,0 +1,105 @@
+"""The ``signature`` check: verify a model's existing signature and attestation; report facts.
+
+An unsigned model is not a finding here (the production policy pack decides whether signing is
+required, from ``facts.signature.signed``). A signature or attestation that exists but does not
+verify, or cannot be verified because no policy is configured, is a HIGH finding: fail closed.
+
+Facts (``facts.signature``): ``signed``, ``verified``, ``mode`` (sigstore, key, certificate or
+null), ``identity`` and ``issuer`` of the signer, ``digest`` (the OMS root digest,
+``sha256:<hex>``, of the signed model, or of the model on disk when unsigned or not verified) and
+``attestation_verified``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
+
+
+class SignatureCheck:
+    """Verifies ``PATH.sig`` and ``PATH.attestation.sigstore.json`` under the configured policy."""
+
+    name: ClassVar[str] = "signature"
+    needs: ClassVar[tuple[str, ...]] = ()
+    scope: ClassVar[Scope] = "model"
+
+    def run(self, ctx: Context) -> CheckResult:
+        """Verify the signature and attestation of ``ctx.model`` if they exist."""
+        from mlops_ci.signing import SigningError, VerificationError, model_digest
+        from mlops_ci.signing.policy import policy_from_config
+        from mlops_ci.signing.targets import hashing_ignores, select_targets
+        from mlops_ci.signing.verify import inspect_bundle, verify_attestation, verify_model
+
+        if ctx.model is None:
+            return skipped(ctx, self.name, "not a model")
+        if ctx.config.signing.mode == "none":
+            return skipped(ctx, self.name, "signing is disabled (signing.mode: none)")
+        target = select_targets(ctx.loaded, model=ctx.model.name)[0]
+        if not target.path.exists():
+            return skipped(ctx, self.name, f"{target.shown} does not exist")
+        ignore = hashing_ignores(ctx.loaded, target)
+        facts: dict[str, JsonValue] = {
+            "signed": target.signature.is_file(),
+            "verified": False,
+            "mode": None,
+            "identity": None,
+            "issuer": None,
+            "digest": None,
+            "attestation_verified": False,
+        }
+        findings: list[Finding] = []
+        if not facts["signed"]:
+            facts["digest"] = model_digest(target.path, ignore)
+            return result(ctx, self.name, findings, facts=facts)
+        shown_signature = ctx.display(target.signature)
+        location = Location(shown_signature)
+        try:
+            facts["mode"] = inspect_bundle(target.signature, target.shown).mode
+            verified = verify_model(
+                target.path,
+                target.signature,
+                policy_from_config(ctx.loaded),
+                ignore=ignore,
+                subject=target.shown,
+                now=ctx.now,
+            )
+        except VerificationError as failure:
+            message = f"{shown_signature} does not verify: {failure.reason}"
+            findings.append(ctx.finding("SIG001", Severity.HIGH, message, location))
+        except SigningError as error:
+            message = f"{shown_signature} cannot be verified: {error.message}"
+            findings.append(ctx.finding("SIG002", Severity.HIGH, message, location))
+        else:
+            facts.update(
+                verified=True,
+                mode=verified.mode,
+                identity=verified.identity,
+                issuer=verified.issuer,
+                digest=verified.digest,
+            )
+        if facts["digest"] is None:
+            facts["digest"] = model_digest(target.path, ignore)
+        if target.attestation.is_file():
+            shown_attestation = ctx.display(target.attestation)
+            try:
+                verify_attestation(
+                    target.attestation,
+                    policy_from_config(ctx.loaded),
+                    expected_digest=str(facts["digest"]),
+                    subject=shown_attestation,
+                    now=ctx.now,
+                )
+                facts["attestation_verified"] = True
+            except (VerificationError, SigningError) as problem:
+                reason = getattr(problem, "reason", None) or str(problem)
+                findings.append(
+                    ctx.finding(
+                        "SIG003",
+                        Severity.HIGH,
+                        f"attestation {shown_attestation} does not verify: {reason}",
+                        Location(shown_attestation),
+                    )
+                )
+        return result(ctx, self.name, findings, facts=facts)

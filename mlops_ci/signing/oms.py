@@ -1,0 +1,308 @@
+"""OpenSSF Model Signing ("OMS", the ``model-signing`` package): digests, key and certificate
+signatures, and verification of model signatures in every mode.
+
+A model (a file or a directory) is hashed into a manifest of per-file SHA-256 digests; its **root
+digest** is the SHA-256 of those digests in path order (the in-toto subject model-signing signs).
+That root digest, as ``sha256:<hex>``, is *the* model digest everywhere in mlops-ci.
+
+Public model-signing API is used wherever it exists (hashing, and verification of model
+signatures). Two things it has no public API for are done with its internal signers, which this
+project pins (``model-signing>=1.1,<1.2``) and covers with tests:
+
+- signing with a key that is already in memory (a key from an environment variable never touches
+  the disk), and
+- signing and verifying a DSSE envelope that carries *another* in-toto statement (the gate-report
+  attestation) in key and certificate modes, in the same bundle format as a model signature, since
+  sigstore-python cannot sign with a private key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_ci.signing.errors import SigningError, VerificationError, describe_exception
+from mlops_ci.signing.material import key_fingerprint, subject_of
+from mlops_ci.signing.policy import (
+    Mode,
+    VerificationPolicy,
+    load_trust_config,
+    sigstore_policy,
+    trust_config_json,
+)
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+OMS_PREDICATE_TYPES = ("https://model_signing/signature/v1.0", "https://model_signing/Digests/v0.1")
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+def hashing_config(ignore: Sequence[Path] = ()) -> Any:
+    """model-signing's default hashing (SHA-256 per file, git files ignored) minus ``ignore``.
+
+    ``ignore`` holds paths relative to the model directory.
+    """
+    from model_signing import hashing
+
+    config: Any = hashing.Config()  # type: ignore[no-untyped-call]
+    return config.set_ignored_paths(paths=[str(p) for p in ignore])
+
+
+def manifest_of(path: Path, ignore: Sequence[Path] = ()) -> Any:
+    """The OMS manifest of a model file or directory (files are hashed in parallel threads)."""
+    try:
+        return hashing_config(ignore).hash(path)
+    except (OSError, ValueError) as exc:
+        from mlops_ci.errors import InputError, SourcePosition
+
+        raise InputError(
+            f"cannot hash the model ({describe_exception(exc)})", SourcePosition(str(path))
+        ) from None
+
+
+def root_digest(manifest: Any) -> str:
+    """``sha256:<hex>``: SHA-256 of the manifest's file digests in path order (the OMS subject)."""
+    hasher = hashlib.sha256()
+    for descriptor in manifest.resource_descriptors():
+        hasher.update(descriptor.digest.digest_value)
+    return "sha256:" + hasher.hexdigest()
+
+
+def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
+    """The model digest of ``path``: the OMS root digest, ``sha256:<hex>``."""
+    return root_digest(manifest_of(path, ignore))
+
+
+class KeySigner:
+    """Signs with an EC private key (``key`` mode) or a key and certificate chain (``certificate``).
+
+    Bundles are sigstore bundles v0.3 with a DSSE envelope, exactly as ``model_signing sign key``
+    and ``model_signing sign certificate`` write them, so the upstream tool verifies them.
+    """
+
+    def __init__(
+        self,
+        private_key: ec.EllipticCurvePrivateKey,
+        certificate: x509.Certificate | None = None,
+        chain: Sequence[x509.Certificate] = (),
+    ) -> None:
+        from model_signing._signing import sign_certificate, sign_ec_key
+
+        self.mode: Mode = "key" if certificate is None else "certificate"
+        self._key = private_key
+        inner: Any
+        # The upstream signers load keys from paths; set the already-loaded material instead.
+        if certificate is None:
+            inner = sign_ec_key.Signer.__new__(sign_ec_key.Signer)
+        else:
+            inner = sign_certificate.Signer.__new__(sign_certificate.Signer)
+            inner._signing_certificate = certificate
+            inner._trust_chain = list(chain)
+        inner._private_key = private_key
+        self._inner = inner
+        self.identity: str | None = (
+            key_fingerprint(private_key.public_key())
+            if certificate is None
+            else subject_of(certificate)
+        )
+        self.issuer: str | None = (
+            None if certificate is None else certificate.issuer.rfc4514_string()
+        )
+
+    def sign_manifest(self, manifest: Any) -> str:
+        """The OMS signature bundle (JSON) of a model manifest."""
+        from model_signing._signing import signing
+
+        return str(self._inner.sign(signing.Payload(manifest)).bundle.to_json())
+
+    def sign_file(self, path: Path) -> str:
+        """A bundle for one file: an OMS signature over that single file."""
+        return self.sign_manifest(manifest_of(path))
+
+    def sign_statement(self, payload: bytes) -> str:
+        """A bundle whose DSSE envelope carries the in-toto statement ``payload`` (JSON bytes)."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from model_signing._signing import sign_ec_key, sign_sigstore_pb
+        from sigstore_models import intoto
+        from sigstore_models.bundle import v1 as bundle_v1
+
+        # Mirrors model_signing's key signer, with the statement bytes given instead of a manifest.
+        algorithm = ec.ECDSA(sign_ec_key.get_ec_key_hash(self._key.public_key()))
+        signature = self._key.sign(sign_sigstore_pb.pae(payload), algorithm)
+        envelope = intoto.Envelope(
+            payload=base64.b64encode(payload),
+            payload_type=IN_TOTO_PAYLOAD_TYPE,
+            signatures=[intoto.Signature(sig=base64.b64encode(signature), keyid="")],
+        )
+        media_type: Any = sign_sigstore_pb._BUNDLE_MEDIA_TYPE
+        bundle = bundle_v1.Bundle(
+            media_type=media_type,
+            verification_material=self._inner._get_verification_material(),
+            dsse_envelope=envelope,
+        )
+        return str(bundle.to_json())
+
+
+def check_key_material(
+    bundle: dict[str, Any], policy: VerificationPolicy, mode: Mode, subject: str, now: Any
+) -> tuple[str, str | None]:
+    """Check who made a key or certificate signature, before any hashing.
+
+    Returns the signer's identity (key fingerprint, or certificate subject) and issuer.
+
+    Key mode: the key hint in the bundle must be the configured public key. Certificate mode: the
+    chain must lead to a configured CA root and every certificate must be valid now.
+    """
+    from mlops_ci.signing.material import chain_problem, load_certificates, load_public_key
+
+    material = bundle.get("verificationMaterial") or {}
+    if mode == "key":
+        if policy.public_key is None:
+            raise SigningError(
+                f"{subject} is signed with a key; give the public key with --public-key PATH"
+                " or set signing.public_key"
+            )
+        expected = key_fingerprint(load_public_key(policy.public_key))
+        hint = (material.get("publicKey") or {}).get("hint")
+        if hint and f"sha256:{hint}" != expected:
+            raise VerificationError(
+                subject,
+                f"signed by key sha256:{hint[:16]}…, not by the public key {policy.public_key}"
+                f" ({expected[:23]}…)",
+            )
+        return expected, None
+    if not policy.ca:
+        raise SigningError(
+            f"{subject} is signed with a certificate; give the trusted CA roots with --ca PATH"
+            " or set signing.ca"
+        )
+    chain = _bundle_chain(material, subject)
+    problem = chain_problem(chain, load_certificates(policy.ca), now)
+    if problem is not None:
+        raise VerificationError(subject, problem)
+    return subject_of(chain[0]), chain[0].issuer.rfc4514_string()
+
+
+def _bundle_chain(material: dict[str, Any], subject: str) -> list[x509.Certificate]:
+    from cryptography import x509
+
+    entries = (material.get("x509CertificateChain") or {}).get("certificates") or []
+    try:
+        return [x509.load_der_x509_certificate(base64.b64decode(e["rawBytes"])) for e in entries]
+    except (KeyError, TypeError, ValueError):
+        raise VerificationError(subject, "malformed certificate chain") from None
+
+
+def verify_model_signature(
+    model_path: Path,
+    signature: Path,
+    policy: VerificationPolicy,
+    mode: Mode,
+    *,
+    ignore: Sequence[Path] = (),
+    subject: str,
+) -> None:
+    """Verify an OMS signature of a model file or directory under ``policy``; fail closed.
+
+    Uses model-signing's public verification API; raises :class:`VerificationError` naming the
+    file that differs (changed, added, missing) or the signer that does not match.
+    """
+    from model_signing import verifying
+
+    config: Any = verifying.Config()  # type: ignore[no-untyped-call]
+    with tempfile.TemporaryDirectory(prefix="mlops-ci-trust-") as scratch:
+        if mode == "key":
+            config.use_elliptic_key_verifier(public_key=_public_key(policy))
+        elif mode == "certificate":
+            config.use_certificate_verifier(certificate_chain=list(policy.ca))
+        else:
+            trust = load_trust_config(policy.trust_config, staging=policy.staging, offline=True)
+            trust_file = Path(scratch) / "trust_config.json"
+            trust_file.write_text(trust_config_json(trust), encoding="utf-8")
+            sigstore_policy(policy, subject)  # refuses a policy without identity and issuer
+            config.use_sigstore_verifier(
+                identity=str(policy.identity),
+                oidc_issuer=str(policy.issuer),
+                trust_config=trust_file,
+            )
+        config.set_hashing_config(hashing_config(ignore))
+        try:
+            config.verify(model_path, signature)
+        except Exception as exc:  # model-signing raises ValueError, OpenSSL and sigstore errors
+            if not str(exc).startswith("Signature mismatch"):
+                reason = f"signature does not verify ({describe_exception(exc)})"
+                raise VerificationError(subject, reason) from None
+        else:
+            return
+    # The signature is authentic but the files differ: name them (this re-hashes the model).
+    raise VerificationError(subject, _manifest_difference(model_path, signature, ignore))
+
+
+def _public_key(policy: VerificationPolicy) -> Path:
+    if policy.public_key is None:
+        raise SigningError("key mode needs --public-key PATH or signing.public_key")
+    return policy.public_key
+
+
+def _manifest_difference(model_path: Path, signature: Path, ignore: Sequence[Path]) -> str:
+    """Which files changed, appeared or disappeared since ``signature`` was made."""
+    statement = signed_statement(json.loads(signature.read_text(encoding="utf-8"))) or {}
+    predicate = statement.get("predicate") or {}
+    signed = {r["name"]: r["digest"] for r in predicate.get("resources", [])}
+    signed_ignores = predicate.get("serialization", {}).get("ignore_paths", [])
+    ignored = [*ignore, *(Path(p) for p in signed_ignores)]
+    actual = {
+        d.identifier: d.digest.digest_hex
+        for d in manifest_of(model_path, ignored).resource_descriptors()
+    }
+    changes = [
+        ("changed", sorted(n for n in signed.keys() & actual.keys() if signed[n] != actual[n])),
+        ("added", sorted(actual.keys() - signed.keys())),
+        ("removed", sorted(signed.keys() - actual.keys())),
+    ]
+    described = [f"{kind}: {', '.join(names)}" for kind, names in changes if names]
+    if model_path.is_file():
+        described = ["the file's content changed"] if described else []
+    return "the model does not match its signature; " + ("; ".join(described) or "files differ")
+
+
+def verify_statement_with_key(
+    bundle_path: Path, policy: VerificationPolicy, mode: Mode, subject: str
+) -> bytes:
+    """Verify a key- or certificate-mode DSSE bundle; returns the signed statement bytes."""
+    from model_signing._signing import sign_certificate, sign_ec_key, sign_sigstore_pb
+
+    try:
+        signature = sign_sigstore_pb.Signature.read(bundle_path)
+        verifier: Any
+        if mode == "key":
+            verifier = sign_ec_key.Verifier(_public_key(policy))
+        else:
+            verifier = sign_certificate.Verifier(list(policy.ca))
+        payload_type, payload = verifier._verify_signed_content(signature)
+    except Exception as exc:
+        raise VerificationError(
+            subject, f"signature does not verify ({describe_exception(exc)})"
+        ) from None
+    if payload_type != IN_TOTO_PAYLOAD_TYPE:
+        raise VerificationError(subject, f"unexpected DSSE payload type {payload_type!r}")
+    return bytes(payload)
+
+
+def signed_statement(bundle: dict[str, Any]) -> dict[str, Any] | None:
+    """The in-toto statement inside a bundle's DSSE envelope (unverified), or None."""
+    envelope = bundle.get("dsseEnvelope")
+    if not isinstance(envelope, dict):
+        return None
+    try:
+        statement = json.loads(base64.b64decode(envelope["payload"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return statement if isinstance(statement, dict) else None
