@@ -3,12 +3,13 @@
 A check takes part by declaring the files it reads (``inputs(ctx) -> list[Path]``; a directory
 stands for every file under it) and, optionally, more key material (``cache_material(ctx)``, e.g.
 the policy facts document). The key of one result is the SHA-256 of: the cache format, the tool
-and Python versions, the check and its model's configuration entry, the rest of the configuration
+version and a fingerprint of its modules, the versions of Python and of the libraries the cached
+checks use, the check and its model's configuration entry, the rest of the configuration
 (less the ``models`` list and what applies after the cache), offline mode, target environment
 and CLI options, the results the check needs, the digest of every input file, and that extra
-material. So a changed file invalidates exactly
-the checks that read it, and a new model in a monorepo invalidates nothing else. (The policy
-check reads the git facts, changed files included, so any change to the work tree runs it again.)
+material. So a changed file invalidates exactly the checks that read it, and a new model in a
+monorepo invalidates nothing else. (The policy check reads the git facts, changed files
+included, so any change to the work tree runs it again.)
 
 What is stored is the check's own output, before waivers and ``fail_on`` are applied (the runner
 and the pipeline do that afterwards), so editing ``waivers.yaml`` needs no invalidation. Checks
@@ -23,6 +24,7 @@ older than the moment it was hashed by more than the file system's timestamp gra
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -45,6 +47,33 @@ CACHE_DIRNAME = ".mlops-ci/cache"
 _RACY_NS = 2_000_000_000  # FAT's 2 s mtime granularity is the coarsest in use
 MAX_ENTRIES = 4096
 _APPLIED_AFTER = {"models", "fail_on", "waivers", "hook"}
+CACHED_LIBRARIES = ("onnx", "common-expression-language", "pydantic", "ruamel.yaml")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """The size and mtime of every module of mlops_ci: an edit to an editable install (the
+    version number stays the same) must not be answered from the cache."""
+    package = Path(__file__).resolve().parent
+    entries = []
+    for module in sorted(package.rglob("*.py")):
+        stat = module.stat()
+        entries.append(f"{module.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose verdicts the cached checks repeat."""
+    from importlib import metadata
+
+    versions = {}
+    for name in CACHED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
 
 
 def result_digest(result: CheckResult) -> str:
@@ -137,6 +166,8 @@ class ResultCache:
         self._base = {
             "format": CACHE_FORMAT,
             "tool": __version__,
+            "code": code_fingerprint(),
+            "libraries": library_versions(),
             "python": list(sys.version_info[:3]),
             "config": config_material,
         }

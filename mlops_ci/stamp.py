@@ -4,7 +4,7 @@ The result cache (:mod:`mlops_ci.cache`) makes every check of an unchanged run a
 loading the configuration, the checks and GitPython still costs most of a second. A hook run
 therefore also leaves a *stamp*: the key of its environment and the digests of every file it
 read, with its output. The next run computes the key from cheap things only (one ``git status``,
-``MLOPS_CI_*`` variables, the date, the tool and Python versions) and, when the key and every
+``MLOPS_CI_*`` variables, the date, the tool and Python versions and the stat of its modules) and, when the key and every
 file digest (memoised by stat, see :class:`mlops_ci.cache.FileDigests`) still match, prints the
 same output and exits with the same code. Anything else runs the gates for real.
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_ci import __version__
-from mlops_ci.cache import CACHE_DIRNAME, FileDigests
+from mlops_ci.cache import CACHE_DIRNAME, FileDigests, code_fingerprint
 from mlops_ci.fsutil import atomic_write
 
 STAMP_FORMAT = 1
@@ -63,6 +63,7 @@ def run_key(cwd: Path, config: str | None, environ: Mapping[str, str]) -> str | 
     material = {
         "format": STAMP_FORMAT,
         "tool": __version__,
+        "code": code_fingerprint(),
         "python": sys.version,
         "cwd": str(cwd.resolve()),
         "config": config,

@@ -234,3 +234,21 @@ def test_old_entries_are_pruned(repo: Path) -> None:
     cache = open_cache(loaded, {})
     cache.close(max_entries=4)
     assert len(list((repo / ".mlops-ci/cache/results").glob("*/*.json"))) == 2
+
+
+def test_the_key_holds_the_code_and_the_libraries(repo: Path) -> None:
+    from mlops_ci import cache
+
+    first, _, _ = run_fast(repo)
+    assert run_fast(repo)[0] == []
+    cache.code_fingerprint.cache_clear()
+    cache.library_versions.cache_clear()
+    module = Path(cache.__file__)
+    stat = module.stat()
+    os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # an edit of an editable install
+    try:
+        assert run_fast(repo)[0] == first
+    finally:
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        cache.code_fingerprint.cache_clear()
+    assert set(cache.library_versions()) == set(cache.CACHED_LIBRARIES)
