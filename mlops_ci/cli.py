@@ -165,6 +165,7 @@ def demo(
     from mlops_ci.commands.common import emit_report
     from mlops_ci.commands.sign import print_signed, print_verified
     from mlops_ci.demo import create_demo
+    from mlops_ci.demo.promotion import promote_demo
     from mlops_ci.demo.signing import REPORT, sign_demo, verify_demo
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
@@ -181,16 +182,19 @@ def demo(
     print_signed(sign_demo(target))
     typer.echo("\n$ mlops-ci verify")
     verified = print_verified(verify_demo(target))
-    raise typer.Exit(code or verified)
+    if code or verified:
+        raise typer.Exit(code or verified)
+    raise typer.Exit(promote_demo(target, typer.echo))
 
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import bench, card, ci, hook, policy, sbom, scan, sign
+    from mlops_ci.commands import bench, card, ci, hook, policy, promote, sbom, scan, sign
 
     bench.register(app)
     card.register(app)
     policy.register(app)
+    promote.register(app)
     sbom.register(app)
     scan.register(app)
     sign.register(app)
@@ -208,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="mlops-ci", standalone_mode=False)
     except MlopsCiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        print(f"{exc.label}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
     except TyperException as exc:  # typer's (vendored click's) usage errors

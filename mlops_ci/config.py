@@ -208,6 +208,33 @@ class ForgeConfig(_Strict):
     """Which forge receives promotion pull/merge requests."""
 
     kind: Literal["auto", "github", "gitlab", "none"] = "auto"
+    repository: str | None = Field(
+        default=None, description="a repository path like owner/name or group/project"
+    )
+    api_url: str | None = Field(default=None, description="a forge API base URL")
+
+
+class AuthorConfig(_Strict):
+    """Who promotion commits are authored by."""
+
+    name: str
+    email: str
+
+
+class PromotionConfig(_Strict):
+    """How ``mlops-ci promote`` changes the repository."""
+
+    policies: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="a mapping of environment to the policy packs a promotion into it must pass",
+    )
+    default_branch: str | None = None
+    remote: str = "origin"
+    labels: list[str] = Field(default_factory=lambda: ["mlops-ci", "promotion"])
+    reviewers: list[str] = Field(default_factory=list)
+    author: AuthorConfig | None = None
+    push_retries: int = Field(default=5, ge=1, le=20)
+    tags: bool = False
 
 
 PRE_PUSH_CHECKS = ("card", "onnx-model", "artifacts", "policy")
@@ -262,6 +289,7 @@ class Config(_Strict):
     forge: ForgeConfig = Field(default_factory=ForgeConfig)
     hook: HookConfig = Field(default_factory=HookConfig)
     sbom: SbomConfig = Field(default_factory=SbomConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     fail_on: SeverityField = Field(
         default=Severity.HIGH, description="one of info, low, medium, high, critical"
     )
@@ -275,6 +303,9 @@ class Config(_Strict):
         envs = self.environments
         if len(set(envs)) != len(envs) or not envs:
             raise ValueError("environments must be a non-empty list of unique names")
+        unknown = sorted(set(self.promotion.policies) - set(envs))
+        if unknown:
+            raise ValueError(f"promotion.policies names unknown environments: {', '.join(unknown)}")
         return self
 
     def model(self, name: str) -> ModelConfig:
@@ -293,6 +324,31 @@ class LoadedConfig:
     config: Config
     path: Path | None
     root: Path
+    document: YamlDocument | None = None
+
+    def where(self, *loc: str | int) -> SourcePosition:
+        """The position of a configuration key, for error messages (the file when unknown)."""
+        if self.document is None:
+            return SourcePosition(str(self.path or CONFIG_FILENAME))
+        position = self.document.position(tuple(loc), prefer_key=True)
+        return SourcePosition(self.display(Path(position.path)), position.line, position.column)
+
+    def environment(self, name: str) -> str:
+        """``name`` if it is on the ladder; ConfigError naming the file and line otherwise."""
+        if name not in self.config.environments:
+            ladder = self.config.environments
+            raise ConfigError(
+                f"unknown environment {name!r}{did_you_mean(name, ladder)}; environments: {', '.join(ladder)}",
+                self.where("environments"),
+            )
+        return name
+
+    def model_named(self, name: str) -> ModelConfig:
+        """The configured model ``name``; ConfigError naming the file and line otherwise."""
+        try:
+            return self.config.model(name)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, self.where("models")) from None
 
     def resolve(self, relative: str) -> Path:
         """A path from the configuration, resolved against the repository root."""
@@ -360,7 +416,7 @@ def load_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, document) from None
-    return LoadedConfig(config=config, path=path, root=path.resolve().parent)
+    return LoadedConfig(config=config, path=path, root=path.resolve().parent, document=document)
 
 
 def default_config(

@@ -34,6 +34,7 @@ class MlopsCiError(Exception):
     """
 
     exit_code = 2
+    label = "error"
 
     def __init__(self, message: str, position: SourcePosition | None = None) -> None:
         super().__init__(message)

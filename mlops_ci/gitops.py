@@ -168,3 +168,37 @@ def read_file_at_ref(path: Path, ref: str) -> tuple[bytes | None, str]:
         except KeyError:
             return None, commit.hexsha[:12]
         return bytes(blob.data_stream.read()), commit.hexsha[:12]
+
+
+def merge_and_push(
+    path: Path, branch: str, message: str, author: tuple[str, str] = DEMO_AUTHOR
+) -> str:
+    """Merge ``origin/<branch>`` into the checked-out branch (no fast-forward) and push it.
+
+    This is what a reviewer's "merge" button does; the demo uses it to land promotion PRs.
+    """
+    import git
+
+    with git.Repo(path) as repo:
+        origin = repo.remotes.origin
+        origin.fetch()
+        name, email = author
+        env = {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+        }
+        repo.git.merge("--no-ff", "-m", message, f"origin/{branch}", env=env)
+        current = repo.active_branch.name
+        origin.push(refspec=f"{current}:{current}")
+        return str(repo.head.commit.hexsha)
+
+
+def push_current(path: Path) -> None:
+    """Push the checked-out branch to ``origin``."""
+    import git
+
+    with git.Repo(path) as repo:
+        current = repo.active_branch.name
+        repo.remotes.origin.push(refspec=f"{current}:{current}")

@@ -110,6 +110,48 @@ _CATALOG: tuple[Rule, ...] = (
         Severity.LOW,
     ),
     Rule(
+        "PROMOTE-FOREIGN-FILE",
+        "promote-verify",
+        "Promotion PR changes other files",
+        "A promotion PR/MR may change only the environments' state files (<state_dir>/<env>.yaml).",
+        "Move other changes to their own PR; promotion PRs are made by 'mlops-ci promote'.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "PROMOTE-LADDER",
+        "promote-verify",
+        "State change out of ladder order",
+        "An environment would run a digest or version the previous environment does not run on the"
+        " base branch (a hand edit, or a skipped environment).",
+        "Promote through each environment in order with 'mlops-ci promote MODEL --to ENV'.",
+        Severity.CRITICAL,
+    ),
+    Rule(
+        "PROMOTE-EVIDENCE",
+        "promote-verify",
+        "Promotion evidence does not verify",
+        "The model files do not hash to the entry's digest, or the signature or gate-report"
+        " attestation does not verify under the identity policy, or the environment's policies fail.",
+        "Sign the model in CI ('mlops-ci sign') with the configured identity and fix the policy findings.",
+        Severity.CRITICAL,
+    ),
+    Rule(
+        "PROMOTE-REMOVED",
+        "promote-verify",
+        "Model removed from an environment",
+        "A state-file change removes a model; environments change only by promotion or rollback.",
+        "Restore the entry, or retire the model through a reviewed change of the configuration.",
+        Severity.HIGH,
+    ),
+    Rule(
+        "PROMOTE-ROLLBACK",
+        "promote-verify",
+        "Rollback to a release the environment never ran",
+        "A pinned entry claims to be a rollback, but the environment's history has no such release.",
+        "Roll back with 'mlops-ci rollback MODEL --env ENV --to VERSION' to a version from 'mlops-ci history'.",
+        Severity.CRITICAL,
+    ),
+    Rule(
         "ONNX001",
         "onnx-model",
         "Model file is not loadable ONNX",

@@ -7,6 +7,7 @@ whole run. Verification checks the model signature (required) and every other bu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from mlops_ci.signing import keyless, paths
 from mlops_ci.signing.attestation import gate_predicate, statement_bytes
 from mlops_ci.signing.errors import SigningError, VerificationError, describe_exception
 from mlops_ci.signing.modes import Signer, SigningInputs, choose_mode, open_signer
-from mlops_ci.signing.oms import manifest_of, root_digest
+from mlops_ci.signing.oms import manifest_of, root_digest, signed_statement
 from mlops_ci.signing.policy import Mode, VerificationPolicy
 from mlops_ci.signing.targets import Target, hashing_ignores, read_report, report_file
 from mlops_ci.signing.verify import Verified, verify_attestation, verify_file, verify_model
@@ -126,9 +127,30 @@ def _sign_target(
                 notes.append(f"the gate report's verdict is {report.verdict}, and is attested so")
         else:
             notes.append(f"the report has no results for model {target.name!r}: no attestation")
+    if not attest and _stale_attestation(target.attestation, digest):
+        # It vouches for bytes that are gone; left in place, the next check would fail on it.
+        target.attestation.unlink()
+        notes.append(
+            f"removed {loaded.display(target.attestation)}: it was about other model bytes"
+        )
     if target.sbom is not None and target.sbom.is_file():
         files.append(_sign_file(loaded, "sbom", target.sbom, signer, secrets))
     return files
+
+
+def _stale_attestation(path: Path, digest: str) -> bool:
+    """Whether ``path`` is an attestation whose subject is not ``digest`` (nothing is trusted)."""
+    if not path.is_file():
+        return False
+    try:
+        statement = signed_statement(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return False
+    subjects = (statement or {}).get("subject") or []
+    algorithm, _, value = digest.partition(":")
+    return bool(subjects) and all(
+        isinstance(s, dict) and (s.get("digest") or {}).get(algorithm) != value for s in subjects
+    )
 
 
 def _check_report_digest(report: Report, target: Target, digest: str) -> None:

@@ -1,0 +1,185 @@
+"""``mlops-ci promote``, ``promote verify``, ``promote tag``, ``rollback``, ``status``, ``history``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+
+class _PromoteGroup(TyperGroup):
+    """``promote MODEL --to ENV`` runs the hidden ``run`` command; ``promote verify`` etc. stay."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if (args and args[0] not in self.commands and not args[0].startswith("-")) or (
+            args and args[0].startswith("-") and args[0] not in ("--help",)
+        ):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+promote_app = typer.Typer(
+    cls=_PromoteGroup,
+    help="Promote a model to the next environment through a pull/merge request.\n\n"
+    "Usage: mlops-ci promote MODEL --to ENV [--version V] [--forge auto|github|gitlab|none] [--dry-run] [--unpin]",
+    no_args_is_help=True,
+)
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Configuration file.")]
+ForgeOption = Annotated[
+    str | None, typer.Option("--forge", help="auto, github, gitlab or none (default: forge.kind).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``promote``, ``rollback``, ``status`` and ``history``."""
+    app.add_typer(promote_app, name="promote")
+    app.command("rollback")(rollback)
+    app.command("status")(status)
+    app.command("history")(history)
+
+
+def _loaded(config: Path | None) -> Any:
+    from mlops_ci.config import load_config
+
+    return load_config(config)
+
+
+def _report(outcome: Any) -> int:
+    if outcome.landed is None:  # dry run
+        if outcome.plan is None:
+            print("nothing to do: the environment already runs this release")
+            return 0
+        plan = outcome.plan
+        print(f"plan: {plan.title}")
+        print(f"branch: {plan.branch}")
+        verified = outcome.evidence is not None
+        print(f"evidence: {'verified' if verified else 'not verified'}")
+        sys.stdout.write(outcome.diff)
+        return 0
+    landed = outcome.landed
+    if landed.outcome == "already-promoted":
+        print(f"already promoted: {landed.note}")
+        return 0
+    where = landed.pull.url if landed.pull is not None else landed.note
+    print(f"{landed.outcome}: {landed.plan.title if landed.plan else ''} -> {where}")
+    return 0
+
+
+@promote_app.command("run", hidden=True)
+def run(
+    model: Annotated[str, typer.Argument(help="Model name from mlops-ci.yaml.")],
+    to: Annotated[str, typer.Option("--to", help="Target environment.")],
+    version: Annotated[str | None, typer.Option("--version", help="Version to promote.")] = None,
+    forge: ForgeOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and diff only.")
+    ] = False,
+    unpin: Annotated[bool, typer.Option("--unpin", help="Promote over a rollback pin.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Promote MODEL to ENV."""
+    from mlops_ci.promote.service import PromoteRequest, promote
+
+    request = PromoteRequest(model, to, version, forge, dry_run, unpin)
+    raise typer.Exit(_report(promote(_loaded(config), request, os.environ)))
+
+
+@promote_app.command("verify")
+def verify(
+    base: Annotated[
+        str | None, typer.Option("--base", help="Base ref (default: the remote default branch).")
+    ] = None,
+    output_format: Annotated[
+        list[str] | None, typer.Option("--format", "-f", help="FMT[=PATH].")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check that this PR/MR changes only state files, each by a valid promotion or rollback."""
+    import datetime as dt
+
+    from mlops_ci.outputs import deliver, parse_format_specs
+    from mlops_ci.promote.review import review
+    from mlops_ci.promote.service import open_repo
+
+    loaded = _loaded(config)
+    specs = parse_format_specs(output_format or [])
+    repo = open_repo(loaded)
+    try:
+        report = review(loaded, repo, base, dt.datetime.now(dt.UTC))
+    finally:
+        repo.close()
+    for text in deliver(report, specs):
+        sys.stdout.write(text)
+    raise typer.Exit(report.exit_code)
+
+
+@promote_app.command("tag")
+def tag(
+    push: Annotated[bool, typer.Option("--push", help="Push the tags to the remote.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """After a merge: tag each model the HEAD commit promoted as MODEL#ENV#N (GTO-compatible)."""
+    from mlops_ci.promote.service import commit_author, open_repo
+    from mlops_ci.promote.tags import tag_promotions
+
+    loaded = _loaded(config)
+    repo = open_repo(loaded)
+    try:
+        author = commit_author(loaded, os.environ, repo)
+        created = tag_promotions(
+            repo, loaded.config.state_dir, loaded.config.environments, author, push=push
+        )
+    finally:
+        repo.close()
+    for name in created:
+        print(f"tagged {name}")
+    if not created:
+        print("no promotion in HEAD: nothing to tag")
+
+
+def rollback(
+    model: Annotated[str, typer.Argument(help="Model name from mlops-ci.yaml.")],
+    env: Annotated[str, typer.Option("--env", help="Environment to roll back.")],
+    to: Annotated[str, typer.Option("--to", help="Version from the environment's history.")],
+    forge: ForgeOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and diff only.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Roll ENV back to a VERSION it ran before, and pin it (a later promote needs --unpin)."""
+    from mlops_ci.promote.service import PromoteRequest, promote
+
+    request = PromoteRequest(model, env, None, forge, dry_run, False, rollback_to=to)
+    raise typer.Exit(_report(promote(_loaded(config), request, os.environ)))
+
+
+def status(
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = "text",
+    config: ConfigOption = None,
+) -> None:
+    """What runs where: models x environments, from the default branch's state files."""
+    from mlops_ci.commands.promote_views import render_status
+
+    sys.stdout.write(render_status(_loaded(config), output_format))
+
+
+def history(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="What ran on this date (YYYY-MM-DD).")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    config: ConfigOption = None,
+) -> None:
+    """The changes of MODEL in each environment, newest first (from the git log)."""
+    from mlops_ci.commands.promote_views import render_history
+
+    sys.stdout.write(render_history(_loaded(config), model, env, at, output_format))

@@ -1,0 +1,117 @@
+"""Tables for ``mlops-ci status`` and ``mlops-ci history``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlops_ci.config import LoadedConfig
+from mlops_ci.errors import UsageError
+
+
+def _ref(repo: Any) -> str:
+    """The default branch as the remote has it (after a fetch), else the local HEAD."""
+    try:
+        repo.fetch()
+    except Exception:  # offline or no remote branch yet: fall back to what is checked out
+        return "HEAD"
+    return repo.default_ref if repo.resolve(repo.default_ref) else "HEAD"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_status(loaded: LoadedConfig, output_format: str) -> str:
+    """Models x environments: version, digest prefix, when and by whom."""
+    from mlops_ci.promote.history import read_states
+    from mlops_ci.promote.service import open_repo
+
+    if output_format not in ("text", "json", "markdown"):
+        raise UsageError(f"--format {output_format!r}: use text, json or markdown")
+    repo = open_repo(loaded)
+    try:
+        ladder = loaded.config.environments
+        states = read_states(repo, _ref(repo), loaded.config.state_dir, ladder)
+    finally:
+        repo.close()
+    data: dict[str, dict[str, Any]] = {}
+    rows = []
+    for model in loaded.config.models:
+        data[model.name] = {}
+        for env in ladder:
+            entry = states[env].entry(model.name)
+            data[model.name][env] = None if entry is None else entry.to_mapping()
+            cell = "-" if entry is None else f"{entry.version} {entry.digest.split(':')[-1][:12]}"
+            who = (
+                ""
+                if entry is None
+                else f"{(entry.promoted_at or '')[:16]} {entry.promoted_by or ''}"
+            )
+            pin = " (pinned)" if entry is not None and entry.pinned else ""
+            rows.append([model.name, env, cell + pin, who.strip()])
+    if output_format == "json":
+        return json.dumps(data, indent=2) + "\n"
+    headers = ["MODEL", "ENVIRONMENT", "VERSION DIGEST", "PROMOTED"]
+    return _markdown(headers, rows) if output_format == "markdown" else _table(headers, rows)
+
+
+def render_history(
+    loaded: LoadedConfig, model: str, env: str | None, at: str | None, output_format: str
+) -> str:
+    """The changes of ``model``, newest first; with ``at``, only what ran on that date."""
+    from mlops_ci.promote.history import changes, running_at
+    from mlops_ci.promote.service import open_repo
+
+    loaded.model_named(model)
+    envs = [loaded.environment(env)] if env else list(loaded.config.environments)
+    repo = open_repo(loaded)
+    try:
+        ref = _ref(repo)
+        found = {e: changes(repo, ref, loaded.config.state_dir, e, model) for e in envs}
+    finally:
+        repo.close()
+    if at is not None:
+        found = {e: [c] for e, cs in found.items() if (c := running_at(cs, at)) is not None}
+    items = [c for e in envs for c in found.get(e, [])]
+    if output_format == "json":
+        return (
+            json.dumps(
+                [
+                    {
+                        "environment": c.environment,
+                        "commit": c.commit,
+                        "date": c.date,
+                        "author": c.author,
+                        "entry": None if c.entry is None else c.entry.to_mapping(),
+                    }
+                    for c in items
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
+    rows = [
+        [
+            c.environment,
+            c.date[:19],
+            "removed" if c.entry is None else c.entry.version,
+            "" if c.entry is None else c.entry.digest.split(":")[-1][:12],
+            c.commit[:10],
+            "" if c.entry is None else (c.entry.promoted_by or ""),
+            "rollback" if c.entry is not None and c.entry.pinned else "",
+        ]
+        for c in items
+    ]
+    return _table(["ENVIRONMENT", "DATE", "VERSION", "DIGEST", "COMMIT", "BY", ""], rows)

@@ -1,0 +1,1 @@
+"""GitHub and GitLab REST clients behind one interface, for promotion pull/merge requests."""

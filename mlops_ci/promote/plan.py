@@ -1,0 +1,224 @@
+"""Deciding what a promotion or rollback changes. Pure: no git, no network, no clock of its own.
+
+Rules of the ladder (``environments`` in the configuration, in order):
+- the first environment takes the model as it is in the repository (its evidence must show a
+  passing gate report); every later one takes exactly the entry the previous environment runs on
+  the default branch, so a digest can only move one rung at a time and skipping is impossible;
+- an environment pinned by a rollback refuses promotions until ``--unpin``;
+- a rollback takes a version from the environment's own history and pins it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mlops_ci.errors import MlopsCiError
+from mlops_ci.promote.state import EnvironmentState, StateEntry, state_path
+
+BRANCH_PREFIX = "mlops-ci/promote"
+_UNSAFE_REF = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+class PromotionRefused(MlopsCiError):
+    """A promotion the gates refuse (ladder skip, unknown digest, bad signature, pinned): exit 1."""
+
+    exit_code = 1
+    label = "refused"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The model as found in the repository, for the first environment of the ladder."""
+
+    artifact: str
+    digest: str
+    signature: str | None
+    attestation: str | None
+    commit: str
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    """Everything ``apply`` needs to make the change, and the reviewers need to judge it."""
+
+    model: str
+    environment: str
+    source: str | None  # the environment promoted from (None: the repository, for the first)
+    entry: StateEntry
+    current: StateEntry | None
+    state_file: str
+    branch: str
+    title: str
+    commit_message: str
+    rollback: bool = False
+
+
+def branch_name(model: str, environment: str, version: str) -> str:
+    """``mlops-ci/promote/<model>/<env>/<version>``, with characters git refuses replaced."""
+    parts = [_UNSAFE_REF.sub("-", p).strip(".-") or "x" for p in (model, environment, version)]
+    return "/".join([BRANCH_PREFIX, *parts])
+
+
+def branch_prefix(model: str, environment: str) -> str:
+    """The prefix shared by every promotion branch of ``model`` into ``environment``."""
+    return branch_name(model, environment, "x")[: -len("x")]
+
+
+def previous_environment(ladder: Sequence[str], environment: str) -> str | None:
+    """The rung below ``environment`` (None for the first)."""
+    index = list(ladder).index(environment)
+    return ladder[index - 1] if index > 0 else None
+
+
+def plan_promotion(
+    *,
+    model: str,
+    environment: str,
+    ladder: Sequence[str],
+    state_dir: str,
+    states: Mapping[str, EnvironmentState],
+    candidate: Candidate | None,
+    version: str | None,
+    actor: str,
+    now_iso: str,
+    unpin: bool = False,
+) -> PromotionPlan | None:
+    """Plan promoting ``model`` into ``environment``; None when it already runs that release.
+
+    ``candidate`` is the repository's model (used for the first environment only); ``version``
+    is required there and, for later environments, must match what the previous one runs.
+    """
+    source = previous_environment(ladder, environment)
+    current = states[environment].entry(model)
+    if source is None:
+        if candidate is None:
+            raise PromotionRefused(f"no model files to promote into {environment}")
+        if not version:
+            raise PromotionRefused(
+                f"give --version, or set governance.version in the card of {model}"
+            )
+        entry = StateEntry(
+            version=version,
+            artifact=candidate.artifact,
+            digest=candidate.digest,
+            signature=candidate.signature,
+            attestation=candidate.attestation,
+            promoted_from={"commit": candidate.commit},
+            promoted_at=now_iso,
+            promoted_by=actor,
+        )
+    else:
+        upstream = states[source].entry(model)
+        if upstream is None:
+            raise PromotionRefused(
+                f"{source} does not run {model}; promote it to {source} first"
+                f" (environments are promoted in order: {' -> '.join(ladder)})"
+            )
+        if version and version != upstream.version:
+            raise PromotionRefused(
+                f"{source} runs {model} {upstream.version}, not {version}; only what {source}"
+                f" runs can be promoted to {environment}"
+            )
+        entry = StateEntry(
+            version=upstream.version,
+            artifact=upstream.artifact,
+            digest=upstream.digest,
+            signature=upstream.signature,
+            attestation=upstream.attestation,
+            promoted_from={
+                "environment": source,
+                **(
+                    {"commit": upstream.promoted_from["commit"]}
+                    if "commit" in upstream.promoted_from
+                    else {}
+                ),
+            },
+            promoted_at=now_iso,
+            promoted_by=actor,
+        )
+    if current is not None and current.pinned and not unpin:
+        raise PromotionRefused(
+            f"{environment} is pinned to {model} {current.version} by a rollback;"
+            " pass --unpin to promote over it"
+        )
+    if entry.same_release(current) and not (current is not None and current.pinned):
+        return None
+    origin = source or "the repository"
+    title = f"Promote {model} {entry.version} to {environment}"
+    message = (
+        f"{title}\n\nFrom: {origin}\nDigest: {entry.digest}\nArtifact: {entry.artifact}\n"
+        f"Previous: {current.version + ' ' + current.digest if current else 'none'}\n"
+    )
+    return PromotionPlan(
+        model=model,
+        environment=environment,
+        source=source,
+        entry=entry,
+        current=current,
+        state_file=state_path(state_dir, environment),
+        branch=branch_name(model, environment, entry.version),
+        title=title,
+        commit_message=message,
+    )
+
+
+def plan_rollback(
+    *,
+    model: str,
+    environment: str,
+    state_dir: str,
+    current: StateEntry | None,
+    history: Sequence[tuple[str, StateEntry]],
+    version: str,
+    actor: str,
+    now_iso: str,
+) -> PromotionPlan:
+    """Plan pinning ``environment`` back to ``version`` of ``model`` from its own history.
+
+    ``history`` is ``(commit, entry)`` pairs of what the environment ran, newest first.
+    """
+    match = next(((c, e) for c, e in history if e.version == version), None)
+    if match is None:
+        known = ", ".join(dict.fromkeys(e.version for _, e in history)) or "none"
+        raise PromotionRefused(
+            f"{environment} never ran {model} {version}; versions in its history: {known}"
+        )
+    commit, past = match
+    if current is not None and current.same_release(past) and current.pinned:
+        raise PromotionRefused(f"{environment} is already pinned to {model} {version}")
+    entry = StateEntry(
+        version=past.version,
+        artifact=past.artifact,
+        digest=past.digest,
+        signature=past.signature,
+        attestation=past.attestation,
+        # the artifact's own commit (where its files and signature are), not the state commit
+        promoted_from={
+            "environment": environment,
+            "commit": past.promoted_from.get("commit", commit),
+        },
+        promoted_at=now_iso,
+        promoted_by=actor,
+        pinned=True,
+        rollback_of=current.version if current else None,
+    )
+    title = f"Roll back {model} in {environment} to {version}"
+    message = (
+        f"{title}\n\nDigest: {entry.digest}\nFrom the history of {environment} at {commit}\n"
+        f"Replaces: {current.version + ' ' + current.digest if current else 'none'}\n"
+        "The environment stays pinned until a promotion with --unpin.\n"
+    )
+    return PromotionPlan(
+        model=model,
+        environment=environment,
+        source=environment,
+        entry=entry,
+        current=current,
+        state_file=state_path(state_dir, environment),
+        branch=branch_name(model, environment, version),
+        title=title,
+        commit_message=message,
+        rollback=True,
+    )

@@ -1,0 +1,208 @@
+"""Promotion and rollback end to end: config, repository, evidence, plan, and landing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mlops_ci.config import LoadedConfig
+from mlops_ci.forge.detect import ForgeTarget, detect_kind, make_forge
+from mlops_ci.promote.apply import Landed, PullSettings, land
+from mlops_ci.promote.body import pull_body, status_comment
+from mlops_ci.promote.evidence import Evidence, verify_evidence
+from mlops_ci.promote.gitwork import Author, PromotionRepo
+from mlops_ci.promote.history import changes, history_entries, read_states
+from mlops_ci.promote.plan import Candidate, PromotionPlan, plan_promotion, plan_rollback
+from mlops_ci.promote.state import set_entry
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    """``mlops-ci promote`` / ``rollback`` arguments."""
+
+    model: str
+    environment: str
+    version: str | None = None
+    forge: str | None = None
+    dry_run: bool = False
+    unpin: bool = False
+    rollback_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a promotion did (or, in a dry run, would do)."""
+
+    landed: Landed | None
+    plan: PromotionPlan | None
+    evidence: Evidence | None
+    diff: str = ""
+
+
+def open_repo(loaded: LoadedConfig) -> PromotionRepo:
+    """The repository of the configuration, through the configured remote."""
+    settings = loaded.config.promotion
+    return PromotionRepo(loaded.root, settings.remote, settings.default_branch)
+
+
+def _ci_or_git_author(environ: Mapping[str, str], repo: PromotionRepo) -> Author:
+    if environ.get("GITHUB_ACTOR"):
+        name = environ["GITHUB_ACTOR"]
+        return Author(name, f"{name}@users.noreply.github.com")
+    if environ.get("GITLAB_USER_LOGIN"):
+        return Author(
+            environ["GITLAB_USER_LOGIN"], environ.get("GITLAB_USER_EMAIL", "gitlab@localhost")
+        )
+    reader = repo.repo.config_reader()
+    name = str(reader.get_value("user", "name", "")) or environ.get("USER", "mlops-ci")
+    email = str(reader.get_value("user", "email", "")) or "mlops-ci@localhost"
+    return Author(name, email)
+
+
+def commit_author(loaded: LoadedConfig, environ: Mapping[str, str], repo: PromotionRepo) -> Author:
+    """The configured promotion author, else the CI or git user."""
+    configured = loaded.config.promotion.author
+    if configured is not None:
+        return Author(configured.name, configured.email)
+    return _ci_or_git_author(environ, repo)
+
+
+def forge_for(
+    loaded: LoadedConfig, repo: PromotionRepo, requested: str | None, environ: Mapping[str, str]
+) -> ForgeTarget:
+    """The forge to open the PR/MR on."""
+    url = repo.remote_url()
+    kind = detect_kind(requested or loaded.config.forge.kind, url, environ)
+    return make_forge(kind, loaded.config.forge, url, environ)
+
+
+def _candidate(loaded: LoadedConfig, repo: PromotionRepo, model: str) -> Candidate:
+    from mlops_ci.signing import attestation_path, model_digest, signature_path
+
+    configured = loaded.model_named(model)
+    artifact = loaded.resolve(configured.path)
+    signature = signature_path(artifact)
+    attestation = attestation_path(signature)
+    ignore = [p for p in (signature, attestation) if artifact.is_dir() and artifact in p.parents]
+    return Candidate(
+        artifact=configured.path,
+        digest=model_digest(artifact, ignore=ignore) if artifact.exists() else "missing",
+        signature=loaded.display(signature),
+        attestation=loaded.display(attestation),
+        commit=repo.head(),
+    )
+
+
+def _card_version(loaded: LoadedConfig, model: str) -> str | None:
+    from mlops_ci.card.validate import read_card_text, validate_card
+
+    configured = loaded.model_named(model)
+    if configured.card is None or not loaded.resolve(configured.card).is_file():
+        return None
+    path = loaded.resolve(configured.card)
+    card = validate_card(read_card_text(path, configured.card), configured.card)
+    governance = card.metadata.governance if card.metadata else None
+    return governance.version if governance else None
+
+
+def promote(
+    loaded: LoadedConfig,
+    request: PromoteRequest,
+    environ: Mapping[str, str],
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Promote (or roll back) ``request.model`` into ``request.environment``."""
+    env = loaded.environment(request.environment)
+    loaded.model_named(request.model)
+    ladder = loaded.config.environments
+    state_dir = loaded.config.state_dir
+    repo = open_repo(loaded)
+    try:
+        when = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+        author = commit_author(loaded, environ, repo)
+        evidence_box: list[Evidence] = []
+        first = ladder.index(env) == 0
+
+        def planner() -> PromotionPlan | None:
+            states = read_states(repo, repo.default_ref, state_dir, ladder)
+            if request.rollback_to is not None:
+                history = history_entries(
+                    changes(repo, repo.default_ref, state_dir, env, request.model)
+                )
+                plan: PromotionPlan | None = plan_rollback(
+                    model=request.model,
+                    environment=env,
+                    state_dir=state_dir,
+                    current=states[env].entry(request.model),
+                    history=history,
+                    version=request.rollback_to,
+                    actor=author.name,
+                    now_iso=when,
+                )
+            else:
+                plan = plan_promotion(
+                    model=request.model,
+                    environment=env,
+                    ladder=ladder,
+                    state_dir=state_dir,
+                    states=states,
+                    candidate=_candidate(loaded, repo, request.model) if first else None,
+                    version=request.version
+                    or (_card_version(loaded, request.model) if first else None),
+                    actor=author.name,
+                    now_iso=when,
+                    unpin=request.unpin,
+                )
+            if plan is not None:
+                previous = plan.source if not plan.rollback and plan.source else None
+                evidence_box[:] = [
+                    verify_evidence(
+                        loaded,
+                        request.model,
+                        plan.entry,
+                        environment=env,
+                        previous=previous,
+                        previous_digest=states[previous].entry(request.model).digest  # type: ignore[union-attr]
+                        if previous
+                        else None,
+                        first=first and not plan.rollback,
+                        repo=repo,
+                    )
+                ]
+            return plan
+
+        if request.dry_run:
+            repo.fetch()
+            plan = planner()
+            diff = _diff(repo, plan) if plan else ""
+            return Outcome(None, plan, evidence_box[0] if evidence_box else None, diff)
+        target = forge_for(loaded, repo, request.forge, environ)
+        settings = loaded.config.promotion
+        landed = land(
+            planner,
+            repo,
+            target,
+            author=author,
+            body=lambda p: pull_body(p, evidence_box[0] if evidence_box else None),
+            comment=lambda p: status_comment(p, evidence_box[0] if evidence_box else None, when),
+            settings=PullSettings(settings.labels, settings.reviewers),
+            attempts=settings.push_retries,
+        )
+        return Outcome(landed, landed.plan, evidence_box[0] if evidence_box else None)
+    finally:
+        repo.close()
+
+
+def _diff(repo: PromotionRepo, plan: PromotionPlan) -> str:
+    old = repo.read_at(repo.default_ref, plan.state_file) or ""
+    new = set_entry(old or None, plan.model, plan.entry)
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"a/{plan.state_file}",
+            tofile=f"b/{plan.state_file}",
+        )
+    )

@@ -1,0 +1,191 @@
+"""Environment state files: ``<state_dir>/<env>.yaml``, one entry per model.
+
+::
+
+    # Managed by mlops-ci: change it with `mlops-ci promote` and `mlops-ci rollback`.
+    models:
+      fraud-detector:
+        version: 1.0.0
+        artifact: models/fraud-detector/model.onnx
+        digest: sha256:…                    # the OMS root digest of the model
+        signature: models/fraud-detector/model.onnx.sig
+        attestation: models/fraud-detector/model.onnx.attestation.sigstore.json
+        promoted_from: {environment: dev, commit: 1a2b3c…}
+        promoted_at: "2026-11-22T10:00:00+00:00"
+        promoted_by: ci-bot
+        pinned: false
+
+Edits go through ruamel.yaml's round-trip mode, so comments, key order and formatting survive.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.yamlio import load_yaml
+
+HEADER = "# Managed by mlops-ci: change it with `mlops-ci promote` and `mlops-ci rollback`.\n"
+_ENTRY_KEYS = (
+    "version",
+    "artifact",
+    "digest",
+    "signature",
+    "attestation",
+    "promoted_from",
+    "promoted_at",
+    "promoted_by",
+    "pinned",
+    "rollback_of",
+)
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """What one environment runs for one model."""
+
+    version: str
+    artifact: str
+    digest: str
+    signature: str | None = None
+    attestation: str | None = None
+    promoted_from: Mapping[str, str] = field(default_factory=dict)
+    promoted_at: str | None = None
+    promoted_by: str | None = None
+    pinned: bool = False
+    rollback_of: str | None = None
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The entry as YAML data, in the documented key order, without empty keys."""
+        values: dict[str, Any] = {
+            "version": self.version,
+            "artifact": self.artifact,
+            "digest": self.digest,
+            "signature": self.signature,
+            "attestation": self.attestation,
+            "promoted_from": dict(self.promoted_from) or None,
+            "promoted_at": self.promoted_at,
+            "promoted_by": self.promoted_by,
+            "pinned": self.pinned,
+            "rollback_of": self.rollback_of,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    def same_release(self, other: StateEntry | None) -> bool:
+        """Whether ``other`` runs the same bytes (digest) under the same version."""
+        return other is not None and (other.digest, other.version) == (self.digest, self.version)
+
+
+@dataclass(frozen=True)
+class EnvironmentState:
+    """A parsed state file."""
+
+    environment: str
+    path: str
+    models: Mapping[str, StateEntry]
+
+    def entry(self, model: str) -> StateEntry | None:
+        """The entry of ``model``, if the environment runs it."""
+        return self.models.get(model)
+
+
+def state_path(state_dir: str, environment: str) -> str:
+    """The repository-relative path of an environment's state file."""
+    return f"{state_dir.rstrip('/')}/{environment}.yaml"
+
+
+def parse_state(text: str | None, environment: str, path: str) -> EnvironmentState:
+    """Parse a state file's text (None: the file does not exist yet)."""
+    if text is None or not text.strip():
+        return EnvironmentState(environment, path, {})
+    document = load_yaml(text, path)
+    data = document.data if document.data is not None else {}
+    if not isinstance(data, dict) or not isinstance(data.get("models", {}), dict):
+        raise InputError(
+            "a state file must be a mapping with a 'models:' mapping of model name to entry",
+            document.position(()),
+        )
+    models: dict[str, StateEntry] = {}
+    for name, raw in (data.get("models") or {}).items():
+        position = document.position(("models", name))
+        models[name] = _entry(raw, name, position)
+    return EnvironmentState(environment, path, models)
+
+
+def _entry(raw: Any, name: str, position: SourcePosition) -> StateEntry:
+    if not isinstance(raw, dict):
+        raise InputError(f"models.{name}: expected a mapping of entry fields", position)
+    unknown = sorted(set(raw) - set(_ENTRY_KEYS))
+    if unknown:
+        raise InputError(f"models.{name}: unknown key {unknown[0]!r}", position)
+    for required in ("version", "artifact", "digest"):
+        if not isinstance(raw.get(required), str | int | float) or raw.get(required) in ("", None):
+            raise InputError(f"models.{name}: missing required key {required!r}", position)
+    source = raw.get("promoted_from") or {}
+    if not isinstance(source, dict):
+        raise InputError(f"models.{name}.promoted_from: expected a mapping", position)
+    return StateEntry(
+        version=str(raw["version"]),
+        artifact=str(raw["artifact"]),
+        digest=str(raw["digest"]),
+        signature=_optional(raw.get("signature")),
+        attestation=_optional(raw.get("attestation")),
+        promoted_from={str(k): str(v) for k, v in source.items() if v is not None},
+        promoted_at=_optional(raw.get("promoted_at")),
+        promoted_by=_optional(raw.get("promoted_by")),
+        pinned=bool(raw.get("pinned", False)),
+        rollback_of=_optional(raw.get("rollback_of")),
+    )
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _round_trip() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def set_entry(text: str | None, model: str, entry: StateEntry) -> str:
+    """``text`` with ``model``'s entry replaced (or added), comments and order kept."""
+    yaml = _round_trip()
+    document = yaml.load(text) if text and text.strip() else None
+    if document is None:
+        document = CommentedMap()
+        document.yaml_set_start_comment(HEADER.strip("# \n"))
+    models = document.get("models")
+    if models is None:
+        models = CommentedMap()
+        document["models"] = models
+    new = entry.to_mapping()
+    current = models.get(model)
+    if isinstance(current, CommentedMap):
+        for key in list(current):
+            if key not in new:
+                del current[key]
+        for key, value in new.items():
+            if key == "promoted_from" and isinstance(current.get(key), CommentedMap):
+                current[key].clear()
+                current[key].update(value)
+            else:
+                current[key] = value
+    else:
+        block = CommentedMap(new)
+        if isinstance(block.get("promoted_from"), dict):
+            flow = CommentedMap(block["promoted_from"])
+            flow.fa.set_flow_style()
+            block["promoted_from"] = flow
+        models[model] = block
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
