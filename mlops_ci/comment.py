@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from mlops_ci.errors import UsageError
 
@@ -84,89 +84,23 @@ def comment_body(markdown: str, run_url: str | None, marker: str = MARKER) -> st
 
 
 def post_comment(target: CommentTarget, body: str, environ: Mapping[str, str]) -> str:
-    """Create or update the comment carrying the marker; returns its URL (or the API path)."""
-    import httpx
+    """Create or update the comment carrying the marker, through the forge client of
+    :mod:`mlops_ci.forge` (tokens, API URLs, retries and error messages as for promotion)."""
+    from mlops_ci.config import ForgeConfig
+    from mlops_ci.forge.detect import make_forge
+    from mlops_ci.forge.interface import PullRequest
 
-    api, headers, base = _endpoint(target, environ)
-    listing = f"{base}/comments" if target.forge == "github" else f"{base}/notes"
+    forge = make_forge(target.forge, ForgeConfig(), None, environ)
+    if forge.client is None:
+        raise UsageError(
+            "commenting on GitLab needs GITLAB_TOKEN, a project access token with api scope"
+            " (CI_JOB_TOKEN cannot write notes)"
+        )
+    pull = PullRequest(target.number, "", "open", "", "")
     try:
-        with httpx.Client(base_url=api, headers=headers, timeout=30.0) as client:
-            existing = _find_marked(client, listing, MARKER)
-            if existing is None:
-                response = client.post(listing, json={"body": body})
-            elif target.forge == "github":
-                repo = environ["GITHUB_REPOSITORY"]
-                response = client.patch(
-                    f"/repos/{repo}/issues/comments/{existing}", json={"body": body}
-                )
-            else:
-                response = client.put(f"{listing}/{existing}", json={"body": body})
-            _raise_for(response, target)
-            made = response.json()
-    except httpx.HTTPError as exc:
-        raise UsageError(f"cannot reach the {target.forge} API: {exc.__class__.__name__}") from None
-    if target.forge == "github":
-        return str(made.get("html_url", listing))
-    project_url = environ.get("CI_MERGE_REQUEST_PROJECT_URL") or environ.get("CI_PROJECT_URL", "")
-    return f"{project_url}/-/merge_requests/{target.number}#note_{made.get('id')}"
-
-
-def _endpoint(target: CommentTarget, environ: Mapping[str, str]) -> tuple[str, dict[str, str], str]:
-    if target.forge == "github":
-        token = environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN")
-        repo = environ.get("GITHUB_REPOSITORY")
-        if not token or not repo:
-            raise UsageError(
-                "commenting on GitHub needs GITHUB_TOKEN (or GH_TOKEN) and GITHUB_REPOSITORY"
-            )
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        }
-        api = environ.get("GITHUB_API_URL", "https://api.github.com")
-        return api, headers, f"/repos/{repo}/issues/{target.number}"
-    token = environ.get("GITLAB_TOKEN")
-    project = environ.get("CI_PROJECT_ID")
-    if not token or not project:
-        raise UsageError(
-            "commenting on GitLab needs GITLAB_TOKEN (a project access token with api scope:"
-            " CI_JOB_TOKEN cannot write notes) and CI_PROJECT_ID"
-        )
-    api = environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4")
-    base = f"/projects/{project}/merge_requests/{target.number}"
-    return api, {"PRIVATE-TOKEN": token}, base
-
-
-def _find_marked(client: Any, listing: str, marker: str) -> int | None:
-    """The id of the first comment containing ``marker`` (following up to 20 pages)."""
-    for page in range(1, 21):
-        response = client.get(listing, params={"per_page": 100, "page": page})
-        if response.status_code >= 400:
-            return None  # let the write that follows report the error with its status
-        items = response.json()
-        for item in items if isinstance(items, list) else []:
-            if marker in str(item.get("body", "")):
-                return int(item["id"])
-        if not isinstance(items, list) or len(items) < 100:
-            return None
-    return None
-
-
-def _raise_for(response: Any, target: CommentTarget) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    if status in (401, 403, 404):
-        need = (
-            "a token with pull-requests: write (and issues: write)"
-            if target.forge == "github"
-            else "a GITLAB_TOKEN with api scope and Reporter role"
-        )
-        raise UsageError(
-            f"the {target.forge} API refused the comment on #{target.number} (HTTP {status});"
-            f" it needs {need}"
-        )
-    raise UsageError(
-        f"the {target.forge} API failed to post the comment on #{target.number} (HTTP {status})"
-    )
+        forge.client.upsert_comment(pull, MARKER, body)
+    finally:
+        api = getattr(forge.client, "api", None)
+        if api is not None:
+            api.close()
+    return f"{forge.kind} {forge.repository}#{target.number}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from pytest_httpserver import HTTPServer
 
 from tests.actions_harness import ROOT, ActionRun, load_action, run_action
 from tests.test_formats import validate_sarif
+from tests.test_promote_e2e import _signed_template, signed_repo
 
 CARD = Path("models/fraud-detector/README.md")
+SHARED_FIXTURES = (_signed_template, signed_repo)  # the signed demo of the promotion tests
 VENV_BIN = str(Path(sys.executable).parent)
 PREINSTALLED = {"install": "false"}
 FAKE_TOKEN = "t0ken-secret"  # noqa: S105  (a marker that must never be printed)
@@ -241,7 +244,7 @@ def test_comment_failure_is_a_warning(
     assert not done.failed, done.log
     step = done.step("Update the sticky PR comment")
     assert "::warning::mlops-ci: could not post the PR comment" in step.stdout
-    assert "HTTP 403" in step.stderr and FAKE_TOKEN not in step.stderr
+    assert "answered 403" in step.stderr and FAKE_TOKEN not in step.stderr
 
 
 def test_install_from_the_action_checkout_or_pinned(tmp_path: Path) -> None:
@@ -293,33 +296,103 @@ def test_install_without_python_says_what_to_do(tmp_path: Path) -> None:
     assert not done.step("Run the gates").ran
 
 
-@pytest.mark.skipif(
-    not command_exists("promote", "verify"),
-    reason="'mlops-ci promote verify' is not on this branch yet (issue 8)",
-)
-def test_verify_action_on_a_branch_without_promotions(demo_repo: Path, tmp_path: Path) -> None:
-    done = run("verify", demo_repo, tmp_path, base="HEAD")
-    assert done.outputs["verdict"] in ("pass", "fail"), done.log
-    assert done.outputs["report"].endswith("mlops-ci.json")
-    assert "mlops-ci" in done.summary
+PROMOTION = "mlops-ci/promote/fraud-detector/dev/1.0.0"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @pytest.mark.skipif(
     not command_exists("promote"), reason="'mlops-ci promote' is not on this branch yet (issue 8)"
 )
-def test_promote_action_dry_run(demo_repo: Path, tmp_path: Path) -> None:
+def test_promote_verify_and_tag_through_the_actions(signed_repo: Path, tmp_path: Path) -> None:
+    # The signed demo (model, attested passing report); its bare origin stands in for GitHub.
+    demo_repo = signed_repo
+    promoted = run(
+        "promote",
+        demo_repo,
+        tmp_path / "p",
+        models="fraud-detector",
+        to="dev",
+        forge="none",
+        token=FAKE_TOKEN,
+    )
+    assert not promoted.failed, promoted.log
+    assert promoted.outputs["verdict"] == "pass"
+    assert (
+        "## mlops-ci: promotion" in promoted.summary and f"pushed {PROMOTION}" in promoted.summary
+    )
+    assert PROMOTION in git(demo_repo, "ls-remote", "--heads", "origin")
+    assert FAKE_TOKEN not in promoted.log + promoted.summary
+
+    git(demo_repo, "fetch", "-q", "origin")
+    git(demo_repo, "checkout", "-q", "-b", "review", f"origin/{PROMOTION}")
+    verified = run("verify", demo_repo, tmp_path / "v", base="main")
+    assert not verified.failed, verified.log
+    assert verified.outputs["verdict"] == "pass"
+    report = json.loads(Path(verified.outputs["report"]).read_text())
+    assert report["verdict"] == "pass" and report["results"]
+
+    state = demo_repo / "deploy" / "dev.yaml"
+    digest = "sha256:" + "0" * 64
+    text = state.read_text()
+    state.write_text(text.replace(text.split("digest: ")[1].split("\n")[0], digest))
+    git(demo_repo, "commit", "-qam", "a hand edit")
+    refused = run("verify", demo_repo, tmp_path / "r", base="main")
+    assert refused.failed and refused.outputs["verdict"] == "fail"
+    assert "## ❌" in refused.summary
+
+    git(demo_repo, "checkout", "-q", "main")
+    git(demo_repo, "merge", "-q", "--no-ff", "-m", "Merge the promotion", f"origin/{PROMOTION}")
+    git(demo_repo, "push", "-q", "origin", "main")
+    tagged = run("promote", demo_repo, tmp_path / "t", tag="true", token=FAKE_TOKEN)
+    assert not tagged.failed, tagged.log
+    assert "fraud-detector#dev#1" in git(demo_repo, "ls-remote", "--tags", "origin")
+
+
+@pytest.mark.skipif(
+    not command_exists("sign"), reason="'mlops-ci sign' is not on this branch yet (issue 7)"
+)
+def test_promote_action_commits_new_evidence_first(signed_repo: Path, tmp_path: Path) -> None:
+    demo_repo = signed_repo
+    env = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(
+        ["mlops-ci", "sign"],
+        cwd=demo_repo,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    assert git(demo_repo, "status", "--porcelain")  # a fresh signature (ECDSA is randomised)
     done = run(
         "promote",
         demo_repo,
         tmp_path,
         models="fraud-detector",
         to="dev",
-        dry_run="true",
         forge="none",
+        commit_evidence="true",
         token=FAKE_TOKEN,
     )
-    assert done.outputs["report"].endswith("mlops-ci-promote.md")
-    assert "## mlops-ci: promotion" in done.summary
+    assert not done.failed, done.log
+    assert "evidence: committed" in done.summary
+    assert git(demo_repo, "log", "-1", "--format=%s", "origin/main") == (
+        "Evidence of the gates: signatures and attestations"
+    )
+    again = run(
+        "promote",
+        demo_repo,
+        tmp_path / "2",
+        models="fraud-detector",
+        to="dev",
+        forge="none",
+        commit_evidence="true",
+        token=FAKE_TOKEN,
+    )
+    assert "evidence: nothing new to commit" in again.summary
 
 
 def test_promote_action_needs_a_target(demo_repo: Path, tmp_path: Path) -> None:

@@ -83,3 +83,18 @@ mlops_ci_git_token() {
   export GIT_CONFIG_KEY_0="http.${GITHUB_SERVER_URL:-https://github.com}/.extraheader"
   export GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $basic"
 }
+
+# mlops_ci_commit_evidence BRANCH: commit new or changed signatures and attestations and push
+# them to BRANCH (a fast-forward: if BRANCH moved since this checkout, the push fails).
+mlops_ci_commit_evidence() {
+  local branch="$1"
+  git add -A -- ':(glob)**/*.sig' ':(glob)**/*.sigstore.json'
+  if git diff --cached --quiet; then
+    echo "evidence: nothing new to commit"
+    return 0
+  fi
+  git -c user.name="mlops-ci[bot]" -c user.email="mlops-ci-bot@users.noreply.github.com" \
+    commit --quiet --message "Evidence of the gates: signatures and attestations"
+  git push --quiet origin "HEAD:refs/heads/$branch"
+  echo "evidence: committed $(git rev-parse --short HEAD) and pushed it to $branch"
+}

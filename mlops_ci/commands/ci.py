@@ -124,5 +124,5 @@ def comment(
         text = body.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the comment body: {exc.__class__.__name__}") from None
-    url = post_comment(target, comment_body(text, target.run_url), os.environ)
-    typer.echo(f"comment on {target.forge} #{target.number}: {url}")
+    where = post_comment(target, comment_body(text, target.run_url), os.environ)
+    typer.echo(f"updated the mlops-ci comment on {where}")
