@@ -64,8 +64,23 @@ def test_every_action_maps_inputs_through_env_only() -> None:
         assert {"verdict", "report", "sarif", "sbom"} <= set(action["outputs"])
 
 
-def test_check_passes_on_the_demo(demo_repo: Path, tmp_path: Path) -> None:
-    done = run("check", demo_repo, tmp_path)
+def readme_check_inputs() -> dict[str, str]:
+    """The ``with:`` of actions/check in the README's GitHub block (the token's expression
+    becomes a value; mlops-ci is taken from this environment instead of being installed)."""
+    from ruamel.yaml import YAML
+
+    from tests.pre_commit_support import readme_block
+
+    workflow = YAML(typ="safe").load(readme_block("github"))
+    (step,) = [s for s in workflow["jobs"]["gates"]["steps"] if "actions/check@" in s["uses"]]
+    given = {key: str(value) for key, value in step["with"].items()}
+    assert given.pop("token") == "${{ github.token }}"
+    return {**given, "token": FAKE_TOKEN}
+
+
+def test_check_passes_on_the_demo_as_the_readme_uses_it(demo_repo: Path, tmp_path: Path) -> None:
+    inputs = {key.replace("-", "_"): value for key, value in readme_check_inputs().items()}
+    done = run("check", demo_repo, tmp_path, **inputs)
     assert not done.failed, done.log
     out = done.outputs
     assert out["verdict"] == "pass"
@@ -81,7 +96,8 @@ def test_check_passes_on_the_demo(demo_repo: Path, tmp_path: Path) -> None:
         (sbom,) = out["sbom"].splitlines()
         assert Path(sbom).is_absolute() and json.loads(Path(sbom).read_text())["bomFormat"]
     assert not done.step("Fail when a gate failed").ran
-    assert not done.step("Upload SARIF to code scanning").ran
+    assert done.step("Upload SARIF to code scanning").with_["sarif_file"] == out["sarif"]
+    assert not done.step("Update the sticky PR comment").ran  # a push, not a pull request
     assert "no id-token: write permission" in done.step("Sign the models keylessly").stdout
 
 

@@ -15,12 +15,14 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.conftest import REPO_ROOT
+from tests.test_promote_e2e import _signed_template, signed_repo
 
 GITLAB_CI_LOCAL_VERSION = "4.60.0"
 LOCAL_BINARY = (
     REPO_ROOT / ".tools" / "gitlab-ci-local" / "node_modules" / ".bin" / "gitlab-ci-local"
 )
 CARD = Path("models/fraud-detector/README.md")
+SHARED_FIXTURES = (_signed_template, signed_repo)  # the signed demo of the promotion tests
 
 
 def _version(binary: str) -> str | None:
@@ -205,3 +207,50 @@ def test_promote_component_expands_with_its_inputs(gitlab_ci_local: str, demo_re
     assert "mlops-ci-promotion-verify" in jobs
     preview = run_pipeline(gitlab_ci_local, demo_repo, "--preview")
     assert "MLOPS_CI_INPUT_TO: staging" in preview.stdout
+
+
+def test_promote_component_verifies_a_promotion_merge_request(
+    gitlab_ci_local: str, signed_repo: Path
+) -> None:
+    repo = signed_repo
+    use_component(repo, 'include:\n  - local: ci/promote.yml\n    inputs: {version: ""}\n')
+    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, check=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(
+        ["mlops-ci", "promote", "fraud-detector", "--to", "dev", "--forge", "none"],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    branch = "mlops-ci/promote/fraud-detector/dev/1.0.0"
+    subprocess.run(["git", "fetch", "-q", "origin"], cwd=repo, check=True)
+    subprocess.run(
+        ["git", "checkout", "-q", "-b", "review", f"origin/{branch}"], cwd=repo, check=True
+    )
+    merge_request = {
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": branch,
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": subprocess.run(
+            ["git", "merge-base", "main", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip(),
+    }
+    done = run_pipeline(gitlab_ci_local, repo, "mlops-ci-promotion-verify", variables=merge_request)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS  mlops-ci-promotion-verify" in done.stdout
+    junit = repo / ".gitlab-ci-local/artifacts/mlops-ci-promotion-verify/reports"
+    assert (junit / "mlops-ci-promotion.junit.xml").is_file()
+
+    state = repo / "deploy" / "dev.yaml"
+    text = state.read_text()
+    state.write_text(text.replace(text.split("digest: ")[1].split("\n")[0], "sha256:" + "0" * 64))
+    commit(repo, "A hand edit of the state")
+    refused = run_pipeline(
+        gitlab_ci_local, repo, "mlops-ci-promotion-verify", variables=merge_request
+    )
+    assert refused.returncode != 0
+    assert "FAIL  mlops-ci-promotion-verify" in refused.stdout
