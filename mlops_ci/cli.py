@@ -75,6 +75,16 @@ def check(
     offline: Annotated[
         bool, typer.Option("--offline", help="Make no network connections.")
     ] = False,
+    changed_only: Annotated[
+        bool,
+        typer.Option("--changed-only", help="Only the models whose files changed since --base."),
+    ] = False,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Git ref to compare with, e.g. origin/main.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ignore and bypass .mlops-ci/cache.")
+    ] = False,
 ) -> None:
     """Run the gates on the configured models."""
     from mlops_ci.commands.common import emit_report, parse_severity
@@ -89,6 +99,9 @@ def check(
         skip=tuple(skip or ()),
         fail_on=parse_severity(fail_on),
         offline=offline or os.environ.get("MLOPS_CI_OFFLINE", "") in ("1", "true"),
+        base=base,
+        changed_only=changed_only,
+        use_cache=not no_cache,
     )
     report = run_check(request)
     raise typer.Exit(emit_report(report, specs))
@@ -126,11 +139,17 @@ def schema_card() -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="Repository to scaffold.")] = Path(),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    monorepo: Annotated[
+        bool, typer.Option("--monorepo", help="CI that checks only the changed models.")
+    ] = False,
+    gpu: Annotated[
+        bool, typer.Option("--gpu", help="Also a GitHub workflow benchmarking on a GPU runner.")
+    ] = False,
 ) -> None:
     """Scaffold mlops-ci.yaml, a model card, CI files and a pre-push hook entry."""
     from mlops_ci.scaffold import scaffold
 
-    for path, action in scaffold(directory, force=force):
+    for path, action in scaffold(directory, force=force, monorepo=monorepo, gpu=gpu):
         typer.echo(f"{action:>9}  {path}")
 
 
@@ -170,7 +189,7 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import bench, card, policy, promote, sbom, scan, sign
+    from mlops_ci.commands import bench, card, ci, hook, policy, promote, sbom, scan, sign
 
     bench.register(app)
     card.register(app)
@@ -179,6 +198,8 @@ def _register_command_groups() -> None:
     sbom.register(app)
     scan.register(app)
     sign.register(app)
+    ci.register(app)
+    hook.register(app)
 
 
 _register_command_groups()

@@ -237,6 +237,19 @@ class PromotionConfig(_Strict):
     tags: bool = False
 
 
+PRE_PUSH_CHECKS = ("card", "onnx-model", "artifacts", "policy")
+
+
+class HookConfig(_Strict):
+    """What the pre-push hook (``mlops-ci hook run``, the pre-commit hook) runs, offline."""
+
+    checks: list[str] | None = Field(
+        default=None,
+        description="a list of checks to run before a push (default: card, onnx-model,"
+        " artifacts, policy); add bench to benchmark too",
+    )
+
+
 class SbomConfig(_Strict):
     """Where the CycloneDX SBOM of each model goes, and what its software part is made from."""
 
@@ -274,6 +287,7 @@ class Config(_Strict):
     scan: ScanConfig = Field(default_factory=ScanConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
     forge: ForgeConfig = Field(default_factory=ForgeConfig)
+    hook: HookConfig = Field(default_factory=HookConfig)
     sbom: SbomConfig = Field(default_factory=SbomConfig)
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     fail_on: SeverityField = Field(
@@ -431,7 +445,12 @@ def _read_document(path: Path) -> YamlDocument:
         raise ConfigError(
             f"cannot read the configuration: {exc.__class__.__name__}", SourcePosition(display)
         ) from None
-    if path.name != "pyproject.toml":
+    return parse_config_text(text, display, pyproject=path.name == "pyproject.toml")
+
+
+def parse_config_text(text: str, display: str, *, pyproject: bool = False) -> YamlDocument:
+    """Parse the text of ``mlops-ci.yaml`` (or of ``pyproject.toml``'s ``[tool.mlops-ci]``)."""
+    if not pyproject:
         return load_yaml(text, display)
     try:
         table = tomllib.loads(text).get("tool", {}).get("mlops-ci")

@@ -90,6 +90,42 @@ def changed_files(path: Path, base: str | None = None) -> list[str]:
         return sorted(n for n in names if n)
 
 
+def changed_since(path: Path, base: str) -> tuple[Path, list[str], str]:
+    """Files changed between the merge base of ``base`` and HEAD, and in the work tree.
+
+    Returns the work tree root, the changed paths relative to it (committed, staged, unstaged and
+    untracked; both sides of a rename) and the merge-base commit. A ``base`` that names no commit,
+    or shares no history with HEAD (a shallow clone), is a UsageError saying what to fetch.
+    """
+    import git
+
+    from mlops_ci.errors import UsageError
+
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UsageError(f"--base {base}: {path} is not inside a git repository") from None
+    with repo:
+        try:
+            repo.git.rev_parse("--verify", "--quiet", f"{base}^{{commit}}")
+        except git.GitCommandError:
+            raise UsageError(
+                f"--base {base!r}: no such commit, branch or tag; fetch it first"
+                " (git fetch origin, or actions/checkout with fetch-depth: 0)"
+            ) from None
+        try:
+            merge_base = repo.git.merge_base(base, "HEAD").strip()
+        except git.GitCommandError:
+            raise UsageError(
+                f"--base {base!r}: no common history with HEAD; fetch the full history"
+                " (actions/checkout with fetch-depth: 0, or GIT_DEPTH: 0 on GitLab)"
+            ) from None
+        names = set(repo.git.diff("--name-only", "--no-renames", "-z", merge_base).split("\0"))
+        names.update(repo.git.ls_files("--others", "--exclude-standard", "-z").split("\0"))
+        root = Path(str(repo.working_tree_dir))
+        return root, sorted(n for n in names if n), merge_base
+
+
 def read_file_at_ref(path: Path, ref: str) -> tuple[bytes | None, str]:
     """The bytes of file ``path`` as committed at ``ref``, and the commit's short SHA.
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mlops_ci.cache import ResultCache, cache_disabled, open_cache
 from mlops_ci.config import LoadedConfig, default_config, find_config, load_config
-from mlops_ci.errors import ConfigError, SourcePosition
+from mlops_ci.errors import ConfigError, SourcePosition, UsageError
 from mlops_ci.findings import CheckResult, Report, Severity
 from mlops_ci.runner import RunOptions, run_checks
 
@@ -29,6 +30,9 @@ class CheckRequest:
     environment: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    base: str | None = None
+    changed_only: bool = False
+    use_cache: bool = True
     # When no configuration file exists, run with the defaults rooted at ``cwd`` (``scan``).
     config_optional: bool = False
 
@@ -38,36 +42,86 @@ def run_check(
     on_result: Callable[[CheckResult], None] | None = None,
     *,
     now: dt.datetime | None = None,
+    cache: ResultCache | None = None,
 ) -> Report:
-    """Run the configured gates and return the report (raises MlopsCiError on bad input)."""
+    """Run the configured gates and return the report (raises MlopsCiError on bad input).
+
+    The result cache is opened here unless ``request.use_cache`` is off or ``MLOPS_CI_NO_CACHE``
+    is set; a caller that wants to see what the checks read passes its own ``cache`` (and closes
+    it).
+    """
     from mlops_ci.checks import registry
     from mlops_ci.gitops import git_info
 
     loaded = _load(request)
     now = now or dt.datetime.now(dt.UTC)
     ledger = _waiver_ledger(loaded, now)
+    models = _models_in_scope(loaded, request)
+    options = dict(request.options)
+    if request.base:
+        options.setdefault("base", request.base)
     opts = RunOptions(
         only=request.only,
         skip=request.skip,
-        models=request.models,
+        models=models,
         fail_on=request.fail_on,
         offline=request.offline,
         environment=request.environment,
-        options=request.options,
+        options=options,
     )
-    report = run_checks(
-        loaded,
-        registry(),
-        opts,
-        git=git_info(loaded.root),
-        now=now,
-        hook=lambda result, _ctx: ledger.apply(result),
-        on_result=on_result,
-    )
+    if request.changed_only and not models:
+        return _nothing_changed(loaded, request, now)
+    owned = cache is None and request.use_cache and not cache_disabled()
+    if owned:
+        cache = open_cache(loaded, os.environ)
+    try:
+        report = run_checks(
+            loaded,
+            registry(),
+            opts,
+            git=git_info(loaded.root),
+            now=now,
+            hook=lambda result, _ctx: ledger.apply(result),
+            on_result=on_result,
+            cache=cache,
+        )
+    finally:
+        if owned and cache is not None:
+            cache.close()
     if not ledger.waivers:
         return report
     summary = ledger.summary(_rule_checks(report), {r.check for r in report.results})
     return replace(report, results=(*report.results, summary.with_status(report.fail_on)))
+
+
+def _models_in_scope(loaded: LoadedConfig, request: CheckRequest) -> tuple[str, ...]:
+    """The models asked for; with ``changed_only``, those of them changed since ``base``."""
+    from mlops_ci.matrix import changed_models
+
+    for name in request.models:
+        loaded.config.model(name)  # an unknown name is an error even when nothing changed
+    if not request.changed_only:
+        return request.models
+    if not request.base:
+        raise UsageError("--changed-only needs --base REF, e.g. --base origin/main")
+    changed = [m.name for m in changed_models(loaded, request.base)]
+    return tuple(n for n in changed if not request.models or n in request.models)
+
+
+def _nothing_changed(loaded: LoadedConfig, request: CheckRequest, now: dt.datetime) -> Report:
+    """The report of a ``--changed-only`` run in which no model changed: nothing ran, pass."""
+    from mlops_ci import __version__
+    from mlops_ci.gitops import git_info
+
+    return Report(
+        tool_version=__version__,
+        started_at=now.isoformat(timespec="seconds"),
+        git=git_info(loaded.root),
+        models=(),
+        results=(),
+        fail_on=request.fail_on if request.fail_on is not None else loaded.config.fail_on,
+        config_path=loaded.display(loaded.path) if loaded.path else None,
+    )
 
 
 def _load(request: CheckRequest) -> LoadedConfig:

@@ -2,7 +2,9 @@
 
 A check that raises :class:`MlopsCiError` is recorded as ``errored`` with ``error_kind="input"``
 (the run exits 2); any other exception is ``errored`` with ``error_kind="internal"`` (exit 3). Every
-other check still runs and the report is still written.
+other check still runs and the report is still written. With a :class:`ResultCache`, a check that
+declares its inputs is looked up before it runs; the hook (waivers) and ``fail_on`` are applied to
+the stored result afterwards, exactly as to a fresh one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlops_ci import __version__
+from mlops_ci.cache import ResultCache
 from mlops_ci.checks.base import Check, Context
 from mlops_ci.config import LoadedConfig, ModelConfig
 from mlops_ci.errors import MlopsCiError, UsageError
@@ -85,6 +88,7 @@ def run_checks(
     now: dt.datetime | None = None,
     hook: ResultHook | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
+    cache: ResultCache | None = None,
 ) -> Report:
     """Run the selected checks on the selected models and assemble the report."""
     now = now or dt.datetime.now(dt.UTC)
@@ -117,7 +121,7 @@ def run_checks(
         )
         began = time.perf_counter()
         try:
-            outcome = check.run(ctx)
+            outcome = _run_cached(check, ctx, cache)
         except MlopsCiError as exc:
             outcome = _errored(check, model, str(exc), "input")
         except Exception as exc:  # one crashing check must not take the others down
@@ -153,6 +157,19 @@ def run_checks(
         environment=opts.environment,
         config_path=loaded.display(loaded.path) if loaded.path else None,
     )
+
+
+def _run_cached(check: Check, ctx: Context, cache: ResultCache | None) -> CheckResult:
+    """``check.run(ctx)``, or its stored result when the cache has one for the same inputs."""
+    key = cache.key(check, ctx) if cache is not None else None
+    if cache is None or key is None:
+        return check.run(ctx)
+    stored = cache.get(key)
+    if stored is not None:
+        return stored
+    outcome = check.run(ctx)
+    cache.put(key, outcome)
+    return outcome
 
 
 def _errored(check: Check, model: ModelConfig | None, message: str, kind: str) -> CheckResult:

@@ -257,7 +257,7 @@ def test_init_scaffolds_and_never_overwrites(cli: Cli, tmp_path: Path) -> None:
         ".pre-commit-config.yaml",
     ):
         assert (tmp_path / name).is_file(), name
-    assert "{{" not in (tmp_path / ".github/workflows/mlops-ci.yml").read_text()
+    assert "{{ version }}" not in (tmp_path / ".github/workflows/mlops-ci.yml").read_text()
     (tmp_path / "mlops-ci.yaml").write_text("# mine\n")
     cli("init", str(tmp_path))
     assert (tmp_path / "mlops-ci.yaml").read_text() == "# mine\n"

@@ -10,9 +10,10 @@ and the archive member or tensor: never a line or an offset.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
-from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.checks.base import Context, Scope, model_inputs, result, skipped
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
 from mlops_ci.scan.model_files import ModelFilesScan, scan_model_path
 
@@ -23,6 +24,10 @@ class ArtifactsCheck:
     name: ClassVar[str] = "artifacts"
     needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "model"
+
+    def inputs(self, ctx: Context) -> list[Path]:
+        """The files under the model path (symlinks are keyed by where they point)."""
+        return model_inputs(ctx)
 
     def run(self, ctx: Context) -> CheckResult:
         """Scan the files of ``ctx.model``."""

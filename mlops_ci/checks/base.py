@@ -70,7 +70,13 @@ class Context:
 
 
 class Check(Protocol):
-    """A gate. ``run`` reads files and earlier results, and returns findings; it prints nothing."""
+    """A gate. ``run`` reads files and earlier results, and returns findings; it prints nothing.
+
+    A check may also define ``inputs(ctx) -> list[Path]``, the files it reads (a directory
+    stands for every file under it), and ``cache_material(ctx)``, JSON-shaped data its result
+    depends on besides those files; a check with ``inputs`` has its results cached (see
+    :mod:`mlops_ci.cache`). Checks doing network or time-dependent work define neither.
+    """
 
     name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]]
@@ -112,3 +118,25 @@ def skipped(ctx: Context, check: str, reason: str) -> CheckResult:
         model=ctx.model.name if ctx.model else None,
         detail=reason,
     )
+
+
+def model_inputs(ctx: Context) -> list[Path]:
+    """The files a model's checks read: its directory, or its file and the files beside it.
+
+    A single-file model may keep external data next to it, so its siblings count, except the
+    model card, which has checks of its own.
+    """
+    if ctx.model is None:
+        return []
+    path = ctx.loaded.resolve(ctx.model.path)
+    if path.is_dir() or not path.parent.is_dir():
+        return [path]
+    card = ctx.loaded.resolve(ctx.model.card) if ctx.model.card else None
+    return [p for p in path.parent.iterdir() if p.is_file() and p not in (card, path)] + [path]
+
+
+def card_inputs(ctx: Context) -> list[Path]:
+    """The model card of ``ctx.model``, when one is configured."""
+    if ctx.model is None or ctx.model.card is None:
+        return []
+    return [ctx.loaded.resolve(ctx.model.card)]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from mlops_ci.card.validate import read_card_text, validate_card
-from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.checks.base import Context, Scope, card_inputs, result, skipped
 from mlops_ci.findings import CheckResult, Location, Severity
 
 
@@ -15,6 +16,10 @@ class CardCheck:
     name: ClassVar[str] = "card"
     needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "model"
+
+    def inputs(self, ctx: Context) -> list[Path]:
+        """The card file (the cache key also holds ``cards:`` from the configuration)."""
+        return card_inputs(ctx)
 
     def run(self, ctx: Context) -> CheckResult:
         """Check the card of ``ctx.model`` against the schema and the required sections."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.checks.base import Context, Scope, model_inputs, result, skipped
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
 
 
@@ -22,6 +22,10 @@ class OnnxModelCheck:
     name: ClassVar[str] = "onnx-model"
     needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "model"
+
+    def inputs(self, ctx: Context) -> list[Path]:
+        """The model files (and, for a single file, the external data that may sit beside it)."""
+        return model_inputs(ctx)
 
     def run(self, ctx: Context) -> CheckResult:
         """Validate the model files of ``ctx.model``."""

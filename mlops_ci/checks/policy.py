@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from mlops_ci.card.validate import ValidatedCard, read_card_text, validate_card
-from mlops_ci.checks.base import Context, Scope, result
+from mlops_ci.checks.base import Context, Scope, card_inputs, result
 from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location
 from mlops_ci.policy.engine import RuleOutcome, evaluate_packs
 from mlops_ci.policy.facts import build_facts
-from mlops_ci.policy.pack import PolicyPack, load_pack
+from mlops_ci.policy.pack import PolicyPack, load_pack, pack_file
 
 OTHER_CHECKS = ("card", "onnx-model", "deps", "sast", "artifacts", "sbom", "bench", "signature")
 
@@ -41,6 +42,14 @@ class PolicyCheck:
     name: ClassVar[str] = "policy"
     needs: ClassVar[tuple[str, ...]] = OTHER_CHECKS
     scope: ClassVar[Scope] = "model"
+
+    def inputs(self, ctx: Context) -> list[Path]:
+        """The pack files, and the card (findings point into it)."""
+        return [pack_file(ref, ctx.root) for ref in ctx.config.policies] + card_inputs(ctx)
+
+    def cache_material(self, ctx: Context) -> dict[str, Any]:
+        """The facts document: rules are a pure function of it and the packs."""
+        return facts_for(ctx)
 
     def run(self, ctx: Context) -> CheckResult:
         """Evaluate the configured packs for ``ctx.model``."""

@@ -100,6 +100,13 @@ def shipped_pack_names() -> list[str]:
     )
 
 
+def pack_file(reference: str, root: Path) -> Path:
+    """The file a pack reference reads: a shipped pack's YAML, or the path given."""
+    if "/" not in reference and not reference.endswith((".yaml", ".yml")):
+        return Path(str(resource_dir("policies").joinpath(f"{reference}.yaml")))
+    return (root / reference) if not Path(reference).is_absolute() else Path(reference)
+
+
 def load_pack(reference: str, root: Path) -> PolicyPack:
     """Load a pack by shipped name (``baseline``) or by path (relative to ``root``)."""
     if "/" not in reference and not reference.endswith((".yaml", ".yml")):

@@ -1,0 +1,276 @@
+"""A content-addressed cache of check results in ``.mlops-ci/cache``.
+
+A check takes part by declaring the files it reads (``inputs(ctx) -> list[Path]``; a directory
+stands for every file under it) and, optionally, more key material (``cache_material(ctx)``, e.g.
+the policy facts document). The key of one result is the SHA-256 of: the cache format, the tool
+version and a fingerprint of its modules, the versions of Python and of the libraries the cached
+checks use, the check and its model's configuration entry, the rest of the configuration
+(less the ``models`` list and what applies after the cache), offline mode, target environment
+and CLI options, the results the check needs, the digest of every input file, and that extra
+material. So a changed file invalidates exactly the checks that read it, and a new model in a
+monorepo invalidates nothing else. (The policy check reads the git facts, changed files
+included, so any change to the work tree runs it again.)
+
+What is stored is the check's own output, before waivers and ``fail_on`` are applied (the runner
+and the pipeline do that afterwards), so editing ``waivers.yaml`` needs no invalidation. Checks
+that talk to the network or measure time (online dependency audits, benchmarks, signatures) simply
+declare no inputs and are never cached. Errored results are never stored.
+
+File digests are memoised by ``(size, mtime_ns, ctime_ns, inode)`` in ``stat.json``, like git's
+index, so a re-run does not re-hash big models; an entry is trusted only when the file's mtime is
+older than the moment it was hashed by more than the file system's timestamp granularity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_ci import __version__
+from mlops_ci.findings import CheckResult, JsonValue
+from mlops_ci.fsutil import atomic_write
+
+if TYPE_CHECKING:  # the pre-push fast path imports this module without pydantic
+    from mlops_ci.config import LoadedConfig
+
+CACHE_FORMAT = 1
+CACHE_DIRNAME = ".mlops-ci/cache"
+_RACY_NS = 2_000_000_000  # FAT's 2 s mtime granularity is the coarsest in use
+MAX_ENTRIES = 4096
+_APPLIED_AFTER = {"models", "fail_on", "waivers", "hook"}
+CACHED_LIBRARIES = ("onnx", "common-expression-language", "pydantic", "ruamel.yaml")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """The size and mtime of every module of mlops_ci: an edit to an editable install (the
+    version number stays the same) must not be answered from the cache."""
+    package = Path(__file__).resolve().parent
+    entries = []
+    for module in sorted(package.rglob("*.py")):
+        stat = module.stat()
+        entries.append(f"{module.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose verdicts the cached checks repeat."""
+    from importlib import metadata
+
+    versions = {}
+    for name in CACHED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def result_digest(result: CheckResult) -> str:
+    """The digest of a result's content (its duration left out: it varies from run to run)."""
+    data = result.to_dict()
+    data["duration_s"] = 0.0
+    return _digest(data)
+
+
+def _digest(material: JsonValue) -> str:
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class FileDigests:
+    """SHA-256 of files, memoised by stat information in a JSON file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._changed = False
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            self._entries: dict[str, list[Any]] = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            self._entries = {}
+
+    def digest(self, path: Path) -> str:
+        """``sha256:<hex>`` of the file, ``missing`` when absent, ``unreadable`` on OSError.
+
+        A symlink is keyed by its target's name, never followed: the scanners do not follow
+        links either, and a link pointing outside the repository must not be read.
+        """
+        if path.is_symlink():
+            try:
+                return f"symlink:{path.readlink()}"
+            except OSError:
+                return "unreadable"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return "missing"
+        except OSError:
+            return "unreadable"
+        signature = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+        name = str(path)
+        with self._lock:
+            entry = self._entries.get(name)
+        if entry is not None and entry[:4] == signature and stat.st_mtime_ns + _RACY_NS < entry[4]:
+            return str(entry[5])
+        hashed_at = time.time_ns()
+        try:
+            with path.open("rb") as handle:
+                value = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError:
+            return "unreadable"
+        with self._lock:
+            self._entries[name] = [*signature, hashed_at, value]
+            self._changed = True
+        return value
+
+    def save(self) -> None:
+        """Write the memo back when it changed (entries for deleted files are dropped)."""
+        with self._lock:
+            if not self._changed:
+                return
+            kept = {name: entry for name, entry in self._entries.items() if Path(name).exists()}
+            self._changed = False
+        atomic_write(self.path, json.dumps(kept, separators=(",", ":")))
+
+
+def expand_inputs(paths: Iterable[Path]) -> list[Path]:
+    """Every file the declared inputs stand for: directories expand to the files under them."""
+    files: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            files.update(p for p in path.rglob("*") if p.is_file() or p.is_symlink())
+        else:
+            files.add(path)
+    return sorted(files)
+
+
+class ResultCache:
+    """Check results stored as JSON files named by their key."""
+
+    def __init__(self, directory: Path, root: Path, config_material: JsonValue) -> None:
+        self.directory = directory
+        self.root = root.resolve()
+        self.digests = FileDigests(directory / "stat.json")
+        self._base = {
+            "format": CACHE_FORMAT,
+            "tool": __version__,
+            "code": code_fingerprint(),
+            "libraries": library_versions(),
+            "python": list(sys.version_info[:3]),
+            "config": config_material,
+        }
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.declared: set[Path] = set()
+        self.uncacheable: set[str] = set()
+
+    def key(self, check: Any, ctx: Any) -> str | None:
+        """The key of ``check`` run in ``ctx``, or None when the check is not cacheable."""
+        inputs = getattr(check, "inputs", None)
+        if inputs is None:
+            with self._lock:
+                self.uncacheable.add(check.name)
+            return None
+        extra = getattr(check, "cache_material", None)
+        declared = list(inputs(ctx))
+        with self._lock:
+            self.declared.update(declared)
+        files = expand_inputs(declared)
+        material = {
+            **self._base,
+            "check": check.name,
+            "model": ctx.model.model_dump(mode="json") if ctx.model is not None else None,
+            "offline": ctx.offline,
+            "environment": ctx.environment,
+            "options": dict(ctx.options),
+            "needs": {name: result_digest(r) for name, r in sorted(ctx.needs.items())},
+            "inputs": [[self._shown(p), self.digests.digest(p)] for p in files],
+            "extra": extra(ctx) if extra is not None else None,
+        }
+        return _digest(material)
+
+    def _shown(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _entry(self, key: str) -> Path:
+        return self.directory / "results" / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> CheckResult | None:
+        """The stored result for ``key``, or None (a corrupt entry counts as a miss)."""
+        try:
+            data = json.loads(self._entry(key).read_text(encoding="utf-8"))
+            found = CheckResult.from_dict(data)
+        except (OSError, ValueError, KeyError, TypeError):
+            found = None
+        with self._lock:
+            if found is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return found
+
+    def put(self, key: str, result: CheckResult) -> None:
+        """Store ``result`` under ``key``; errored results are never stored."""
+        if result.status == "errored":
+            return
+        with contextlib.suppress(OSError):  # a read-only checkout just gets no caching
+            atomic_write(self._entry(key), json.dumps(result.to_dict(), sort_keys=True))
+
+    def close(self, max_entries: int = MAX_ENTRIES) -> None:
+        """Save the digest memo; drop the oldest results beyond ``max_entries``."""
+        try:
+            self.digests.save()
+            self._ignore_in_git()
+            self._prune(max_entries)
+        except OSError:  # the cache is an optimisation: never fail a run over it
+            pass
+
+    def _prune(self, max_entries: int) -> None:
+        results = self.directory / "results"
+        if not results.is_dir():
+            return
+        entries = list(results.glob("*/*.json"))
+        if len(entries) <= max_entries:
+            return
+        entries.sort(key=lambda p: p.stat().st_mtime_ns)
+        for stale in entries[: len(entries) - max_entries // 2]:
+            stale.unlink(missing_ok=True)
+
+    def _ignore_in_git(self) -> None:
+        marker = self.directory / ".gitignore"
+        if not marker.exists():
+            atomic_write(marker, "# written by mlops-ci: the result cache is never committed\n*\n")
+
+
+def open_cache(loaded: LoadedConfig, environ: Mapping[str, str]) -> ResultCache:
+    """The cache of the repository of ``loaded`` (``MLOPS_CI_CACHE_DIR`` moves it).
+
+    The configuration is part of every key, less the ``models`` list (each check's key holds
+    its own model's entry, so adding a model to a monorepo invalidates nothing else) and less
+    what is applied to results after the cache (``fail_on``, ``waivers``) or only chooses checks
+    (``hook``).
+    """
+    directory = Path(environ.get("MLOPS_CI_CACHE_DIR") or loaded.root / CACHE_DIRNAME)
+    material = loaded.config.model_dump(mode="json", exclude=_APPLIED_AFTER)
+    return ResultCache(directory, loaded.root, material)
+
+
+def cache_disabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether ``MLOPS_CI_NO_CACHE`` turns the cache off."""
+    return environ.get("MLOPS_CI_NO_CACHE", "").lower() in ("1", "true", "yes")

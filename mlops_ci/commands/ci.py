@@ -1,0 +1,128 @@
+"""CI glue: ``mlops-ci matrix`` (monorepo fan-out) and ``mlops-ci ci outputs|comment``.
+
+The composite GitHub actions and the GitLab components call these, so the logic they need is
+Python under test rather than shell in YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ci_app = typer.Typer(help="Helpers for the GitHub actions and GitLab components.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``matrix`` and the ``ci`` group."""
+    app.command("matrix")(matrix)
+    app.add_typer(ci_app, name="ci")
+
+
+def matrix(
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="Git ref to compare with (default: every configured model)."),
+    ] = None,
+    gitlab: Annotated[
+        bool, typer.Option("--gitlab", help="Print a GitLab child-pipeline YAML instead.")
+    ] = False,
+    image: Annotated[
+        str, typer.Option("--image", help="--gitlab: the jobs' image.")
+    ] = "python:3.11-slim",
+    install: Annotated[
+        str | None,
+        typer.Option("--install", help="--gitlab: what the jobs pip-install ('' for nothing)."),
+    ] = None,
+    stage: Annotated[str, typer.Option("--stage", help="--gitlab: the jobs' stage.")] = "test",
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Configuration file.")
+    ] = None,
+) -> None:
+    """Print the models changed since --base as JSON for GitHub's strategy.matrix."""
+    from mlops_ci import __version__
+    from mlops_ci.config import load_config
+    from mlops_ci.matrix import (
+        ChangedModel,
+        ChildPipelineSettings,
+        changed_models,
+        github_matrix,
+        gitlab_child_pipeline,
+    )
+
+    loaded = load_config(config)
+    if base:
+        models = changed_models(loaded, base)
+    else:
+        models = [ChangedModel(m.name, m.path, m.card, ()) for m in loaded.config.models]
+    for model in models:
+        print(f"{model.name}: {', '.join(model.reasons) or 'all models'}", file=sys.stderr)
+    if not gitlab:
+        typer.echo(github_matrix(models))
+        return
+    settings = ChildPipelineSettings(
+        image=image,
+        install=f"mlops-ci=={__version__}" if install is None else install,
+        stage=stage,
+        base=base or "",
+    )
+    sys.stdout.write(gitlab_child_pipeline(models, settings))
+
+
+@ci_app.command("outputs")
+def outputs(
+    report: Annotated[Path, typer.Argument(help="The JSON report of 'mlops-ci check'.")],
+    sarif: Annotated[Path | None, typer.Option("--sarif", help="The SARIF file, if any.")] = None,
+) -> None:
+    """Print GitHub step outputs (verdict, report, sarif, sbom) for $GITHUB_OUTPUT."""
+    import json
+
+    from mlops_ci.errors import InputError
+    from mlops_ci.findings import Report
+
+    try:
+        data = Report.from_dict(json.loads(report.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"cannot read the report ({exc.__class__.__name__}); run 'mlops-ci check"
+            f" --format json={report}' first"
+        ) from None
+    sboms = [  # absolute: the artifacts are relative to the repository the action ran in
+        str(Path(artifact).resolve())
+        for result in data.results
+        if result.check == "sbom"
+        for artifact in result.artifacts
+    ]
+    typer.echo(f"verdict={data.verdict}")
+    typer.echo(f"report={report}")
+    typer.echo(f"sarif={sarif if sarif is not None and sarif.is_file() else ''}")
+    delimiter = f"MLOPS_CI_{secrets.token_hex(8)}"
+    typer.echo(f"sbom<<{delimiter}\n" + "".join(f"{p}\n" for p in sboms) + delimiter)
+
+
+@ci_app.command("comment")
+def comment(
+    body: Annotated[Path, typer.Argument(help="Markdown file (the markdown report).")],
+    number: Annotated[
+        int | None, typer.Option("--pr", help="PR/MR number (default: this CI run's).")
+    ] = None,
+    forge: Annotated[str, typer.Option("--forge", help="auto, github or gitlab.")] = "auto",
+) -> None:
+    """Create or update the one sticky PR/MR comment marked <!-- mlops-ci:report -->."""
+    from mlops_ci.comment import comment_body, comment_target, post_comment
+    from mlops_ci.errors import InputError
+
+    target = comment_target(os.environ, number, forge)
+    if target is None:
+        typer.echo("not a pull/merge request pipeline: no comment posted")
+        return
+    try:
+        text = body.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the comment body: {exc.__class__.__name__}") from None
+    where = post_comment(target, comment_body(text, target.run_url), os.environ)
+    typer.echo(f"updated the mlops-ci comment on {where}")
