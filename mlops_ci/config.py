@@ -12,10 +12,27 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from mlops_ci.config_sections import (
+    PRE_PUSH_CHECKS,
+    AuthorConfig,
+    BenchSettings,
+    CardsConfig,
+    ForgeConfig,
+    GitHubClaims,
+    HookConfig,
+    InputSpec,
+    ModelConfig,
+    PromotionConfig,
+    SbomConfig,
+    ScanConfig,
+    SeverityField,
+    SigningConfig,
+    StrictModel,
+)
 from mlops_ci.errors import ConfigError, SourcePosition
 from mlops_ci.findings import Severity
 from mlops_ci.validation import describe_errors, did_you_mean
@@ -24,257 +41,30 @@ from mlops_ci.yamlio import PathKey, YamlDocument, load_yaml
 CONFIG_FILENAME = "mlops-ci.yaml"
 ENV_PREFIX = "MLOPS_CI_"
 
-
-def _parse_severity(value: Any) -> Any:
-    if isinstance(value, str):
-        return Severity.parse(value)
-    return value
-
-
-SeverityField = Annotated[Severity, BeforeValidator(_parse_severity)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InputSpec(_Strict):
-    """How to synthesise one model input for benchmarking."""
-
-    shape: list[int | str] = Field(description="dimensions: integers, or names of dynamic dims")
-    dtype: str = "float32"
-
-
-BenchStatistic = Literal["p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms"]
-
-
-class BenchSettings(_Strict):
-    """Benchmark settings of one model (the ``bench`` check and ``mlops-ci bench``)."""
-
-    inputs: dict[str, InputSpec] = Field(
-        default_factory=dict, description="a mapping of input name to {shape, dtype}"
-    )
-    dims: dict[str, Annotated[int, Field(ge=1)]] = Field(
-        default_factory=dict, description="a mapping of dimension name to integer"
-    )
-    npz: str | None = Field(
-        default=None, description="a path to an .npz file of real inputs, one array per input"
-    )
-    provider: Literal["cpu", "cuda", "tensorrt", "auto"] = Field(
-        default="auto", description="one of cpu, cuda, tensorrt, auto (TensorRT, CUDA, then CPU)"
-    )
-    baseline: str | None = Field(
-        default=None,
-        description="an .onnx file, a stored results .json file, or a git ref such as origin/main",
-    )
-    budget_s: float = Field(
-        default=20.0, gt=0, le=3600, description="a number of seconds of benchmarking at most"
-    )
-    margin_pct: float = Field(
-        default=5.0, ge=0, lt=100, description="a number: the regression tolerated, in percent"
-    )
-    confidence: float = Field(
-        default=0.95, gt=0.5, lt=1, description="a number: the confidence level of intervals"
-    )
-    budgets: dict[BenchStatistic, Annotated[float, Field(gt=0)]] = Field(
-        default_factory=dict,
-        description="a mapping of statistic (p50_ms, p90_ms, p95_ms, p99_ms, mean_ms, max_ms)"
-        " to its upper limit in milliseconds",
-    )
-    graph_optimization: Literal["disabled", "basic", "extended", "all"] = "all"
-    intra_op_threads: int = Field(
-        default=1, ge=0, description="an integer: intra-op threads (0: onnxruntime's default)"
-    )
-    inter_op_threads: int = Field(
-        default=1, ge=0, description="an integer: inter-op threads (0: onnxruntime's default)"
-    )
-    device_id: int = Field(default=0, ge=0, description="an integer: the GPU to run on")
-    seed: int = Field(default=0, ge=0, description="an integer: seed of synthetic inputs")
-    results: str | None = Field(
-        default=None,
-        description="a path for the JSON results file (default .mlops-ci/bench/MODEL.json)",
-    )
+__all__ = [
+    "PRE_PUSH_CHECKS",
+    "AuthorConfig",
+    "BenchSettings",
+    "CardsConfig",
+    "Config",
+    "ForgeConfig",
+    "GitHubClaims",
+    "HookConfig",
+    "InputSpec",
+    "LoadedConfig",
+    "ModelConfig",
+    "PromotionConfig",
+    "SbomConfig",
+    "ScanConfig",
+    "SeverityField",
+    "SigningConfig",
+    "StrictModel",
+    "config_schema",
+    "load_config",
+]
 
 
-class ModelConfig(_Strict):
-    """One model under the gates."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="a model name")
-    path: str = Field(description="a path to an .onnx file or a directory of model files")
-    card: str | None = Field(default=None, description="a path to the model card (Markdown)")
-    bench: BenchSettings = Field(default_factory=BenchSettings)
-
-
-class ScanConfig(_Strict):
-    """What the scanners read (``deps``, ``sast`` and ``artifacts`` checks)."""
-
-    requirements: list[str] = Field(
-        default_factory=list,
-        description="a list of requirements files (or pyproject.toml) to audit",
-    )
-    source: list[str] = Field(default_factory=list, description="a list of source paths for bandit")
-    vuln_db: str | None = Field(
-        default=None, description="a path to OSV records (a directory or a zip) for offline scans"
-    )
-    environment: bool = Field(
-        default=False, description="true to also audit the packages installed in this environment"
-    )
-    service: Literal["pypi", "osv"] = Field(
-        default="pypi", description="one of pypi, osv: pip-audit's online service"
-    )
-    unaudited_severity: SeverityField = Field(
-        default=Severity.HIGH,
-        description="one of info, low, medium, high, critical: for DEP-UNAUDITED findings",
-    )
-    unknown_severity: SeverityField = Field(
-        default=Severity.HIGH,
-        description="one of info, low, medium, high, critical: for advisories without a severity",
-    )
-
-
-class CardsConfig(_Strict):
-    """Rules for model cards."""
-
-    required_sections: dict[str, list[str]] | None = Field(
-        default=None,
-        description="a mapping of risk level to the Markdown sections a card must have",
-    )
-
-
-class GitHubClaims(_Strict):
-    """GitHub Actions claims a keyless signing certificate must carry (sigstore policies)."""
-
-    repository: str | None = Field(default=None, description="a repository, as 'owner/name'")
-    ref: str | None = Field(default=None, description="a git ref, e.g. 'refs/heads/main'")
-    workflow: str | None = Field(default=None, description="a workflow name")
-
-
-class SigningConfig(_Strict):
-    """How artifacts are signed, and the identity policy they are verified against.
-
-    Secrets are never values in this file: the private key is a path, or the *name* of an
-    environment variable that holds the PEM; its passphrase is always read from an environment
-    variable.
-    """
-
-    mode: Literal["auto", "sigstore", "key", "certificate", "none"] = "auto"
-    key: str | None = Field(default=None, description="a path to an EC P-256 PEM private key")
-    key_env: str = Field(
-        default="MLOPS_CI_SIGNING_KEY",
-        description="a name of the environment variable that may hold the PEM private key",
-    )
-    key_password_env: str = Field(
-        default="MLOPS_CI_SIGNING_KEY_PASSWORD",
-        description="a name of the environment variable that may hold the key's passphrase",
-    )
-    certificate: str | None = Field(
-        default=None, description="a path to the PEM signing certificate (certificate mode)"
-    )
-    chain: list[str] = Field(
-        default_factory=list, description="a list of PEM files of intermediate certificates"
-    )
-    public_key: str | None = Field(
-        default=None, description="a path to the PEM public key that verifies key-mode signatures"
-    )
-    ca: list[str] = Field(
-        default_factory=list, description="a list of PEM files of trusted CA root certificates"
-    )
-    identity: str | None = Field(
-        default=None, description="a certificate identity (email or URI) for keyless signatures"
-    )
-    issuer: str | None = Field(default=None, description="an OIDC issuer URL")
-    github: GitHubClaims = Field(default_factory=GitHubClaims)
-    staging: bool = Field(default=False, description="true or false: Sigstore staging instance")
-    trust_config: str | None = Field(
-        default=None, description="a path to a sigstore ClientTrustConfig JSON"
-    )
-    allow_unsigned: bool = Field(
-        default=False, description="true or false: signing may be skipped when no key exists"
-    )
-    ignore: list[str] = Field(
-        default_factory=list, description="a list of paths inside model directories not signed"
-    )
-    report: str | None = Field(
-        default="reports/mlops-ci.json",
-        description="a path to the JSON gate report to sign and attest",
-    )
-    sbom: str | None = Field(
-        default=None,
-        description="a path template of the SBOM to sign ({name}: model name, {path}: model path)",
-    )
-
-
-class ForgeConfig(_Strict):
-    """Which forge receives promotion pull/merge requests."""
-
-    kind: Literal["auto", "github", "gitlab", "none"] = "auto"
-    repository: str | None = Field(
-        default=None, description="a repository path like owner/name or group/project"
-    )
-    api_url: str | None = Field(default=None, description="a forge API base URL")
-
-
-class AuthorConfig(_Strict):
-    """Who promotion commits are authored by."""
-
-    name: str
-    email: str
-
-
-class PromotionConfig(_Strict):
-    """How ``mlops-ci promote`` changes the repository."""
-
-    policies: dict[str, list[str]] = Field(
-        default_factory=dict,
-        description="a mapping of environment to the policy packs a promotion into it must pass",
-    )
-    default_branch: str | None = None
-    remote: str = "origin"
-    labels: list[str] = Field(default_factory=lambda: ["mlops-ci", "promotion"])
-    reviewers: list[str] = Field(default_factory=list)
-    author: AuthorConfig | None = None
-    push_retries: int = Field(default=5, ge=1, le=20)
-    tags: bool = False
-
-
-PRE_PUSH_CHECKS = ("card", "onnx-model", "artifacts", "policy")
-
-
-class HookConfig(_Strict):
-    """What the pre-push hook (``mlops-ci hook run``, the pre-commit hook) runs, offline."""
-
-    checks: list[str] | None = Field(
-        default=None,
-        description="a list of checks to run before a push (default: card, onnx-model,"
-        " artifacts, policy); add bench to benchmark too",
-    )
-
-
-class SbomConfig(_Strict):
-    """Where the CycloneDX SBOM of each model goes, and what its software part is made from."""
-
-    output_dir: str = Field(
-        default=".mlops-ci/sbom", description="a directory for <model>.cdx.json files"
-    )
-    source: Literal["auto", "requirements", "environment"] = Field(
-        default="auto",
-        description="one of auto, requirements, environment: auto reads the requirements files"
-        " when there are any, else the Python environment",
-    )
-    requirements: list[str] | None = Field(
-        default=None, description="a list of requirements files (default: scan.requirements)"
-    )
-    python: str | None = Field(
-        default=None,
-        description="a Python interpreter or virtualenv to inventory (default: the one running"
-        " mlops-ci)",
-    )
-    gitlab: bool = Field(
-        default=False, description="true to name files gl-sbom-<model>.cdx.json for GitLab"
-    )
-
-
-class Config(_Strict):
+class Config(StrictModel):
     """The whole ``mlops-ci.yaml``."""
 
     version: Literal[1] = 1
