@@ -31,9 +31,7 @@ class ArtifactsCheck:
 
     def run(self, ctx: Context) -> CheckResult:
         """Scan the files of ``ctx.model``."""
-        model = ctx.model
-        if model is None:
-            return skipped(ctx, self.name, "not a model")
+        model = ctx.current_model
         model_path = ctx.loaded.resolve(model.path)
         if not model_path.exists() and not model_path.is_symlink():
             return skipped(ctx, self.name, f"model path {ctx.display(model_path)} does not exist")

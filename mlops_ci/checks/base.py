@@ -36,6 +36,13 @@ class Context:
     environment: str | None = None
 
     @property
+    def current_model(self) -> ModelConfig:
+        """The model of a model-scoped check (the runner always gives one)."""
+        if self.model is None:
+            raise RuntimeError("a model-scoped check ran without a model")
+        return self.model
+
+    @property
     def config(self) -> Config:
         """The validated configuration."""
         return self.loaded.config

@@ -134,9 +134,7 @@ class BenchCheck:
         from mlops_ci.bench.inputs import InputShape
         from mlops_ci.bench.session import ModelLoadError
 
-        model = ctx.model
-        if model is None:
-            return skipped(ctx, self.name, "not a model")
+        model = ctx.current_model
         requested = ctx.options.get(OPTIONS_KEY)
         if requested is None and "bench" not in model.model_fields_set:
             # Benchmarking is opt-in for `mlops-ci check`: it needs dims and takes seconds.

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from mlops_ci.card.validate import read_card_text, validate_card
-from mlops_ci.checks.base import Context, Scope, card_inputs, result, skipped
+from mlops_ci.checks.base import Context, Scope, card_inputs, result
 from mlops_ci.findings import CheckResult, Location, Severity
 
 
@@ -23,9 +23,7 @@ class CardCheck:
 
     def run(self, ctx: Context) -> CheckResult:
         """Check the card of ``ctx.model`` against the schema and the required sections."""
-        model = ctx.model
-        if model is None:
-            return skipped(ctx, self.name, "not a model")
+        model = ctx.current_model
         if model.card is None:
             finding = ctx.finding(
                 "CARD001", Severity.HIGH, f"model {model.name!r} has no 'card:' configured", None

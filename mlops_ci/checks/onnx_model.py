@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mlops_ci.checks.base import Context, Scope, model_inputs, result, skipped
+from mlops_ci.checks.base import Context, Scope, model_inputs, result
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
 
 
@@ -29,9 +29,7 @@ class OnnxModelCheck:
 
     def run(self, ctx: Context) -> CheckResult:
         """Validate the model files of ``ctx.model``."""
-        model = ctx.model
-        if model is None:
-            return skipped(ctx, self.name, "not a model")
+        model = ctx.current_model
         root_path = ctx.loaded.resolve(model.path)
         files = onnx_files(root_path)
         if root_path.is_dir() and not files:

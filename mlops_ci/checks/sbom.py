@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.checks.base import Context, Scope, result
 from mlops_ci.config import ModelConfig
 from mlops_ci.errors import SourcePosition
 from mlops_ci.findings import CheckResult
@@ -54,9 +54,7 @@ class SbomCheck:
         from mlops_ci.sbom.generate import ModelSbomRequest, generate_model_sbom
         from mlops_ci.sbom.software import software_source
 
-        model = ctx.model
-        if model is None:
-            return skipped(ctx, self.name, "not a model")
+        model = ctx.current_model
         settings = ctx.config.sbom
         config_position = SourcePosition(ctx.display(ctx.loaded.path) if ctx.loaded.path else ".")
         if settings.requirements is not None:

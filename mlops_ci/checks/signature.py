@@ -32,11 +32,10 @@ class SignatureCheck:
         from mlops_ci.signing.targets import hashing_ignores, select_targets
         from mlops_ci.signing.verify import inspect_bundle, verify_attestation, verify_model
 
-        if ctx.model is None:
-            return skipped(ctx, self.name, "not a model")
+        model = ctx.current_model
         if ctx.config.signing.mode == "none":
             return skipped(ctx, self.name, "signing is disabled (signing.mode: none)")
-        target = select_targets(ctx.loaded, model=ctx.model.name)[0]
+        target = select_targets(ctx.loaded, model=model.name)[0]
         if not target.path.exists():
             return skipped(ctx, self.name, f"{target.shown} does not exist")
         ignore = hashing_ignores(ctx.loaded, target)

@@ -32,7 +32,16 @@ def install(
 
     from mlops_ci.hook import install_hook
 
-    executable = shutil.which(sys.argv[0]) or shutil.which("mlops-ci") or "mlops-ci"
+    # The console script of this installation; sys.argv[0] may be another program's
+    # (python -m mlops_ci, a test runner), so it only counts when it is mlops-ci itself.
+    beside = Path(sys.executable).parent / "mlops-ci"
+    invoked = sys.argv[0] if Path(sys.argv[0]).name == "mlops-ci" else None
+    executable = (
+        (shutil.which(invoked) if invoked else None)
+        or (str(beside) if beside.is_file() else None)
+        or shutil.which("mlops-ci")
+        or "mlops-ci"
+    )
     hook, action = install_hook(Path.cwd(), str(Path(executable).resolve()), force=force)
     typer.echo(f"{action}  {hook}")
 

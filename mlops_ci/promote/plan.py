@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mlops_ci.errors import MlopsCiError
 from mlops_ci.promote.state import EnvironmentState, StateEntry, state_path
@@ -121,22 +121,18 @@ def plan_promotion(
                 f"{source} runs {model} {upstream.version}, not {version}; only what {source}"
                 f" runs can be promoted to {environment}"
             )
-        entry = StateEntry(
-            version=upstream.version,
-            artifact=upstream.artifact,
-            digest=upstream.digest,
-            signature=upstream.signature,
-            attestation=upstream.attestation,
-            promoted_from={
-                "environment": source,
-                **(
-                    {"commit": upstream.promoted_from["commit"]}
-                    if "commit" in upstream.promoted_from
-                    else {}
-                ),
-            },
+        carried = (
+            {"commit": upstream.promoted_from["commit"]}
+            if "commit" in upstream.promoted_from
+            else {}
+        )
+        entry = replace(
+            upstream,
+            promoted_from={"environment": source, **carried},
             promoted_at=now_iso,
             promoted_by=actor,
+            pinned=False,
+            rollback_of=None,
         )
     if current is not None and current.pinned and not unpin:
         raise PromotionRefused(
@@ -188,12 +184,8 @@ def plan_rollback(
     commit, past = match
     if current is not None and current.same_release(past) and current.pinned:
         raise PromotionRefused(f"{environment} is already pinned to {model} {version}")
-    entry = StateEntry(
-        version=past.version,
-        artifact=past.artifact,
-        digest=past.digest,
-        signature=past.signature,
-        attestation=past.attestation,
+    entry = replace(
+        past,
         # the artifact's own commit (where its files and signature are), not the state commit
         promoted_from={
             "environment": environment,
