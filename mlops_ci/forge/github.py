@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_ci.forge.http import ApiClient, ForgeError
-from mlops_ci.forge.interface import PullRequest, PullState
+from mlops_ci.forge.interface import PullRequest, PullState, adopt_open_pull
 
 API_VERSION = "2022-11-28"
 
@@ -57,10 +57,7 @@ class GitHubForge:
         except ForgeError as exc:
             if "already exists" not in str(exc):
                 raise
-            existing = [p for p in self.find_pulls(head) if p.state == "open"]
-            if not existing:
-                raise
-            return existing[0]
+            return adopt_open_pull(self, head, exc)
         return _pull(data)
 
     def update_pull(self, pull: PullRequest, title: str, body: str) -> None:

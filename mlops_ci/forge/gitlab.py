@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mlops_ci.forge.http import ApiClient, ForgeError
-from mlops_ci.forge.interface import PullRequest, PullState
+from mlops_ci.forge.interface import PullRequest, PullState, adopt_open_pull
 
 _STATES: dict[str, PullState] = {
     "opened": "open",
@@ -63,10 +63,7 @@ class GitLabForge:
         except ForgeError as exc:
             if "already exists" not in str(exc) and "409" not in str(exc):
                 raise
-            existing = [p for p in self.find_pulls(head) if p.state == "open"]
-            if not existing:
-                raise
-            return existing[0]
+            return adopt_open_pull(self, head, exc)
         return _pull(data)
 
     def update_pull(self, pull: PullRequest, title: str, body: str) -> None:

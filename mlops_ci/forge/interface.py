@@ -56,3 +56,11 @@ class Forge(Protocol):
     def upsert_comment(self, pull: PullRequest, marker: str, body: str) -> None:
         """Create, or update in place, the one comment that contains ``marker``."""
         ...
+
+
+def adopt_open_pull(forge: Forge, head: str, refusal: Exception) -> PullRequest:
+    """The open PR/MR from ``head`` that made the forge refuse a duplicate; else ``refusal``."""
+    existing = [p for p in forge.find_pulls(head) if p.state == "open"]
+    if not existing:
+        raise refusal
+    return existing[0]
