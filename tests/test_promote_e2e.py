@@ -308,3 +308,27 @@ def test_github_promotion_is_idempotent_and_token_safe(
     assert denied.exit_code == 2
     assert "401" in denied.stderr and "lacks permission" in denied.stderr
     assert "ghp_WRONG_TOKEN_MARKER" not in denied.stdout + denied.stderr
+
+
+def test_bench_baseline_is_what_an_environment_runs(cli: Cli, signed_repo: Path) -> None:
+    promote_and_merge(cli, signed_repo, "dev")
+    run_git(signed_repo, "pull", "--quiet", "origin", "main")
+    result = cli(
+        "bench",
+        DEMO_MODEL,
+        "--baseline",
+        "env:dev",
+        "--budget-s",
+        "2",
+        "--format",
+        "json",
+        cwd=signed_repo,
+    )
+    assert result.exit_code == 0, result.stderr
+    (bench,) = [r for r in json.loads(result.stdout)["results"] if r["check"] == "bench"]
+    assert bench["facts"]["verdict"] in ("pass", "inconclusive")
+    assert "env:dev (fraud-detector 1.0.0" in json.dumps(bench["facts"])
+    nothing = cli("bench", DEMO_MODEL, "--baseline", "env:prod", "--budget-s", "1", cwd=signed_repo)
+    assert nothing.exit_code == 0, nothing.stderr
+    unknown = cli("bench", DEMO_MODEL, "--baseline", "env:qa", cwd=signed_repo)
+    assert unknown.exit_code == 2 and "unknown environment 'qa'" in unknown.stderr

@@ -9,8 +9,8 @@
    ref, measured in the same run. A ref that does not exist is an input error (exit 2); a model
    that did not exist at that ref yet means there is no baseline, which is not an error.
 
-The state file of the target environment (``deploy/<env>.yaml``) will be a fourth source once
-promotion exists (issue 8): :func:`environment_baseline` is the hook.
+4. ``env:ENV``: the model the environment runs now, from its state file ``deploy/ENV.yaml``
+   (:func:`environment_baseline`), read at the commit it was promoted from.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_ci.bench.results import StoredResults, load_results
+from mlops_ci.config import LoadedConfig
 from mlops_ci.errors import InputError
 
 
@@ -70,10 +71,29 @@ def resolve_baseline(spec: str, model_path: Path, *, cwd: Path, display: str) ->
     return ModelBaseline(label, data)
 
 
-def environment_baseline(environment: str) -> Baseline | None:
-    """Hook: the model the target environment runs now, from its state file.
+def environment_baseline(loaded: LoadedConfig, model: str, environment: str) -> Baseline:
+    """``--baseline env:ENV``: the model ``environment`` runs now, per its state file.
 
-    Promotion (issue 8) defines ``deploy/<env>.yaml``; until then there is no such baseline.
+    The entry's artifact is read as committed at its ``promoted_from.commit`` (the commit the
+    release was signed at), so the baseline is exactly the bytes that environment runs.
     """
-    del environment
-    return None
+    from mlops_ci.gitops import read_file_at_ref
+    from mlops_ci.promote.state import parse_state, state_path
+
+    loaded.environment(environment)
+    relative = state_path(loaded.config.state_dir, environment)
+    state_file = loaded.root / relative
+    text = state_file.read_text(encoding="utf-8") if state_file.is_file() else None
+    entry = parse_state(text, environment, relative).entry(model)
+    label = f"env:{environment}"
+    if entry is None:
+        return NoBaseline(label, f"{environment} does not run {model} yet: no baseline")
+    commit = entry.promoted_from.get("commit")
+    if not commit:
+        return NoBaseline(
+            label, f"the {environment} entry of {model} names no commit to read it at"
+        )
+    data, short = read_file_at_ref(loaded.root / entry.artifact, commit)
+    if data is None:
+        return NoBaseline(label, f"{entry.artifact} is not a file at {short}")
+    return ModelBaseline(f"{label} ({model} {entry.version}, {short})", data)

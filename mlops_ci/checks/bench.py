@@ -129,7 +129,7 @@ class BenchCheck:
 
     def run(self, ctx: Context) -> CheckResult:
         """Benchmark ``ctx.model``; see the module docstring for facts and settings."""
-        from mlops_ci.bench.baseline import resolve_baseline
+        from mlops_ci.bench.baseline import environment_baseline, resolve_baseline
         from mlops_ci.bench.engine import BenchPlan, run_bench
         from mlops_ci.bench.inputs import InputShape
         from mlops_ci.bench.session import ModelLoadError
@@ -158,7 +158,9 @@ class BenchCheck:
             )
         path, display = files[0], ctx.display(files[0])
         baseline = None
-        if settings.baseline:
+        if settings.baseline and settings.baseline.startswith("env:"):
+            baseline = environment_baseline(ctx.loaded, model.name, settings.baseline[4:])
+        elif settings.baseline:
             baseline = resolve_baseline(settings.baseline, path, cwd=ctx.root, display=display)
         plan = BenchPlan(
             name=model.name,

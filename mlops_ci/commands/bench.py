@@ -100,7 +100,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         baseline: Annotated[
             str | None,
-            typer.Option("--baseline", help="An .onnx file, a stored results .json, or a git ref."),
+            typer.Option(
+                "--baseline",
+                help="An .onnx file, a stored results .json, a git ref, or env:ENV (what ENV runs).",
+            ),
         ] = None,
         budget_s: Annotated[
             float | None,
