@@ -91,20 +91,24 @@ def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return create_demo(tmp_path_factory.mktemp("demo-template") / "repo")
 
 
-@pytest.fixture
-def demo_repo(_demo_template: Path, tmp_path: Path) -> Iterator[Path]:
-    """A fresh copy of the demo repository (git history and bare origin included)."""
+def copy_demo(template: Path, target: Path) -> Path:
+    """Copy a demo repository (history and bare origin inside ``.git``) and re-point ``origin``."""
     import shutil
 
     import git
 
     from mlops_ci.demo import ORIGIN_DIRNAME
 
-    target = tmp_path / "demo"
-    shutil.copytree(_demo_template, target, symlinks=True)
+    shutil.copytree(template, target, symlinks=True)
     with git.Repo(target) as repo:
         repo.remotes.origin.set_url(str(target / ".git" / ORIGIN_DIRNAME))
-    yield target
+    return target
+
+
+@pytest.fixture
+def demo_repo(_demo_template: Path, tmp_path: Path) -> Iterator[Path]:
+    """A fresh copy of the demo repository (git history and bare origin included)."""
+    yield copy_demo(_demo_template, tmp_path / "demo")
 
 
 @pytest.fixture

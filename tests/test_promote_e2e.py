@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import git
 import pytest
 from pytest_httpserver import HTTPServer
 
 from mlops_ci.demo import DEMO_MODEL, ORIGIN_DIRNAME, create_demo
 from mlops_ci.gitops import commit_all, merge_and_push, push_current
 from mlops_ci.promote.state import parse_state
-from tests.conftest import CliResult
+from tests.conftest import CliResult, copy_demo
 from tests.forges import FakeGitHub
 from tests.gitrepos import git as run_git
 
@@ -46,11 +44,7 @@ def _signed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def signed_repo(_signed_template: Path, tmp_path: Path) -> Iterator[Path]:
-    target = tmp_path / "repo"
-    shutil.copytree(_signed_template, target, symlinks=True)
-    with git.Repo(target) as repo:
-        repo.remotes.origin.set_url(str(target / ".git" / ORIGIN_DIRNAME))
-    yield target
+    yield copy_demo(_signed_template, tmp_path / "repo")
 
 
 def origin(repo: Path) -> Path:

@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from mlops_ci.commands.options import ConfigOption
+
 ci_app = typer.Typer(help="Helpers for the GitHub actions and GitLab components.")
 
 
@@ -39,9 +41,7 @@ def matrix(
         typer.Option("--install", help="--gitlab: what the jobs pip-install ('' for nothing)."),
     ] = None,
     stage: Annotated[str, typer.Option("--stage", help="--gitlab: the jobs' stage.")] = "test",
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Configuration file.")
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Print the models changed since --base as JSON for GitHub's strategy.matrix."""
     from mlops_ci import __version__

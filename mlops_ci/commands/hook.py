@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlops_ci.commands.options import ConfigOption
+
 if TYPE_CHECKING:
     from mlops_ci.stamp import Stamp
 
@@ -57,9 +59,7 @@ def uninstall() -> None:
 
 @hook_app.command("run")
 def run(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Configuration file.")
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Run the fast gates offline (hook.checks, default: card, onnx-model, artifacts, policy).
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from mlops_ci.commands.options import ConfigOption
+
 policy_app = typer.Typer(help="Inspect facts and test policy packs.", no_args_is_help=True)
 
 
@@ -18,9 +20,7 @@ def register(app: typer.Typer) -> None:
 
 @policy_app.command("facts")
 def facts(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Configuration file.")
-    ] = None,
+    config: ConfigOption = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model.")] = None,
     env: Annotated[str | None, typer.Option("--env", help="Target environment.")] = None,
     offline: Annotated[

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from mlops_ci.commands.options import ConfigOption
+
 
 class _PromoteGroup(TyperGroup):
     """``promote MODEL --to ENV`` runs the hidden ``run`` command; ``promote verify`` etc. stay."""
@@ -28,7 +30,6 @@ promote_app = typer.Typer(
     "Usage: mlops-ci promote MODEL --to ENV [--version V] [--forge auto|github|gitlab|none] [--dry-run] [--unpin]",
     no_args_is_help=True,
 )
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Configuration file.")]
 ForgeOption = Annotated[
     str | None, typer.Option("--forge", help="auto, github, gitlab or none (default: forge.kind).")
 ]

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from mlops_ci.commands.options import ConfigOption
+
 sbom_app = typer.Typer(
     help="Write CycloneDX 1.6 SBOMs with an ML-BOM (model, card, datasets); compare two SBOMs.",
     invoke_without_command=True,
@@ -23,9 +25,7 @@ def register(app: typer.Typer) -> None:
 @sbom_app.callback()
 def sbom(
     ctx: typer.Context,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Configuration file.")
-    ] = None,
+    config: ConfigOption = None,
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).")
     ] = None,

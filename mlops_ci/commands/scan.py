@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from mlops_ci.commands.options import ConfigOption, FormatOption
+
 SCAN_CHECKS = ("deps", "sast", "artifacts")
 
 
@@ -49,18 +51,8 @@ def scan(
     offline: Annotated[
         bool, typer.Option("--offline", help="Make no network connections.")
     ] = False,
-    output_format: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--format",
-            "-f",
-            help="FMT[=PATH]: json, markdown, sarif, junit, gitlab-codequality; repeatable.",
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="Configuration file (default: ./mlops-ci.yaml)."),
-    ] = None,
+    output_format: FormatOption = None,
+    config: ConfigOption = None,
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="Lowest severity that fails: info..critical.")
     ] = None,
