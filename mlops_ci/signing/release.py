@@ -8,6 +8,7 @@ whole run. Verification checks the model signature (required) and every other bu
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,12 +206,13 @@ def verify_release(
                 t.path,
                 t.signature,
                 policy,
-                ignore=hashing_ignores(loaded, t, ignore),
+                ignore=paths.inside(t.path, ignore),
+                allow=hashing_ignores(loaded, t, ignore),
                 subject=t.shown,
             ),
         )
         lines.append(model_line)
-        if model_line.verified and target.attestation.is_file():
+        if model_line.verified and os.path.lexists(target.attestation):
             digest = model_line.verified.digest
             lines.append(
                 _attempt(
@@ -235,7 +237,7 @@ def _verify_present(
     loaded: LoadedConfig, role: str, path: Path, policy: VerificationPolicy
 ) -> list[VerifyLine]:
     bundle = paths.bundle_path(path)
-    if not bundle.is_file():
+    if not os.path.lexists(bundle):  # a directory or link there fails, it is not absent
         return []
     shown = loaded.display(path)
     return [_attempt(role, shown, lambda: verify_file(path, bundle, policy, subject=shown))]
@@ -267,6 +269,7 @@ def verify_single(
             ).verified
         if info.kind == "artifact":
             return verify_file(path, signature, policy, subject=shown)
-        return verify_model(path, signature, policy, ignore=relative, subject=shown)
+        explicit = paths.inside(path, ignore)
+        return verify_model(path, signature, policy, ignore=explicit, allow=relative, subject=shown)
 
     return _attempt("signature", shown, run)
