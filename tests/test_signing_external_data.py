@@ -1,0 +1,257 @@
+"""Issue 12, class 3 (acceptance 4): a signature covers every byte that changes the model.
+
+An ONNX model saved with external data keeps its weights in ``model.onnx.data``; those bytes are
+part of the model's OMS manifest, digest and scan. Directory models count every file, git files
+included. The upstream ``model_signing`` command agrees on what is covered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mlops_ci.demo import DEMO_MODEL, create_demo
+from mlops_ci.gitops import commit_all, push_current
+from tests.conftest import CliResult, copy_demo
+from tests.external_data import DATA_NAME, point_at, poison, run_model, use_external_data
+from tests.gitrepos import git as run_git
+from tests.pki import write_key_pair
+from tests.test_promote_e2e import promote, promote_and_merge, sign_and_commit
+from tests.test_signing_modes import flip_byte, make_model
+
+Cli = Callable[..., CliResult]
+UPSTREAM = str(Path(sys.executable).parent / "model_signing")
+MODEL_DIR = "models/fraud-detector"
+
+
+@pytest.fixture(scope="session")
+def _external_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo repository with its model's weights in model.onnx.data, signed and committed."""
+    repo = create_demo(tmp_path_factory.mktemp("external") / "repo")
+    use_external_data(repo)
+    sign_and_commit(repo, "Keep the weights in model.onnx.data")
+    return repo
+
+
+@pytest.fixture
+def external_repo(_external_template: Path, tmp_path: Path) -> Iterator[Path]:
+    yield copy_demo(_external_template, tmp_path / "repo")
+
+
+def data_file(repo: Path) -> Path:
+    return repo / MODEL_DIR / DATA_NAME
+
+
+def upstream(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([UPSTREAM, *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_the_data_file_changes_the_outputs(external_repo: Path) -> None:
+    """The bytes the old signature left out decide the model's outputs (NaN after a flip)."""
+    model = external_repo / MODEL_DIR / "model.onnx"
+    before = run_model(model)
+    assert all(math.isfinite(float(v)) for v in before.ravel())
+    poison(data_file(external_repo))
+    after = run_model(model)
+    assert all(math.isnan(float(v)) for v in after.ravel())
+
+
+def test_signature_lists_the_data_file(external_repo: Path) -> None:
+    bundle = json.loads((external_repo / MODEL_DIR / "model.onnx.sig").read_text())
+    import base64
+
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    names = [r["name"] for r in statement["predicate"]["resources"]]
+    assert names == ["model.onnx", DATA_NAME]
+    ignored = statement["predicate"]["serialization"]["ignore_paths"]
+    assert "model.onnx.sig" in ignored and "model.onnx.attestation.sigstore.json" in ignored
+
+
+def test_intact_external_data_model_verifies(cli: Cli, external_repo: Path) -> None:
+    result = cli("verify", cwd=external_repo)
+    assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_tampered_data_fails_verify(cli: Cli, external_repo: Path) -> None:
+    poison(data_file(external_repo))
+    result = cli("verify", cwd=external_repo)
+    assert result.exit_code == 1
+    assert f"changed: {DATA_NAME}" in result.stdout + result.stderr
+
+
+def test_tampered_data_fails_the_signature_check(cli: Cli, external_repo: Path) -> None:
+    poison(data_file(external_repo))
+    result = cli("check", "--only", "signature", "--format", "json", cwd=external_repo)
+    assert result.exit_code == 1
+    findings = json.loads(result.stdout)["results"][0]["findings"]
+    assert findings[0]["rule_id"] == "SIG001"
+    assert f"changed: {DATA_NAME}" in findings[0]["message"]
+
+
+def test_tampered_data_fails_promote_dry_run(cli: Cli, external_repo: Path) -> None:
+    poison(data_file(external_repo))
+    result = promote(cli, external_repo, "dev", "--dry-run")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert f"changed: {DATA_NAME}" in result.stdout + result.stderr
+
+
+def test_tampered_data_fails_promote_verify(cli: Cli, external_repo: Path) -> None:
+    """A weights-only change merged after signing; a hand-made PR promotes the signed digest."""
+    promote_and_merge(cli, external_repo, "dev")
+    run_git(external_repo, "pull", "--quiet", "origin", "main")
+    poison(data_file(external_repo))
+    commit_all(external_repo, "Retrain the weights")
+    push_current(external_repo)
+    tampered = run_git(external_repo, "rev-parse", "HEAD").strip()
+    dev = (external_repo / "deploy" / "dev.yaml").read_text()
+    run_git(external_repo, "checkout", "--quiet", "-b", "promote-staging")
+    staging = "\n".join(
+        f"    promoted_from: {{environment: dev, commit: {tampered}}}"
+        if line.strip().startswith("promoted_from:")
+        else line
+        for line in dev.splitlines()
+    )
+    (external_repo / "deploy" / "staging.yaml").write_text(staging)
+    commit_all(external_repo, f"Promote {DEMO_MODEL} 1.0.0 to staging")
+    result = cli("promote", "verify", "--base", "origin/main", cwd=external_repo)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "PROMOTE-EVIDENCE" in result.stdout  # the weights at that commit are not the signed ones
+
+
+def test_missing_data_file_fails(cli: Cli, external_repo: Path) -> None:
+    data_file(external_repo).unlink()
+    result = cli("verify", cwd=external_repo)
+    assert result.exit_code == 1
+    assert "does not exist" in result.stdout + result.stderr
+    check = cli("check", "--only", "signature", "--format", "json", cwd=external_repo)
+    assert check.exit_code == 1
+    rules = [f["rule_id"] for f in json.loads(check.stdout)["results"][0]["findings"]]
+    assert rules == ["SIG004"]
+
+
+def test_upstream_model_signing_agrees(external_repo: Path) -> None:
+    """``model_signing verify`` on the model's directory, with the file set the signature names."""
+    args = [
+        "verify", "key", MODEL_DIR,
+        "--signature", f"{MODEL_DIR}/model.onnx.sig",
+        "--public_key", "keys/signing-key.pub",
+        "--ignore_unsigned_files",
+    ]  # fmt: skip
+    ok = upstream(*args, cwd=external_repo)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "Verification succeeded" in ok.stdout
+    poison(data_file(external_repo))
+    bad = upstream(*args, cwd=external_repo)
+    assert bad.returncode != 0
+    assert DATA_NAME in bad.stdout + bad.stderr
+
+
+def test_old_single_file_signature_does_not_cover_the_data(
+    cli: Cli, external_repo: Path, tmp_path: Path
+) -> None:
+    """A signature made over model.onnx alone (before this fix) no longer verifies the model."""
+    private, public = write_key_pair(tmp_path)
+    model = external_repo / MODEL_DIR / "model.onnx"
+    old = upstream("sign", "key", str(model), "--signature", str(tmp_path / "old.sig"),
+                   "--private_key", str(private), cwd=external_repo)  # fmt: skip
+    assert old.returncode == 0, old.stderr
+    args = ["--signature", str(tmp_path / "old.sig"), "--public-key", str(public)]
+    result = cli("verify", str(model), *args, cwd=external_repo)
+    assert result.exit_code == 1
+    assert "the model does not match its signature" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("../outside.data", "'..'"),
+        ("/etc/hostname", "absolute"),
+        ("link.data", "symlink"),
+        ("fifo.data", "not a regular file"),
+        ("model.onnx.sig", "evidence"),
+        ("sub/../model.onnx.data", "'..'"),
+    ],
+)
+def test_refused_locations_are_never_signed(
+    cli: Cli, external_repo: Path, tmp_path: Path, location: str, reason: str
+) -> None:
+    model_dir = external_repo / MODEL_DIR
+    (external_repo.parent / "outside.data").write_bytes(data_file(external_repo).read_bytes())
+    (model_dir / "link.data").symlink_to(data_file(external_repo))
+    os.mkfifo(model_dir / "fifo.data")
+    point_at(model_dir / "model.onnx", location)
+    signed = cli("sign", cwd=external_repo)
+    assert signed.exit_code == 2, signed.stdout + signed.stderr
+    assert reason in signed.stderr and "external data" in signed.stderr
+    verified = cli("verify", cwd=external_repo)
+    assert verified.exit_code == 1
+    assert reason in verified.stdout + verified.stderr
+
+
+def test_changed_gitattributes_fails_verify(cli: Cli, tmp_path: Path) -> None:
+    model = make_model(tmp_path)
+    (model / ".gitattributes").write_text("*.bin filter=lfs\n")
+    (model / ".github").mkdir()
+    (model / ".github" / "hook.yml").write_text("on: push\n")
+    private, public = write_key_pair(tmp_path)
+    assert cli("sign", "model", "--key", str(private), cwd=tmp_path).exit_code == 0
+    assert cli("verify", "model", "--public-key", str(public), cwd=tmp_path).exit_code == 0
+    (model / ".gitattributes").write_text("*.bin filter=evil\n")
+    result = cli("verify", "model", "--public-key", str(public), cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "changed: .gitattributes" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "added", [".github/workflows/x.yml", ".gitignore", "extra/new.bin", ".hidden", "empty.bin"]
+)
+def test_files_added_to_a_signed_directory_fail(cli: Cli, tmp_path: Path, added: str) -> None:
+    model = make_model(tmp_path)
+    private, public = write_key_pair(tmp_path)
+    assert cli("sign", "model", "--key", str(private), cwd=tmp_path).exit_code == 0
+    (model / added).parent.mkdir(parents=True, exist_ok=True)
+    (model / added).write_bytes(b"" if added == "empty.bin" else b"x")
+    result = cli("verify", "model", "--public-key", str(public), cwd=tmp_path)
+    assert result.exit_code == 1
+    assert f"added: {added}" in result.stdout + result.stderr
+
+
+def test_links_and_renames_in_a_signed_directory(cli: Cli, tmp_path: Path) -> None:
+    """A symlink fails; a case-only rename fails; a hard link counts as the file it is."""
+    model = make_model(tmp_path)
+    private, public = write_key_pair(tmp_path)
+    assert cli("sign", "model", "--key", str(private), cwd=tmp_path).exit_code == 0
+    verify = ("verify", "model", "--public-key", str(public))
+    (model / "weights.bin").rename(model / "Weights.bin")
+    assert cli(*verify, cwd=tmp_path).exit_code == 1
+    (model / "Weights.bin").rename(model / "weights.bin")
+    assert cli(*verify, cwd=tmp_path).exit_code == 0
+    (model / "alias.bin").symlink_to("weights.bin")
+    linked = cli(*verify, cwd=tmp_path)
+    assert linked.exit_code == 1 and "symlink" in linked.stdout + linked.stderr + linked.stderr
+    (model / "alias.bin").unlink()
+    os.link(model / "config.json", model / "config-copy.json")
+    assert cli(*verify, cwd=tmp_path).exit_code == 1  # a new name is a new file
+    (model / "config-copy.json").unlink()
+    flip_byte(model / "weights.bin")
+    assert cli(*verify, cwd=tmp_path).exit_code == 1
+
+
+def test_upstream_default_signature_leaving_out_git_files_fails(cli: Cli, tmp_path: Path) -> None:
+    """model_signing leaves git files out by default; present in the model, they are unsigned."""
+    model = make_model(tmp_path)
+    private, public = write_key_pair(tmp_path)
+    args = ["sign", "key", "model", "--signature", "model.sig", "--private_key", str(private)]
+    assert upstream(*args, cwd=tmp_path).returncode == 0
+    assert cli("verify", "model", "--public-key", str(public), cwd=tmp_path).exit_code == 0
+    (model / ".gitattributes").write_text("*.bin filter=evil\n")
+    result = cli("verify", "model", "--public-key", str(public), cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "leaves out .gitattributes" in result.stdout + result.stderr
