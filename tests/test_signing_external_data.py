@@ -203,10 +203,14 @@ def test_changed_gitattributes_fails_verify(cli: Cli, tmp_path: Path) -> None:
     private, public = write_key_pair(tmp_path)
     assert cli("sign", "model", "--key", str(private), cwd=tmp_path).exit_code == 0
     assert cli("verify", "model", "--public-key", str(public), cwd=tmp_path).exit_code == 0
+    upstream_args = ["verify", "key", "model", "--signature", "model.sig"]
+    upstream_args += ["--public_key", str(public), "--no-ignore-git-paths"]
+    assert upstream(*upstream_args, cwd=tmp_path).returncode == 0
     (model / ".gitattributes").write_text("*.bin filter=evil\n")
     result = cli("verify", "model", "--public-key", str(public), cwd=tmp_path)
     assert result.exit_code == 1
     assert "changed: .gitattributes" in result.stdout + result.stderr
+    assert upstream(*upstream_args, cwd=tmp_path).returncode != 0
 
 
 @pytest.mark.parametrize(

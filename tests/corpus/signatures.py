@@ -276,6 +276,7 @@ VERIFY = ("verify",)
 SIGNATURE = ("check", "--only", "signature")
 ONNX = ("check", "--only", "onnx-model")
 ARTIFACTS = ("check", "--only", "artifacts")
+PROMOTE = ("promote", "fraud-detector", "--to", "dev", "--forge", "none", "--dry-run")
 EXT = _signed_external
 
 CASES = [
@@ -316,6 +317,22 @@ CASES = [
         "a symlink",
     ),
     Case("sig-onnx-data-extra-file", "onnx", _then(EXT, _second_data_file), VERIFY, 1),
+    Case(
+        "sig-onnx-data-tampered-promote",
+        "onnx",
+        _then(EXT, _poison_data),
+        PROMOTE,
+        1,
+        "changed: model.onnx.data",
+    ),
+    Case(
+        "sig-onnx-data-missing-promote",
+        "onnx",
+        _then(EXT, _delete_data),
+        PROMOTE,
+        2,
+        "does not exist",
+    ),
     # External locations that no signature may cover.
     Case(
         "sig-onnx-location-dotdot",
