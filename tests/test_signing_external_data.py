@@ -20,7 +20,14 @@ import pytest
 from mlops_ci.demo import DEMO_MODEL, create_demo
 from mlops_ci.gitops import commit_all, push_current
 from tests.conftest import CliResult, copy_demo
-from tests.external_data import DATA_NAME, point_at, poison, run_model, use_external_data
+from tests.external_data import (
+    DATA_NAME,
+    point_at,
+    poison,
+    run_model,
+    save_external,
+    use_external_data,
+)
 from tests.gitrepos import git as run_git
 from tests.pki import write_key_pair
 from tests.test_promote_e2e import promote, promote_and_merge, sign_and_commit
@@ -259,3 +266,35 @@ def test_upstream_default_signature_leaving_out_git_files_fails(cli: Cli, tmp_pa
     result = cli("verify", "model", "--public-key", str(public), cwd=tmp_path)
     assert result.exit_code == 1
     assert "leaves out .gitattributes" in result.stdout + result.stderr
+
+
+def test_onnx_in_a_directory_model_with_data_outside_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """In a directory every file is hashed; weights kept outside it cannot be, so it is refused."""
+    model = make_model(tmp_path)
+    save_external(model / "encoder.onnx", location="inside.data")
+    (tmp_path / "outside.data").write_bytes((model / "inside.data").read_bytes())
+    point_at(model / "encoder.onnx", "../outside.data")
+    private, public = write_key_pair(tmp_path)
+    signed = cli("sign", "model", "--key", str(private), cwd=tmp_path)
+    assert signed.exit_code == 2
+    assert "climbs out" in signed.stderr
+    point_at(model / "encoder.onnx", "inside.data")
+    assert cli("sign", "model", "--key", str(private), cwd=tmp_path).exit_code == 0
+    assert cli("verify", "model", "--public-key", str(public), cwd=tmp_path).exit_code == 0
+    point_at(model / "encoder.onnx", "../outside.data")
+    refused = cli("verify", "model", "--public-key", str(public), cwd=tmp_path)
+    assert refused.exit_code == 1
+    assert "climbs out" in refused.stderr
+
+
+def test_an_onnx_model_under_another_name_is_recognised(cli: Cli, tmp_path: Path) -> None:
+    """onnxruntime loads a model whatever its name: so its data files count whatever its name."""
+    model = save_external(tmp_path / "model.pb", location="weights.bin")
+    private, public = write_key_pair(tmp_path)
+    assert cli("sign", str(model), "--key", str(private), cwd=tmp_path).exit_code == 0
+    verify = ("verify", str(model), "--public-key", str(public))
+    assert cli(*verify, cwd=tmp_path).exit_code == 0
+    poison(tmp_path / "weights.bin")
+    result = cli(*verify, cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "changed: weights.bin" in result.stderr

@@ -54,7 +54,7 @@ def model_files(model_path: Path) -> list[tuple[str, Path]]:
         from mlops_ci.signing.scope import ExternalDataError, external_data_files
 
         try:
-            data = external_data_files(model_path)
+            data = external_data_files(model_path, sniff=True)
         except ExternalDataError:
             data = ()  # the artifacts and signature checks refuse the model
         parent = model_path.parent

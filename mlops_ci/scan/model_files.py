@@ -104,7 +104,7 @@ def _data_files(model_file: Path) -> list[Path]:
     from mlops_ci.signing.scope import ExternalDataError, external_data_files
 
     try:
-        return list(external_data_files(model_file))
+        return list(external_data_files(model_file, sniff=True))
     except ExternalDataError:
         return []  # scan_onnx reports the refused location
 

@@ -32,6 +32,13 @@ from mlops_ci.errors import InputError, SourcePosition
 IMPLICIT_IGNORES = frozenset(
     PurePosixPath(p) for p in (".git", ".gitattributes", ".github", ".gitignore")
 )
+# The first byte of a serialised ModelProto: the tag of one of its fields (ir_version=1,
+# producer_name=2, producer_version=3, domain=4, model_version=5, doc_string=6, graph=7,
+# opset_import=8, metadata_props=14; fields 20 and up take two bytes and start 0xa2..0xd2).
+MODEL_PROTO_TAGS = frozenset({0x08, 0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72}) | frozenset(
+    range(0xA0, 0xD8)
+)
+PROTOBUF_LIMIT = 2 << 30
 # Names mlops-ci gives its own evidence files; a data file may never be one of them.
 EVIDENCE_SUFFIXES = (".sig", ".sigstore.json")
 
@@ -75,16 +82,36 @@ def is_onnx_file(path: Path) -> bool:
     return stat.S_ISREG(mode) and path.suffix.lower() == ".onnx"
 
 
-def _load_graph(model_file: Path) -> Any | None:
-    """The ONNX protobuf of a regular ``*.onnx`` file, without its external data; else None."""
-    import onnx
-    from google.protobuf.message import DecodeError
+def may_be_onnx(path: Path) -> bool:
+    """Whether a single model file may be an ONNX protobuf whatever its name (onnxruntime does
+    not look at names): ``*.onnx``, or a regular file under 2 GiB starting with a ``ModelProto``
+    field tag."""
+    if is_onnx_file(path):
+        return True
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > PROTOBUF_LIMIT:
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(1)
+    except OSError:
+        return False
+    return bool(head) and head[0] in MODEL_PROTO_TAGS
 
-    if not is_onnx_file(model_file):
+
+def _load_graph(model_file: Path, *, sniff: bool = False) -> Any | None:
+    """The ONNX protobuf of a model file, without its external data; None when it is not one.
+
+    A file that does not parse has no data files here: the ``onnx-model`` check refuses it, and
+    onnxruntime cannot load it either.
+    """
+    import onnx
+
+    if not (may_be_onnx(model_file) if sniff else is_onnx_file(model_file)):
         return None
     try:
         return onnx.load(str(model_file), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError, OSError, MemoryError):
+    except Exception:  # any protobuf or onnx parse failure (DecodeError, ValueError, ...)
         return None
 
 
@@ -93,7 +120,7 @@ def declared_data_paths(model_file: Path) -> list[PurePosixPath]:
     (relative, no ``..``); nothing is checked on disk. For fetching them from another commit."""
     from mlops_ci.scan.onnx_scan import external_locations
 
-    model = _load_graph(model_file)
+    model = _load_graph(model_file, sniff=True)
     found: set[PurePosixPath] = set()
     for _, location in external_locations(model) if model is not None else ():
         relative = PurePosixPath(location)
@@ -103,38 +130,59 @@ def declared_data_paths(model_file: Path) -> list[PurePosixPath]:
     return sorted(found)
 
 
-def external_data_files(model_file: Path, ignore: Sequence[Path] = ()) -> tuple[Path, ...]:
+def external_data_files(
+    model_file: Path, ignore: Sequence[Path] = (), *, root: Path | None = None, sniff: bool = False
+) -> tuple[Path, ...]:
     """The external data files an ONNX file names, in path order; refused ones raise.
 
-    Reads the protobuf only (``load_external_data=False``); a file that does not parse has none
-    (the ``onnx-model`` check reports it). ``ignore``: evidence paths, relative to the file's
-    directory, that a data file may not be.
+    Reads the protobuf only (``load_external_data=False``). ``root`` is the model directory
+    (default: the file's directory) and ``ignore`` the evidence paths relative to it, which a
+    data file may not be. ``sniff``: recognise an ONNX file by content, not only by name.
     """
     from mlops_ci.scan.onnx_scan import external_locations, location_problem
 
-    model = _load_graph(model_file)
+    model = _load_graph(model_file, sniff=sniff)
     if model is None:
         return ()
     directory = model_file.parent
+    root = root or directory
     evidence = {PurePosixPath(p.as_posix()) for p in ignore}
     found: dict[str, Path] = {}
     for tensor, location in external_locations(model):
         reason = location_problem(location, directory)
-        relative = PurePosixPath(location)
-        if reason is None and (relative in evidence or location.endswith(EVIDENCE_SUFFIXES)):
+        target = directory / PurePosixPath(location)
+        if reason is None and (
+            location.endswith(EVIDENCE_SUFFIXES)
+            or PurePosixPath(target.relative_to(root).as_posix()) in evidence
+        ):
             reason = "an evidence file mlops-ci writes (a signature or bundle)"
         if reason is not None:
             raise ExternalDataError(model_file, tensor, location, reason)
-        if directory / relative != model_file:
-            found.setdefault(relative.as_posix(), directory / relative)
+        if target != model_file:
+            found.setdefault(target.relative_to(root).as_posix(), target)
     return tuple(found[key] for key in sorted(found))
 
 
+def _onnx_files_under(directory: Path) -> list[Path]:
+    """The ``*.onnx`` regular files under ``directory``, never following a symlink."""
+    found = []
+    for parent, dirnames, filenames in os.walk(directory, followlinks=False):
+        dirnames.sort()
+        found += [Path(parent, name) for name in sorted(filenames)]
+    return [path for path in found if is_onnx_file(path)]
+
+
 def model_scope(path: Path, ignore: Sequence[Path] = ()) -> ModelScope:
-    """The scope of ``path``'s signature (see the module docstring); refused data raises."""
+    """The scope of ``path``'s signature (see the module docstring); refused data raises.
+
+    In a directory every file is hashed anyway; its ONNX files' data locations are still checked,
+    so that weights kept outside the directory (or in an evidence file) are refused.
+    """
     if path.is_dir() and not path.is_symlink():
+        for onnx_file in _onnx_files_under(path):
+            external_data_files(onnx_file, ignore, root=path)
         return ModelScope(path, path, None, tuple(ignore))
-    data = external_data_files(path, ignore)
+    data = external_data_files(path, ignore, sniff=True)
     if not data:
         return ModelScope(path, path, None, ())
     return ModelScope(path, path.parent, (path, *data), tuple(ignore))

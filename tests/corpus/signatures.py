@@ -272,6 +272,27 @@ def _add_workflow(repo: Path, outside: Path) -> None:
     workflow.write_text("on: push\n")
 
 
+def _dir_onnx_outside(repo: Path, outside: Path) -> None:
+    """An ONNX file of the directory model that keeps its weights outside the directory."""
+    model = repo / MODEL.parent / "encoder.onnx"
+    save_external(model, location="encoder.data")
+    (repo / "models" / "encoder.data").write_bytes((model.parent / "encoder.data").read_bytes())
+    point_at(model, "../encoder.data")
+
+
+def _renamed_external(repo: Path, outside: Path) -> None:
+    """The configured model is an ONNX file named model.pb with its weights in weights.bin."""
+    config = repo / "mlops-ci.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "path: models/fraud-detector/model.onnx", "path: models/fraud-detector/model.pb"
+        )
+    )
+    save_external(repo / MODEL.with_name("model.pb"), location="weights.bin")
+    _resign(repo)
+    poison(repo / MODEL.with_name("weights.bin"))
+
+
 VERIFY = ("verify",)
 SIGNATURE = ("check", "--only", "signature")
 ONNX = ("check", "--only", "onnx-model")
@@ -367,6 +388,27 @@ CASES = [
         "not a regular file",
     ),
     Case(
+        "sig-onnx-location-fifo-onnx-check",
+        "onnx",
+        _then(EXT, _fifo("pipe.data"), _relocate("pipe.data")),
+        ONNX,
+        1,
+    ),
+    Case(
+        "sig-onnx-location-fifo-bench",
+        "onnx",
+        _then(EXT, _fifo("pipe.data"), _relocate("pipe.data")),
+        ("check", "--only", "bench"),
+        1,
+    ),
+    Case(
+        "sig-onnx-location-outside-bench",
+        "onnx",
+        _then(EXT, _relocate("{outside}/secret.txt")),
+        ("check", "--only", "bench"),
+        1,
+    ),
+    Case(
         "sig-onnx-location-device",
         "onnx",
         _then(EXT, _link("zero.data", "/dev/zero"), _relocate("zero.data")),
@@ -458,6 +500,15 @@ CASES = [
     Case("sig-bundle-sbom-bundle-symlink", "bundle", _replace_with_link(SBOM_BUNDLE), VERIFY, 1),
     Case("sig-bundle-report-tampered", "bundle", _tamper_json(REPORT), VERIFY, 1),
     # A directory model: every file counts, git files included.
+    Case(
+        "sig-bundle-directory-onnx-data-outside",
+        "onnx",
+        _then(_directory_model, _dir_onnx_outside),
+        VERIFY,
+        1,
+        "climbs out",
+    ),
+    Case("sig-onnx-renamed-model", "onnx", _renamed_external, VERIFY, 1, "changed: weights.bin"),
     Case("sig-control-directory-model", "bundle", _directory_model, VERIFY, 0),
     Case(
         "sig-bundle-directory-gitattributes",
