@@ -110,7 +110,7 @@ def _sign_target(
     if loaded_report is not None and attest:
         _check_report_digest(loaded_report[0], target, digest)  # before anything is written
     bundle = _guarded(lambda: signer.sign_manifest(manifest), target.shown, secrets)
-    atomic_write(target.signature, bundle)
+    _write(loaded, target.signature, bundle)
     files = [SignedFile("model", target.shown, loaded.display(target.signature), digest)]
     if loaded_report is not None and target.configured:
         report, raw = loaded_report
@@ -120,7 +120,7 @@ def _sign_target(
                 target.name, digest, gate_predicate(report, target.name, shown_report, raw)
             )
             bundle = _guarded(lambda: signer.sign_statement(payload), "the attestation", secrets)
-            atomic_write(target.attestation, bundle)
+            _write(loaded, target.attestation, bundle)
             files.append(
                 SignedFile("attestation", target.name, loaded.display(target.attestation), digest)
             )
@@ -139,13 +139,26 @@ def _sign_target(
     return files
 
 
+def _write(loaded: LoadedConfig, path: Path, text: str) -> None:
+    """Write a bundle atomically; a directory (or anything unwritable) in its place is exit 2."""
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise SigningError(
+            f"cannot write {loaded.display(path)} ({exc.strerror or exc.__class__.__name__});"
+            " remove what is in its place and sign again"
+        ) from None
+
+
 def _stale_attestation(path: Path, digest: str) -> bool:
     """Whether ``path`` is an attestation whose subject is not ``digest`` (nothing is trusted)."""
-    if not path.is_file():
+    from mlops_ci.signing.verify import read_bundle_text
+
+    if not path.is_file() or path.is_symlink():
         return False
     try:
-        statement = signed_statement(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+        statement = signed_statement(json.loads(read_bundle_text(path, str(path))))
+    except (VerificationError, ValueError, RecursionError):
         return False
     subjects = (statement or {}).get("subject") or []
     algorithm, _, value = digest.partition(":")
@@ -170,7 +183,7 @@ def _sign_file(
 ) -> SignedFile:
     bundle_file = paths.bundle_path(path)
     shown = loaded.display(path)
-    atomic_write(bundle_file, _guarded(lambda: signer.sign_file(path), shown, secrets))
+    _write(loaded, bundle_file, _guarded(lambda: signer.sign_file(path), shown, secrets))
     return SignedFile(role, shown, loaded.display(bundle_file))
 
 

@@ -461,6 +461,8 @@ CASES = [
     Case("sig-bundle-symlink-check", "bundle", _replace_with_link(SIG), SIGNATURE, 1, "SIG001"),
     Case("sig-bundle-directory", "bundle", _replace_with_directory(SIG), SIGNATURE, 1, "SIG001"),
     Case("sig-bundle-fifo", "bundle", _replace_with_fifo(SIG), VERIFY, 1, "not a regular file"),
+    Case("sig-bundle-directory-sign", "bundle", _replace_with_directory(SIG), ("sign",), 2),
+    Case("sig-bundle-symlink-sign", "bundle", _replace_with_link(ATTESTATION), ("sign",), 0),
     Case("sig-bundle-other-model", "bundle", _other_models_signature, VERIFY, 1),
     Case("sig-bundle-other-key", "bundle", _other_key, VERIFY, 1, "not by the public key"),
     # Attestations, SBOM and report bundles.
