@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -298,3 +299,61 @@ def test_an_onnx_model_under_another_name_is_recognised(cli: Cli, tmp_path: Path
     result = cli(*verify, cwd=tmp_path)
     assert result.exit_code == 1
     assert "changed: weights.bin" in result.stderr
+
+
+def _external_tensor(name: str, location: str) -> Any:
+    from onnx import TensorProto, helper
+
+    tensor = helper.make_tensor(name, TensorProto.FLOAT, [2], [0.0, 0.0])
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "8")):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    return tensor
+
+
+def test_every_kind_of_tensor_counts(tmp_path: Path) -> None:
+    """Subgraph initializers, sparse initializers, attribute tensors and function nodes."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from mlops_ci.signing.scope import ExternalDataError, external_data_files
+
+    then_graph = helper.make_graph(
+        [helper.make_node("Identity", ["sub"], ["y"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [_external_tensor("sub", "subgraph.data")],
+    )
+    constant = helper.make_node("Constant", [], ["c"], value=_external_tensor("c", "attr.data"))
+    branch = helper.make_node("If", ["cond"], ["y"], then_branch=then_graph, else_branch=then_graph)
+    sparse = helper.make_sparse_tensor(
+        _external_tensor("values", "sparse.data"),
+        helper.make_tensor("idx", TensorProto.INT64, [2], [0, 1]),
+        [4],
+    )
+    graph = helper.make_graph(
+        [constant, branch],
+        "g",
+        [helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        sparse_initializer=[sparse],
+    )
+    function_node = helper.make_node(
+        "Constant", [], ["f"], value=_external_tensor("f", "function.data")
+    )
+    function = helper.make_function("local", "F", [], ["f"], [function_node], [])
+    model = helper.make_model(graph, functions=[function])
+    path = tmp_path / "model.onnx"
+    onnx.save_model(model, str(path))
+    names = ("subgraph.data", "attr.data", "sparse.data", "function.data")
+    for name in names:
+        (tmp_path / name).write_bytes(b"\0" * 8)
+    assert [p.name for p in external_data_files(path)] == sorted(names)
+    for name in names:
+        (tmp_path / name).unlink()
+        with pytest.raises(ExternalDataError, match="does not exist"):
+            external_data_files(path)
+        (tmp_path / name).write_bytes(b"\0" * 8)
