@@ -357,3 +357,19 @@ def test_every_kind_of_tensor_counts(tmp_path: Path) -> None:
         with pytest.raises(ExternalDataError, match="does not exist"):
             external_data_files(path)
         (tmp_path / name).write_bytes(b"\0" * 8)
+
+
+def test_rollback_fetches_the_data_files_of_the_old_commit(cli: Cli, external_repo: Path) -> None:
+    """Evidence read from the commit an entry came from includes that commit's weights."""
+    promote_and_merge(cli, external_repo, "dev")
+    run_git(external_repo, "pull", "--quiet", "origin", "main")
+    card = external_repo / MODEL_DIR / "README.md"
+    card.write_text(card.read_text().replace("version: 1.0.0", "version: 1.1.0", 1))
+    save_external(external_repo / MODEL_DIR / "model.onnx", seed=8)
+    sign_and_commit(external_repo, "Model 1.1.0")
+    promote_and_merge(cli, external_repo, "dev", "1.1.0")
+    rolled = cli(
+        "rollback", DEMO_MODEL, "--env", "dev", "--to", "1.0.0", "--forge", "none",
+        cwd=external_repo,
+    )  # fmt: skip
+    assert rolled.exit_code == 0, rolled.stdout + rolled.stderr
