@@ -59,6 +59,13 @@ def _delete_data(repo: Path, outside: Path) -> None:
     (repo / MODEL.parent / DATA_NAME).unlink()
 
 
+def _data_is_pickle(repo: Path, outside: Path) -> None:
+    """The weights file is a pickle that runs a command when loaded: scanned as part of the model."""
+    (repo / MODEL.parent / DATA_NAME).write_bytes(
+        b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R."
+    )
+
+
 def _data_is_fifo(repo: Path, outside: Path) -> None:
     data = repo / MODEL.parent / DATA_NAME
     data.unlink()
@@ -336,6 +343,14 @@ CASES = [
         VERIFY,
         1,
         "a symlink",
+    ),
+    Case(
+        "sig-onnx-data-is-a-pickle",
+        "onnx",
+        _then(EXT, _data_is_pickle),
+        ARTIFACTS,
+        1,
+        "ART-PICKLE-UNSAFE",
     ),
     Case("sig-onnx-data-extra-file", "onnx", _then(EXT, _second_data_file), VERIFY, 1),
     Case(
