@@ -373,3 +373,19 @@ def test_rollback_fetches_the_data_files_of_the_old_commit(cli: Cli, external_re
         cwd=external_repo,
     )  # fmt: skip
     assert rolled.exit_code == 0, rolled.stdout + rolled.stderr
+
+
+def test_sbom_lists_the_data_file_and_the_covering_digest(external_repo: Path) -> None:
+    """The SBOM hashes model.onnx.data, and its OMS digest is the one the signature vouches for."""
+    from mlops_ci.sbom.mlbom import OMS_DIGEST_PROPERTY
+    from mlops_ci.signing import model_digest
+
+    bom = json.loads((external_repo / ".mlops-ci/sbom/fraud-detector.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c["type"] == "machine-learning-model"]
+    files = {f["name"]: f["hashes"][0]["content"] for f in model["components"]}
+    assert set(files) == {"model.onnx", DATA_NAME}
+    digest = [p["value"] for p in model["properties"] if p["name"] == OMS_DIGEST_PROPERTY]
+    assert digest == [model_digest(external_repo / MODEL_DIR / "model.onnx")]
+    before = digest[0]
+    poison(data_file(external_repo))
+    assert model_digest(external_repo / MODEL_DIR / "model.onnx") != before
