@@ -236,7 +236,7 @@ def test_files_added_to_a_signed_directory_fail(cli: Cli, tmp_path: Path, added:
 
 
 def test_links_and_renames_in_a_signed_directory(cli: Cli, tmp_path: Path) -> None:
-    """A symlink fails; a case-only rename fails; a hard link counts as the file it is."""
+    """A symlink or FIFO fails; a case-only rename fails; a hard link is a new file."""
     model = make_model(tmp_path)
     private, public = write_key_pair(tmp_path)
     assert cli("sign", "model", "--key", str(private), cwd=tmp_path).exit_code == 0
@@ -249,6 +249,10 @@ def test_links_and_renames_in_a_signed_directory(cli: Cli, tmp_path: Path) -> No
     linked = cli(*verify, cwd=tmp_path)
     assert linked.exit_code == 1 and "symlink" in linked.stdout + linked.stderr + linked.stderr
     (model / "alias.bin").unlink()
+    os.mkfifo(model / "pipe")
+    piped = cli(*verify, cwd=tmp_path)
+    assert piped.exit_code == 1 and "pipe" in piped.stdout + piped.stderr
+    (model / "pipe").unlink()
     os.link(model / "config.json", model / "config-copy.json")
     assert cli(*verify, cwd=tmp_path).exit_code == 1  # a new name is a new file
     (model / "config-copy.json").unlink()
