@@ -393,3 +393,39 @@ def test_sbom_lists_the_data_file_and_the_covering_digest(external_repo: Path) -
     before = digest[0]
     poison(data_file(external_repo))
     assert model_digest(external_repo / MODEL_DIR / "model.onnx") != before
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("", "no location"),
+        ("./", "no location"),
+        ("/abs/w.bin", "an absolute path"),
+        ("C:\\\\w.bin", "backslash"),
+        ("C:w.bin", "an absolute path"),
+        ("a\x00b", "NUL"),
+        ("../w.bin", "'..'"),
+        ("sub/../w.bin", "'..'"),
+        ("missing.bin", "does not exist"),
+        ("link.bin", "a symlink"),
+        ("linkdir/w.bin", "a symlink"),
+        ("sub", "not a regular file"),
+        ("fifo", "not a regular file"),
+        ("w.bin/x", "not a directory"),
+        ("x" * 5000, "cannot be examined"),
+        ("*/_ORT_MEM_ADDR_/*", "does not exist"),
+    ],
+)
+def test_location_problems(tmp_path: Path, location: str, reason: str) -> None:
+    from mlops_ci.scan.onnx_scan import location_problem
+
+    (tmp_path / "w.bin").write_bytes(b"w")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "w.bin").write_bytes(b"w")
+    (tmp_path / "link.bin").symlink_to("w.bin")
+    (tmp_path / "linkdir").symlink_to("sub")
+    os.mkfifo(tmp_path / "fifo")
+    problem = location_problem(location, tmp_path)
+    assert problem is not None and reason in problem
+    assert location_problem("w.bin", tmp_path) is None
+    assert location_problem("./sub/w.bin", tmp_path) is None

@@ -114,6 +114,12 @@ def _link(name: str, target: str) -> Setup:
     return setup
 
 
+def _link_copy_outside(repo: Path, outside: Path) -> None:
+    """``link.data`` beside the model: a symlink to a copy of the weights outside the repository."""
+    (outside / "weights.data").write_bytes((repo / MODEL.parent / DATA_NAME).read_bytes())
+    (repo / MODEL.parent / "link.data").symlink_to(outside / "weights.data")
+
+
 def _fifo(name: str) -> Setup:
     def setup(repo: Path, outside: Path) -> None:
         os.mkfifo(repo / MODEL.parent / name)
@@ -422,6 +428,21 @@ CASES = [
         _then(EXT, _relocate("{outside}/secret.txt")),
         ("check", "--only", "bench"),
         1,
+    ),
+    Case(
+        "sig-onnx-location-symlink-bench",
+        "onnx",
+        _then(EXT, _link_copy_outside, _relocate("link.data")),
+        ("check", "--only", "bench"),
+        1,
+    ),
+    Case(
+        "sig-onnx-location-ort-memory-address",
+        "onnx",
+        _then(EXT, _relocate("*/_ORT_MEM_ADDR_/*")),
+        SIGNATURE,
+        1,
+        "SIG004",
     ),
     Case(
         "sig-onnx-location-device",
