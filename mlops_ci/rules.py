@@ -208,6 +208,20 @@ _CATALOG: tuple[Rule, ...] = (
         345,
     ),
     Rule(
+        "SIG004",
+        "signature",
+        "Model data cannot be covered by a signature",
+        "An ONNX model keeps tensor data in an external file that a signature cannot cover: the"
+        " location is absolute, climbs out with '..', goes through a symlink, names a missing"
+        " file, a directory, FIFO or device, or one of mlops-ci's own evidence files. Such a"
+        " model is never signed, and its signature never verifies.",
+        "Save external data as regular files beside the .onnx with a relative location"
+        " (onnx.save_model(..., save_as_external_data=True, location='model.onnx.data')),"
+        " then sign the model again.",
+        Severity.HIGH,
+        345,
+    ),
+    Rule(
         "BENCH-LOAD",
         "bench",
         "onnxruntime cannot load the model",
@@ -286,6 +300,18 @@ _CATALOG += (
         " (onnx.save_model(..., save_as_external_data=True, location='model.data')).",
         Severity.HIGH,
         22,
+    ),
+    Rule(
+        "ART-ONNX-EXTERNAL-INVALID",
+        "artifacts",
+        "ONNX external data file missing or not a regular file",
+        "An ONNX tensor names an external data file that does not exist, or that is a"
+        " directory, FIFO, socket or device, or has no location at all. Such data cannot be"
+        " scanned or signed; the file is never opened by the scanner.",
+        "Ship every external data file as a regular file beside the .onnx (the location the"
+        " model names), or save the model without external data.",
+        Severity.HIGH,
+        345,
     ),
     Rule(
         "ART-ONNX-CUSTOM-OP",

@@ -312,7 +312,7 @@ def test_model_directory_hashes_every_file(cli: Cli, tmp_path: Path) -> None:
     files = {f["name"]: f["hashes"][0]["content"] for f in model["components"]}
     assert files == {
         name: hashlib.sha256((model_dir / name).read_bytes()).hexdigest()
-        for name in ("encoder.onnx", "head.onnx", "vocab.txt")
+        for name in (".gitattributes", "encoder.onnx", "head.onnx", "vocab.txt")
     }
     assert "hashes" not in model  # one digest per file; no single file stands for the model
     assert [i["format"] for i in model["modelCard"]["modelParameters"]["inputs"]] == [

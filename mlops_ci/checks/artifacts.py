@@ -3,6 +3,7 @@
 Rules: ``ART-PICKLE-UNSAFE`` (critical; a pickle imports a known-dangerous global),
 ``ART-PICKLE-UNKNOWN`` (medium; a global outside the allowlist, or a stream that could not be
 read to its end), ``ART-ONNX-EXTERNAL-ESCAPE`` (high; external data outside the model directory),
+``ART-ONNX-EXTERNAL-INVALID`` (high; external data missing, or not a regular file),
 ``ART-ONNX-CUSTOM-OP`` (info; a non-standard operator domain), ``ART-SYMLINK-ESCAPE`` (high; a
 symlink under the model path pointing outside it). Fingerprints are the rule, the model, the file
 and the archive member or tensor: never a line or an offset.
@@ -125,6 +126,19 @@ def _onnx_findings(ctx: Context, scan: ModelFilesScan) -> list[Finding]:
                     Location(shown),
                     escape.tensor,
                     escape.location,
+                )
+            )
+        for bad in info.invalid:
+            findings.append(
+                ctx.finding(
+                    "ART-ONNX-EXTERNAL-INVALID",
+                    Severity.HIGH,
+                    f"{shown}: tensor {bad.tensor[:60]!r} keeps its data at {bad.location[:120]!r}"
+                    f" ({bad.reason}); it was not opened: ship the data file as a regular file"
+                    " beside the model",
+                    Location(shown),
+                    bad.tensor,
+                    bad.location,
                 )
             )
         for domain, ops in info.custom_domains:

@@ -3,6 +3,8 @@
 An unsigned model is not a finding here (the production policy pack decides whether signing is
 required, from ``facts.signature.signed``). A signature or attestation that exists but does not
 verify, or cannot be verified because no policy is configured, is a HIGH finding: fail closed.
+So is a model whose bytes no signature can cover (``SIG004``: ONNX external data that is missing,
+outside the model's directory, behind a symlink or not a regular file), signed or not.
 
 Facts (``facts.signature``): ``signed``, ``verified``, ``mode`` (sigstore, key, certificate or
 null), ``identity`` and ``issuer`` of the signer, ``digest`` (the OMS root digest,
@@ -12,9 +14,12 @@ null), ``identity`` and ``issuer`` of the signer, ``digest`` (the OMS root diges
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import ClassVar
 
 from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
 
 
@@ -29,6 +34,7 @@ class SignatureCheck:
         """Verify the signature and attestation of ``ctx.model`` if they exist."""
         from mlops_ci.signing import SigningError, VerificationError, model_digest
         from mlops_ci.signing.policy import policy_from_config
+        from mlops_ci.signing.scope import ExternalDataError, model_scope
         from mlops_ci.signing.targets import hashing_ignores, select_targets
         from mlops_ci.signing.verify import inspect_bundle, verify_attestation, verify_model
 
@@ -40,7 +46,7 @@ class SignatureCheck:
             return skipped(ctx, self.name, f"{target.shown} does not exist")
         ignore = hashing_ignores(ctx.loaded, target)
         facts: dict[str, JsonValue] = {
-            "signed": target.signature.is_file(),
+            "signed": os.path.lexists(target.signature),
             "verified": False,
             "mode": None,
             "identity": None,
@@ -49,6 +55,12 @@ class SignatureCheck:
             "attestation_verified": False,
         }
         findings: list[Finding] = []
+        try:
+            model_scope(target.path, ignore)  # refuses data no signature can cover
+        except ExternalDataError as refused:
+            shown = ctx.display(target.path)
+            findings.append(ctx.finding("SIG004", Severity.HIGH, refused.reason, Location(shown)))
+            return result(ctx, self.name, findings, facts=facts)
         if not facts["signed"]:
             facts["digest"] = model_digest(target.path, ignore)
             return result(ctx, self.name, findings, facts=facts)
@@ -60,7 +72,7 @@ class SignatureCheck:
                 target.path,
                 target.signature,
                 policy_from_config(ctx.loaded),
-                ignore=ignore,
+                allow=ignore,
                 subject=target.shown,
                 now=ctx.now,
             )
@@ -79,8 +91,10 @@ class SignatureCheck:
                 digest=verified.digest,
             )
         if facts["digest"] is None:
-            facts["digest"] = model_digest(target.path, ignore)
-        if target.attestation.is_file():
+            # A symlink or special file in the model cannot be hashed: SIG001 already says so.
+            with contextlib.suppress(MlopsCiError):
+                facts["digest"] = model_digest(target.path, ignore)
+        if os.path.lexists(target.attestation):
             shown_attestation = ctx.display(target.attestation)
             try:
                 verify_attestation(

@@ -58,7 +58,11 @@ def verify_evidence(
     artifact = (root / entry.artifact).resolve()
     if root not in (artifact, *artifact.parents):
         raise PromotionRefused(f"{model}: artifact {entry.artifact} is outside the repository")
-    if _digest_of(entry, root) == entry.digest:
+    try:
+        here: str | None = _digest_of(entry, root)
+    except PromotionRefused:
+        here = None  # the checkout's files are unusable: the entry's commit may hold good ones
+    if here == entry.digest:
         return _verify_at(loaded, root, model, entry, environment, previous, previous_digest, first)
     commit = entry.promoted_from.get("commit")
     if repo is None or not commit:
@@ -69,6 +73,7 @@ def verify_evidence(
     with tempfile.TemporaryDirectory(prefix="mlops-ci-evidence-") as tmp:
         where = Path(tmp)
         repo.extract(commit, [p for p in _evidence_paths(entry) if p], where)
+        repo.extract(commit, _data_paths(entry, where), where)
         local = _digest_of(entry, where)
         if local != entry.digest:
             raise PromotionRefused(
@@ -88,6 +93,18 @@ def _evidence_paths(entry: StateEntry) -> list[str]:
     return [entry.artifact, signature, attestation]
 
 
+def _data_paths(entry: StateEntry, where: Path) -> list[str]:
+    """The external data files a single-file ONNX artifact (extracted under ``where``) names:
+    part of the model, so fetched from the same commit (refused locations are never fetched)."""
+    from mlops_ci.signing.scope import declared_data_paths
+
+    artifact = where / entry.artifact
+    if artifact.is_dir():
+        return []
+    parent = Path(entry.artifact).parent
+    return [(parent / p).as_posix() for p in declared_data_paths(artifact)]
+
+
 def _files(entry: StateEntry, root: Path) -> tuple[Path, Path, Path, list[Path]]:
     artifact_rel, signature_rel, attestation_rel = _evidence_paths(entry)
     artifact, signature, attestation = (
@@ -99,9 +116,13 @@ def _files(entry: StateEntry, root: Path) -> tuple[Path, Path, Path, list[Path]]
 
 def _digest_of(entry: StateEntry, root: Path) -> str:
     from mlops_ci.signing import model_digest
+    from mlops_ci.signing.scope import ExternalDataError
 
     artifact, _, _, ignore = _files(entry, root)
-    return model_digest(artifact, ignore=ignore) if artifact.exists() else "missing"
+    try:
+        return model_digest(artifact, ignore=ignore) if artifact.exists() else "missing"
+    except ExternalDataError as refused:
+        raise PromotionRefused(f"{entry.artifact}: {refused.reason}") from None
 
 
 def _verify_at(
@@ -124,7 +145,7 @@ def _verify_at(
     artifact, signature, attestation, ignore = _files(entry, root)
     policy = policy_from_config(loaded)
     try:
-        verified = verify_model(artifact, signature, policy, ignore=ignore, subject=entry.artifact)
+        verified = verify_model(artifact, signature, policy, allow=ignore, subject=entry.artifact)
         if verified.digest != entry.digest:
             raise PromotionRefused(
                 f"{model}: the signature vouches for {verified.digest}, not {entry.digest}"

@@ -29,7 +29,6 @@ _HASH_ALGS = {
     "sha384": ("SHA-384", 96),
     "sha512": ("SHA-512", 128),
 }
-_GIT_NAMES = {".git", ".gitattributes", ".github", ".gitignore"}
 _BENCH_LATENCIES = ("p50_ms", "p90_ms", "p95_ms", "p99_ms")
 
 
@@ -48,13 +47,24 @@ class ModelFacts:
 
 
 def model_files(model_path: Path) -> list[tuple[str, Path]]:
-    """The files of a model (a file, or a directory minus git files), by relative path."""
+    """The files of a model, by relative path: every regular file of a directory (its
+    ``.gitattributes`` and ``.github/`` included, as in its signature), or a file and the
+    external data files it names (an ONNX model's weights are part of it)."""
     if not model_path.is_dir():
-        return [(model_path.name, model_path)]
+        from mlops_ci.signing.scope import ExternalDataError, external_data_files
+
+        try:
+            data = external_data_files(model_path, sniff=True)
+        except ExternalDataError:
+            data = ()  # the artifacts and signature checks refuse the model
+        parent = model_path.parent
+        return [(model_path.name, model_path)] + [
+            (path.relative_to(parent).as_posix(), path) for path in data
+        ]
     found = []
     for path in sorted(model_path.rglob("*")):
         relative = path.relative_to(model_path)
-        if path.is_symlink() or not path.is_file() or _GIT_NAMES & set(relative.parts):
+        if path.is_symlink() or not path.is_file() or ".git" in relative.parts:
             continue
         found.append((relative.as_posix(), path))
     return found

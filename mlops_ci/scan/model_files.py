@@ -5,7 +5,8 @@
 - zip archives (PyTorch ``.pt``/``.pth``/``.bin``/``.ckpt``): every ``*.pkl`` member, such as
   ``archive/data.pkl``, and every object-dtype ``.npy`` member;
 - ``.npy`` files and ``.npz`` archives: an object-dtype array's data is a pickle, and is scanned;
-- ``.onnx`` files (see :mod:`mlops_ci.scan.onnx_scan`).
+- ``.onnx`` files (see :mod:`mlops_ci.scan.onnx_scan`); a single-file ONNX model's external data
+  files are part of the model and are scanned like any other file.
 
 Symlinks are never followed: one whose target lies outside the model path is reported, any other
 is skipped (its target is scanned where it lives). Files are opened with ``O_NOFOLLOW``.
@@ -82,7 +83,10 @@ def scan_model_path(model_path: Path) -> ModelFilesScan:
     """Scan every file under ``model_path`` (a directory, or a single file)."""
     root = model_path if model_path.is_dir() else model_path.parent
     report = ModelFilesScan()
-    for path, is_link in walk(model_path):
+    entries = list(walk(model_path))
+    if not model_path.is_dir() and not model_path.is_symlink():
+        entries += [(data, False) for data in _data_files(model_path)]
+    for path, is_link in entries:
         if is_link:
             target = str(path.readlink())
             if not within(os.path.realpath(path), os.path.realpath(root)):
@@ -93,6 +97,16 @@ def scan_model_path(model_path: Path) -> ModelFilesScan:
         report.files += 1
         _scan_file(path, root, report)
     return report
+
+
+def _data_files(model_file: Path) -> list[Path]:
+    """The accepted external data files of a single ONNX file (refused ones are findings)."""
+    from mlops_ci.signing.scope import ExternalDataError, external_data_files
+
+    try:
+        return list(external_data_files(model_file, sniff=True))
+    except ExternalDataError:
+        return []  # scan_onnx reports the refused location
 
 
 def _open(path: Path) -> IO[bytes]:

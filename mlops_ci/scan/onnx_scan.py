@@ -1,15 +1,19 @@
-"""ONNX files: external-data locations that leave the model directory, custom operator domains,
-opset and size, all read from the protobuf with ``load_external_data=False``.
+"""ONNX files: external-data locations, custom operator domains, opset and size, all read from
+the protobuf with ``load_external_data=False``.
 
-An external-data location escapes when it is absolute, when it climbs out with ``..``, or when a
-symlink on its way resolves outside. The check is made on the path string and with
-``os.path.realpath`` (which reads symlinks, never file contents): the external file itself is
-never opened, so a model pointing at ``/etc/passwd`` cannot make the scanner read it.
+An external-data location is accepted only when it names a regular file inside the model's
+directory, reached without ``..`` and without any symlink (:func:`location_problem`). Otherwise it
+*escapes* (absolute, ``..``, a symlink on its way: ``ART-ONNX-EXTERNAL-ESCAPE``) or is *invalid*
+(missing, empty, a directory, FIFO or device: ``ART-ONNX-EXTERNAL-INVALID``). The checks use
+``lstat`` only: the external file itself is never opened here, so a model pointing at
+``/etc/passwd`` or at a FIFO cannot make the scanner read it (or block on it). Accepted data files
+are part of the model: its signature, its digest and its scan (see ``mlops_ci.signing.scope``).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -29,6 +33,10 @@ class ExternalEscape:
     reason: str
 
 
+# The reasons of location_problem that mean "outside the model directory" (the rest: invalid).
+ESCAPE_REASONS = ("an absolute path", "a path that climbs out with '..'", "a symlink")
+
+
 @dataclass(frozen=True)
 class OnnxScan:
     """What an ONNX file declares, without loading its external data."""
@@ -40,6 +48,7 @@ class OnnxScan:
     escapes: tuple[ExternalEscape, ...]
     custom_domains: tuple[tuple[str, tuple[str, ...]], ...]
     error: str | None = None
+    invalid: tuple[ExternalEscape, ...] = ()
 
 
 def within(path: str | Path, root: str | Path) -> bool:
@@ -48,20 +57,57 @@ def within(path: str | Path, root: str | Path) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def escape_reason(location: str, model_dir: Path, root: Path) -> str | None:
-    """Why ``location`` (relative to ``model_dir``) leaves ``root``, or None when it stays in."""
+def location_problem(location: str, model_dir: Path) -> str | None:
+    """Why the external-data ``location`` of an ONNX file in ``model_dir`` is refused, or None.
+
+    Accepted: a relative path, without ``..``, ``\\`` or NUL, to a regular file inside
+    ``model_dir`` with no symlink on the way. Only ``lstat`` is used (nothing is opened).
+    """
+    if not location:
+        return "no location"
+    if "\x00" in location or "\\" in location:
+        return "a path with a NUL or backslash character"
     if (
         PurePosixPath(location).is_absolute()
         or PureWindowsPath(location).is_absolute()
-        or location.startswith(("/", "\\"))
+        or PureWindowsPath(location).drive
     ):
         return "an absolute path"
-    joined = os.path.normpath(model_dir / location)
-    if not within(joined, os.path.normpath(root)):
+    parts = PurePosixPath(location).parts
+    if ".." in parts:
         return "a path that climbs out with '..'"
-    if not within(os.path.realpath(joined), os.path.realpath(root)):
-        return "a symlink that resolves outside"
-    return None
+    current = model_dir
+    for index, part in enumerate(parts):
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return "a file that does not exist"
+        except OSError:
+            return "a path that cannot be examined"
+        if stat.S_ISLNK(mode):
+            return "a symlink"
+        if index < len(parts) - 1 and not stat.S_ISDIR(mode):
+            return "a path through something that is not a directory"
+        if index == len(parts) - 1 and not stat.S_ISREG(mode):
+            return "not a regular file (a directory, FIFO, socket or device)"
+    return None if parts else "no location"
+
+
+def external_locations(model: Any) -> list[tuple[str, str]]:
+    """``(tensor name, location)`` of every tensor of ``model`` whose data is external.
+
+    Covers initializers of the main graph and every subgraph, sparse initializers, attribute
+    tensors, and the nodes of model-local functions.
+    """
+    import onnx
+
+    found = []
+    for tensor in _tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            entries = {entry.key: entry.value for entry in tensor.external_data}
+            found.append((tensor.name, entries.get("location", "")))
+    return found
 
 
 def _subgraphs(graph: Any) -> Iterator[Any]:
@@ -99,7 +145,11 @@ def _nodes(model: Any) -> Iterator[Any]:
 
 
 def scan_onnx(path: Path, root: Path) -> OnnxScan:
-    """Scan the ONNX file ``path``; external data must stay under ``root``."""
+    """Scan the ONNX file ``path`` (in the model path ``root``); external data must lie beside it.
+
+    Data files are accepted only below ``path``'s own directory, which is inside ``root``.
+    """
+    del root  # kept for callers: the stricter rule (beside the file) implies "under root"
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -111,6 +161,7 @@ def scan_onnx(path: Path, root: Path) -> OnnxScan:
             None, size, 0, 0, (), (), f"not a loadable ONNX model ({exc.__class__.__name__})"
         )
     escapes: list[ExternalEscape] = []
+    invalid: list[ExternalEscape] = []
     external_bytes = external_tensors = 0
     for tensor in _tensors(model):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
@@ -118,9 +169,11 @@ def scan_onnx(path: Path, root: Path) -> OnnxScan:
         entries = {entry.key: entry.value for entry in tensor.external_data}
         external_tensors += 1
         location = entries.get("location", "")
-        reason = escape_reason(location, path.parent, root) if location else "no location"
+        # Relative, no '..', no symlink: inside path.parent, hence inside root.
+        reason = location_problem(location, path.parent)
         if reason is not None:
-            escapes.append(ExternalEscape(tensor.name, location, reason))
+            bucket = escapes if reason.startswith(ESCAPE_REASONS) else invalid
+            bucket.append(ExternalEscape(tensor.name, location, reason))
         elif entries.get("length", "").isdigit():
             external_bytes += int(entries["length"])
     local_functions = {function.domain for function in model.functions}
@@ -136,4 +189,5 @@ def scan_onnx(path: Path, root: Path) -> OnnxScan:
         external_tensors=external_tensors,
         escapes=tuple(escapes),
         custom_domains=tuple((d, tuple(sorted(ops))) for d, ops in sorted(custom.items())),
+        invalid=tuple(invalid),
     )

@@ -3,7 +3,9 @@ signatures, and verification of model signatures in every mode.
 
 A model (a file or a directory) is hashed into a manifest of per-file SHA-256 digests; its **root
 digest** is the SHA-256 of those digests in path order (the in-toto subject model-signing signs).
-That root digest, as ``sha256:<hex>``, is *the* model digest everywhere in mlops-ci.
+That root digest, as ``sha256:<hex>``, is *the* model digest everywhere in mlops-ci. What the
+manifest covers (every file of a directory, an ONNX file's external data) is
+:mod:`mlops_ci.signing.scope`.
 
 Public model-signing API is used wherever it exists (hashing, and verification of model
 signatures). Two things it has no public API for are done with its internal signers, which this
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_ci.signing import paths
 from mlops_ci.signing.errors import SigningError, VerificationError, describe_exception
 from mlops_ci.signing.material import key_fingerprint, subject_of
 from mlops_ci.signing.policy import (
@@ -35,6 +38,7 @@ from mlops_ci.signing.policy import (
     sigstore_policy,
     trust_config_json,
 )
+from mlops_ci.signing.scope import ExternalDataError, ModelScope, model_scope, scope_problem
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -45,20 +49,32 @@ IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 
 def hashing_config(ignore: Sequence[Path] = ()) -> Any:
-    """model-signing's default hashing (SHA-256 per file, git files ignored) minus ``ignore``.
+    """model-signing's file hashing (SHA-256 per file) of every file but ``ignore``.
 
-    ``ignore`` holds paths relative to the model directory.
+    ``ignore`` holds paths relative to the model directory. Git files are *not* left out (the
+    upstream default): a ``.gitattributes`` or ``.github/`` inside a model is part of it.
     """
     from model_signing import hashing
 
     config: Any = hashing.Config()  # type: ignore[no-untyped-call]
-    return config.set_ignored_paths(paths=[str(p) for p in ignore])
+    return config.set_ignored_paths(paths=[str(p) for p in ignore], ignore_git_paths=False)
+
+
+def hash_scope(scope: ModelScope) -> Any:
+    """The OMS manifest of a :class:`ModelScope` (files are hashed in parallel threads)."""
+    config = hashing_config(scope.ignore)
+    if scope.files is None:
+        return config.hash(scope.root)
+    return config.hash(scope.root, files_to_hash=list(scope.files))
 
 
 def manifest_of(path: Path, ignore: Sequence[Path] = ()) -> Any:
-    """The OMS manifest of a model file or directory (files are hashed in parallel threads)."""
+    """The OMS manifest of a model file (with its external data) or directory.
+
+    Raises :class:`~mlops_ci.signing.scope.ExternalDataError` (exit 2) for refused external data.
+    """
     try:
-        return hashing_config(ignore).hash(path)
+        return hash_scope(model_scope(path, ignore))
     except (OSError, ValueError) as exc:
         from mlops_ci.errors import InputError, SourcePosition
 
@@ -207,15 +223,23 @@ def verify_model_signature(
     mode: Mode,
     *,
     ignore: Sequence[Path] = (),
+    allow: Sequence[Path] = (),
     subject: str,
 ) -> None:
     """Verify an OMS signature of a model file or directory under ``policy``; fail closed.
 
     Uses model-signing's public verification API; raises :class:`VerificationError` naming the
-    file that differs (changed, added, missing) or the signer that does not match.
+    file that differs (changed, added, missing) or the signer that does not match. ``ignore``:
+    paths not to hash (given explicitly by the verifier); ``allow``: paths the signature may leave
+    out (evidence files, ``signing.ignore``), relative to the model directory. The signature must
+    cover the model's whole scope (its external data files; every other file of a directory).
     """
     from model_signing import verifying
 
+    try:
+        scope = model_scope(model_path, ignore)
+    except ExternalDataError as refused:
+        raise VerificationError(subject, refused.reason) from None
     config: Any = verifying.Config()  # type: ignore[no-untyped-call]
     with tempfile.TemporaryDirectory(prefix="mlops-ci-trust-") as scratch:
         if mode == "key":
@@ -232,17 +256,26 @@ def verify_model_signature(
                 oidc_issuer=str(policy.issuer),
                 trust_config=trust_file,
             )
-        config.set_hashing_config(hashing_config(ignore))
+        config.set_hashing_config(hashing_config(scope.ignore))
+        # A file and its data files: hash what the signature names; scope_problem then checks
+        # that these are exactly the files the .onnx needs.
+        config.set_ignore_unsigned_files(scope.files is not None)
         try:
-            config.verify(model_path, signature)
+            config.verify(scope.root, signature)
         except Exception as exc:  # model-signing raises ValueError, OpenSSL and sigstore errors
             if not str(exc).startswith("Signature mismatch"):
                 reason = f"signature does not verify ({describe_exception(exc)})"
                 raise VerificationError(subject, reason) from None
         else:
+            statement = signed_statement(json.loads(signature.read_text(encoding="utf-8"))) or {}
+            evidence = [signature, paths.attestation_path(signature)]
+            allowed = [*allow, *paths.inside(scope.root, evidence)]
+            problem = scope_problem(scope, statement, allowed)
+            if problem is not None:
+                raise VerificationError(subject, problem)
             return
     # The signature is authentic but the files differ: name them (this re-hashes the model).
-    raise VerificationError(subject, _manifest_difference(model_path, signature, ignore))
+    raise VerificationError(subject, _manifest_difference(scope, signature))
 
 
 def _public_key(policy: VerificationPolicy) -> Path:
@@ -251,24 +284,25 @@ def _public_key(policy: VerificationPolicy) -> Path:
     return policy.public_key
 
 
-def _manifest_difference(model_path: Path, signature: Path, ignore: Sequence[Path]) -> str:
+def _manifest_difference(scope: ModelScope, signature: Path) -> str:
     """Which files changed, appeared or disappeared since ``signature`` was made."""
     statement = signed_statement(json.loads(signature.read_text(encoding="utf-8"))) or {}
     predicate = statement.get("predicate") or {}
     signed = {r["name"]: r["digest"] for r in predicate.get("resources", [])}
     signed_ignores = predicate.get("serialization", {}).get("ignore_paths", [])
-    ignored = [*ignore, *(Path(p) for p in signed_ignores)]
-    actual = {
-        d.identifier: d.digest.digest_hex
-        for d in manifest_of(model_path, ignored).resource_descriptors()
-    }
+    ignored = (*scope.ignore, *(Path(p) for p in signed_ignores))
+    try:
+        manifest = hash_scope(ModelScope(scope.model, scope.root, scope.files, ignored))
+    except (OSError, ValueError) as exc:
+        return f"the model cannot be hashed ({describe_exception(exc)})"
+    actual = {d.identifier: d.digest.digest_hex for d in manifest.resource_descriptors()}
     changes = [
         ("changed", sorted(n for n in signed.keys() & actual.keys() if signed[n] != actual[n])),
         ("added", sorted(actual.keys() - signed.keys())),
         ("removed", sorted(signed.keys() - actual.keys())),
     ]
     described = [f"{kind}: {', '.join(names)}" for kind, names in changes if names]
-    if model_path.is_file():
+    if scope.root.is_file():
         described = ["the file's content changed"] if described else []
     return "the model does not match its signature; " + ("; ".join(described) or "files differ")
 

@@ -8,6 +8,7 @@ whole run. Verification checks the model signature (required) and every other bu
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,7 @@ def _sign_target(
     if loaded_report is not None and attest:
         _check_report_digest(loaded_report[0], target, digest)  # before anything is written
     bundle = _guarded(lambda: signer.sign_manifest(manifest), target.shown, secrets)
-    atomic_write(target.signature, bundle)
+    _write(loaded, target.signature, bundle)
     files = [SignedFile("model", target.shown, loaded.display(target.signature), digest)]
     if loaded_report is not None and target.configured:
         report, raw = loaded_report
@@ -119,7 +120,7 @@ def _sign_target(
                 target.name, digest, gate_predicate(report, target.name, shown_report, raw)
             )
             bundle = _guarded(lambda: signer.sign_statement(payload), "the attestation", secrets)
-            atomic_write(target.attestation, bundle)
+            _write(loaded, target.attestation, bundle)
             files.append(
                 SignedFile("attestation", target.name, loaded.display(target.attestation), digest)
             )
@@ -138,13 +139,26 @@ def _sign_target(
     return files
 
 
+def _write(loaded: LoadedConfig, path: Path, text: str) -> None:
+    """Write a bundle atomically; a directory (or anything unwritable) in its place is exit 2."""
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise SigningError(
+            f"cannot write {loaded.display(path)} ({exc.strerror or exc.__class__.__name__});"
+            " remove what is in its place and sign again"
+        ) from None
+
+
 def _stale_attestation(path: Path, digest: str) -> bool:
     """Whether ``path`` is an attestation whose subject is not ``digest`` (nothing is trusted)."""
-    if not path.is_file():
+    from mlops_ci.signing.verify import read_bundle_text
+
+    if not path.is_file() or path.is_symlink():
         return False
     try:
-        statement = signed_statement(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+        statement = signed_statement(json.loads(read_bundle_text(path, str(path))))
+    except (VerificationError, ValueError, RecursionError):
         return False
     subjects = (statement or {}).get("subject") or []
     algorithm, _, value = digest.partition(":")
@@ -169,7 +183,7 @@ def _sign_file(
 ) -> SignedFile:
     bundle_file = paths.bundle_path(path)
     shown = loaded.display(path)
-    atomic_write(bundle_file, _guarded(lambda: signer.sign_file(path), shown, secrets))
+    _write(loaded, bundle_file, _guarded(lambda: signer.sign_file(path), shown, secrets))
     return SignedFile(role, shown, loaded.display(bundle_file))
 
 
@@ -205,12 +219,13 @@ def verify_release(
                 t.path,
                 t.signature,
                 policy,
-                ignore=hashing_ignores(loaded, t, ignore),
+                ignore=paths.inside(t.path, ignore),
+                allow=hashing_ignores(loaded, t, ignore),
                 subject=t.shown,
             ),
         )
         lines.append(model_line)
-        if model_line.verified and target.attestation.is_file():
+        if model_line.verified and os.path.lexists(target.attestation):
             digest = model_line.verified.digest
             lines.append(
                 _attempt(
@@ -235,7 +250,7 @@ def _verify_present(
     loaded: LoadedConfig, role: str, path: Path, policy: VerificationPolicy
 ) -> list[VerifyLine]:
     bundle = paths.bundle_path(path)
-    if not bundle.is_file():
+    if not os.path.lexists(bundle):  # a directory or link there fails, it is not absent
         return []
     shown = loaded.display(path)
     return [_attempt(role, shown, lambda: verify_file(path, bundle, policy, subject=shown))]
@@ -267,6 +282,7 @@ def verify_single(
             ).verified
         if info.kind == "artifact":
             return verify_file(path, signature, policy, subject=shown)
-        return verify_model(path, signature, policy, ignore=relative, subject=shown)
+        explicit = paths.inside(path, ignore)
+        return verify_model(path, signature, policy, ignore=explicit, allow=relative, subject=shown)
 
     return _attempt("signature", shown, run)

@@ -8,7 +8,8 @@
   ``path`` fact of the report's ``sbom`` result for that model; else ``<name>.cdx.json`` at the
   repository root. Signed when it exists.
 - Files mlops-ci writes inside a model directory (signatures, bundles, SBOM, report) are left out
-  of the model's manifest, as are ``signing.ignore`` paths (relative to the model directory).
+  of the model's manifest, as are ``signing.ignore`` paths (relative to the model directory); the
+  signature lists them in its ignore list. Everything else counts (see ``signing.scope``).
 """
 
 from __future__ import annotations
@@ -151,14 +152,19 @@ def release_targets(
 def hashing_ignores(
     loaded: LoadedConfig, target: Target, extra: Sequence[Path] = ()
 ) -> tuple[Path, ...]:
-    """Paths inside the model directory that its manifest leaves out (relative to it)."""
-    if not target.path.is_dir():
-        return ()
+    """Paths a model's manifest leaves out: mlops-ci's evidence files and ``signing.ignore``.
+
+    Relative to the model directory; for a single-file model, the evidence beside it, relative to
+    the file's directory (listed in the manifest of an ONNX file with external data, and never
+    accepted as one of its data files).
+    """
     report = report_file(loaded)
     outputs = [target.signature, target.attestation, *extra]
     for file in (target.sbom, report):
         if file is not None:
             outputs += [file, paths.bundle_path(file)]
+    if not target.path.is_dir():
+        return tuple(paths.inside(target.path.parent, outputs))
     ignored = [Path(p) for p in loaded.config.signing.ignore]
     ignored += [p for p in paths.inside(target.path, outputs) if p not in ignored]
     return tuple(ignored)

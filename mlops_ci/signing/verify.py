@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +24,8 @@ from mlops_ci.signing.policy import Mode, VerificationPolicy
 
 BundleKind = Literal["model", "attestation", "artifact"]
 ATTESTATION_PREDICATE_TYPE = "https://mlops-ci.dev/attestation/gate-report/v1"
+# A bundle holds a manifest of per-file digests: megabytes for the largest models, never more.
+MAX_BUNDLE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -56,14 +60,38 @@ class VerifiedAttestation:
     predicate: dict[str, Any]
 
 
+def read_bundle_text(path: Path, subject: str) -> str:
+    """The text of a bundle file: a regular file (never a symlink, FIFO or device), at most
+    ``MAX_BUNDLE_BYTES``, opened without following links; anything else fails closed."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise VerificationError(subject, f"no signature: {path} does not exist") from None
+    except OSError:
+        raise VerificationError(subject, f"{path} cannot be examined") from None
+    if not stat.S_ISREG(mode):
+        kind = "a symlink" if stat.S_ISLNK(mode) else "not a regular file"
+        raise VerificationError(subject, f"{path} is {kind}; a signature must be a plain file")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            raw = handle.read(MAX_BUNDLE_BYTES + 1)
+    except OSError:
+        raise VerificationError(subject, f"{path} cannot be read") from None
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise VerificationError(subject, f"{path} is over {MAX_BUNDLE_BYTES >> 20} MiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationError(subject, f"{path} is not a sigstore bundle (JSON)") from None
+
+
 def inspect_bundle(path: Path, subject: str) -> BundleInfo:
     """Read a bundle file and tell what it is; unreadable or unknown bundles fail closed."""
-    if not path.is_file():
-        raise VerificationError(subject, f"no signature: {path} does not exist")
+    text = read_bundle_text(path, subject)
     try:
-        text = path.read_text(encoding="utf-8")
         data = json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):
         raise VerificationError(subject, f"{path} is not a sigstore bundle (JSON)") from None
     if not isinstance(data, dict):
         raise VerificationError(subject, f"{path} is not a sigstore bundle")
@@ -116,10 +144,16 @@ def verify_model(
     policy: VerificationPolicy,
     *,
     ignore: Sequence[Path] = (),
+    allow: Sequence[Path] = (),
     subject: str | None = None,
     now: dt.datetime | None = None,
 ) -> Verified:
-    """Verify the OMS signature of a model (or of any single file signed that way)."""
+    """Verify the OMS signature of a model (or of any single file signed that way).
+
+    ``ignore``: paths inside the model the verifier chose not to check (``verify --ignore``);
+    ``allow``: paths the signature may have left out (evidence files, ``signing.ignore``), never
+    hashed away here: only the signature's own ignore list is. Both relative to the model.
+    """
     subject = subject or str(model_path)
     if not model_path.exists():
         raise VerificationError(subject, "the model path does not exist")
@@ -128,7 +162,9 @@ def verify_model(
         raise VerificationError(subject, f"{signature} is not a model signature ({info.kind})")
     mode = _mode_for(info, policy, subject)
     identity, issuer = _signer(info, policy, mode, subject, now or dt.datetime.now(dt.UTC))
-    oms.verify_model_signature(model_path, signature, policy, mode, ignore=ignore, subject=subject)
+    oms.verify_model_signature(
+        model_path, signature, policy, mode, ignore=ignore, allow=allow, subject=subject
+    )
     return Verified(
         subject, str(signature), "model", mode, identity, issuer, _signed_root(info, model_path)
     )
