@@ -68,7 +68,7 @@ def promote_and_merge(cli: Cli, repo: Path, env: str, version: str = "1.0.0") ->
 
 def state_on_main(repo: Path, env: str) -> dict:  # type: ignore[type-arg]
     text = run_git(origin(repo), "show", f"main:deploy/{env}.yaml")
-    return parse_state(text, env, env).models  # type: ignore[return-value]
+    return parse_state(text, env, env, models=[DEMO_MODEL]).models  # type: ignore[return-value]
 
 
 def test_dev_staging_prod(cli: Cli, signed_repo: Path) -> None:
@@ -146,6 +146,12 @@ def test_modified_model_is_refused(cli: Cli, signed_repo: Path) -> None:
 
 
 def test_state_file_keeps_comments_and_order(cli: Cli, signed_repo: Path) -> None:
+    config = signed_repo / "mlops-ci.yaml"  # a state file holds only configured models
+    config.write_text(
+        config.read_text().replace(
+            "models:\n", "models:\n  - name: zeta-ranker\n    path: models/zeta/model.onnx\n", 1
+        )
+    )
     deploy = signed_repo / "deploy"
     deploy.mkdir()
     (deploy / "dev.yaml").write_text(
@@ -155,7 +161,7 @@ def test_state_file_keeps_comments_and_order(cli: Cli, signed_repo: Path) -> Non
         "  zeta-ranker:   # do not touch\n"
         "    version: '3.1'\n"
         "    artifact: models/zeta/model.onnx\n"
-        "    digest: sha256:0123456789abcdef\n"
+        "    digest: sha256:" + "0123456789abcdef" * 4 + "\n"
     )
     commit_all(signed_repo, "dev state")
     push_current(signed_repo)

@@ -104,7 +104,7 @@ def _already_there(repo: PromotionRepo, remote: str, plan: PromotionPlan) -> boo
     """Whether the remote branch already carries this exact release (re-runs adopt it)."""
     text = repo.read_at(remote, plan.state_file)
     try:
-        entry = parse_state(text, plan.environment, plan.state_file).entry(plan.model)
+        entry = parse_state(text, plan.environment, plan.state_file, models=None).entry(plan.model)
     except Exception:  # a broken branch is simply replaced
         return False
     return (

@@ -83,6 +83,33 @@ class PromotionRepo:
         except git.GitCommandError as exc:
             raise GitError(f"git {args[0]} failed: {_stderr(exc)}") from None
 
+    def git_bytes(self, *args: str) -> bytes | None:
+        """The raw standard output of ``git ARGS`` (None when git fails): exact bytes, no decoding."""
+        import git
+
+        try:
+            output = self.repo.git.execute(["git", *args], stdout_as_string=False)
+        except git.GitCommandError:
+            return None
+        return output if isinstance(output, bytes) else str(output).encode()
+
+    def is_ancestor(self, commit: str, ref: str) -> bool:
+        """Whether ``commit`` is a commit reachable from ``ref`` (itself included)."""
+        kind = self.git_bytes("cat-file", "-t", commit)
+        if kind is None or kind.strip() != b"commit":
+            return False
+        return self.git_bytes("merge-base", "--is-ancestor", commit, ref) is not None
+
+    def merge_base(self, one: str, other: str) -> str | None:
+        """The best common ancestor of two commits (None: unrelated histories)."""
+        out = self.git_bytes("merge-base", one, other)
+        return out.decode().strip() if out else None
+
+    def blob_id(self, ref: str, path: str) -> str | None:
+        """The object id of ``path`` at ``ref`` (None when absent)."""
+        out = self.git_bytes("rev-parse", "--verify", "--quiet", f"{ref}:{path}")
+        return out.decode().strip() if out else None
+
     def _detect_default_branch(self) -> str:
         try:
             ref = self._git("symbolic-ref", "--quiet", f"refs/remotes/{self.remote}/HEAD")
@@ -214,9 +241,13 @@ class PromotionRepo:
                 self._git("archive", "--format=tar", f"--output={archive}", commit, "--", path)
             except GitError:
                 continue  # missing at that commit: verification then names what is absent
-            with tarfile.open(archive) as tar:
-                tar.extractall(destination, filter="data")
-            archive.unlink()
+            try:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(destination, filter="data")
+            except (tarfile.TarError, OSError):
+                pass  # a link leaving the tree, an odd member: left out, so verification fails
+            finally:
+                archive.unlink(missing_ok=True)
 
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         """Files changed on ``head`` since it diverged from ``base``."""
