@@ -215,6 +215,16 @@ _CATALOG: tuple[Rule, ...] = (
         cwe=367,
     ),
     Rule(
+        "PROMOTE-MULTI-COMMIT",
+        "promote-verify",
+        "Promotion PR has intermediate commits",
+        "The PR adds more than one commit (merge commits aside): with rebase merging each of them"
+        " would land on the base branch, and only the last state was verified.",
+        "Re-run 'mlops-ci promote' or 'mlops-ci rollback'; it builds one commit on the base branch.",
+        Severity.HIGH,
+        cwe=345,
+    ),
+    Rule(
         "ONNX001",
         "onnx-model",
         "Model file is not loadable ONNX",

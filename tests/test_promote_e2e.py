@@ -66,6 +66,19 @@ def promote_and_merge(cli: Cli, repo: Path, env: str, version: str = "1.0.0") ->
     merge_and_push(repo, branch, f"Merge {branch}")
 
 
+def verify_branch(cli: Cli, repo: Path, branch: str) -> int:
+    """``promote verify`` on the pushed ``branch`` (checked out for it, then back to main)."""
+    run_git(repo, "fetch", "--quiet", "origin")
+    run_git(repo, "checkout", "--quiet", "--detach", f"origin/{branch}")
+    try:
+        result = cli("promote", "verify", "--base", "origin/main", "--format", "json", cwd=repo)
+    finally:
+        run_git(repo, "checkout", "--quiet", "main")
+    findings = json.loads(result.stdout)["results"][0]["findings"] if result.stdout else []
+    assert result.exit_code == 0, [f["message"] for f in findings] or result.stderr
+    return result.exit_code
+
+
 def state_on_main(repo: Path, env: str) -> dict:  # type: ignore[type-arg]
     text = run_git(origin(repo), "show", f"main:deploy/{env}.yaml")
     return parse_state(text, env, env, models=[DEMO_MODEL]).models  # type: ignore[return-value]
@@ -225,6 +238,7 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
         "rollback", DEMO_MODEL, "--env", "dev", "--to", "1.0.0", "--forge", "none", cwd=signed_repo
     )
     assert rolled.exit_code == 0, rolled.stderr
+    assert verify_branch(cli, signed_repo, BRANCH.format(env="dev", version="1.0.0")) == 0
     merge_and_push(signed_repo, BRANCH.format(env="dev", version="1.0.0"), "Merge rollback")
     entry = state_on_main(signed_repo, "dev")[DEMO_MODEL]
     assert (entry.version, entry.pinned, entry.rollback_of) == ("1.0.0", True, "1.1.0")
@@ -233,6 +247,7 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
     assert "dev is pinned to fraud-detector 1.0.0 by a rollback; pass --unpin" in refused.stderr
     unpinned = promote(cli, signed_repo, "dev", "--unpin")
     assert unpinned.exit_code == 0, unpinned.stderr
+    assert verify_branch(cli, signed_repo, BRANCH.format(env="dev", version="1.1.0")) == 0
     at = cli("history", DEMO_MODEL, "--env", "dev", "--format", "json", cwd=signed_repo)
     assert [c["entry"]["version"] for c in json.loads(at.stdout)] == ["1.0.0", "1.1.0", "1.0.0"]
 

@@ -100,6 +100,11 @@ class PromotionRepo:
             return False
         return self.git_bytes("merge-base", "--is-ancestor", commit, ref) is not None
 
+    def commits_between(self, start: str, end: str) -> int:
+        """How many non-merge commits ``end`` has that ``start`` does not."""
+        out = self.git_bytes("rev-list", "--count", "--no-merges", f"{start}..{end}")
+        return int(out.strip()) if out else 0
+
     def merge_base(self, one: str, other: str) -> str | None:
         """The best common ancestor of two commits (None: unrelated histories)."""
         out = self.git_bytes("merge-base", one, other)
@@ -223,8 +228,12 @@ class PromotionRepo:
         return True
 
     def log(self, ref: str, path: str) -> list[LogEntry]:
-        """Commits on ``ref`` that changed ``path``, newest first."""
-        out = self._git("log", "--format=%H%x1f%cI%x1f%an", ref, "--", path)
+        """Commits on ``ref``'s first-parent line that changed ``path``, newest first.
+
+        First parents only: what the branch itself held (a merge commit counts as the change),
+        never the intermediate states of a merged pull request's own commits.
+        """
+        out = self._git("log", "--first-parent", "--format=%H%x1f%cI%x1f%an", ref, "--", path)
         entries = []
         for line in out.splitlines():
             commit, date, author = line.split("\x1f")

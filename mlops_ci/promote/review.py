@@ -12,6 +12,7 @@ under the strict schema, and every changed entry is exactly a valid promotion or
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -52,7 +53,7 @@ def review(
 
         @cache
         def state_at_base(env: str) -> EnvironmentState:
-            path = state_path(loaded.config.state_dir, env)
+            path = posixpath.normpath(state_path(loaded.config.state_dir, env))
             names = [m.name for m in loaded.config.models]
             return parse_state(repo.read_at(base, path), env, f"{path}@{base[:12]}", models=names)
 
@@ -89,7 +90,9 @@ def _resolve_base(repo: PromotionRepo, base_ref: str | None) -> str:
 
 def _review(ctx: ReviewContext) -> tuple[list[Finding], list[str], int]:
     config = ctx.loaded.config
-    state_files = {state_path(config.state_dir, env): env for env in config.environments}
+    state_files = {
+        posixpath.normpath(state_path(config.state_dir, env)): env for env in config.environments
+    }
     head = ctx.repo.head()
     changes = tree_changes(ctx.repo, ctx.base, head)
     shown = [display_path(c.path) for c in changes]
@@ -99,17 +102,25 @@ def _review(ctx: ReviewContext) -> tuple[list[Finding], list[str], int]:
             "PROMOTE-STALE",
             Severity.HIGH,
             Location("HEAD"),
-            "HEAD shares no history with the base branch; open the PR from the base branch",
+            "HEAD shares no history with the base branch (or the clone is shallow); fetch the"
+            " full history and open the PR from the base branch",
         )
         return [stale], shown, 0
-    findings: list[Finding] = []
+    findings = _history_findings(ctx, fork, head)
+    # Which side changed each path since the fork: only the PR's changes are judged; a path
+    # both sides changed would merge into a version nobody verified.
+    ours = {c.path for c in tree_changes(ctx.repo, fork, head)} if fork != ctx.base else None
+    theirs = {c.path for c in tree_changes(ctx.repo, fork, ctx.base)} if ours is not None else set()
     checked = 0
     for change in changes:
+        if ours is not None and (change.path not in ours or change.path in theirs):
+            findings.append(_stale(change, behind=change.path not in ours))
+            continue
         env = state_files.get(change.path)
         if env is None:
             findings.append(_foreign(change, config.state_dir))
             continue
-        problem = _file_problem(ctx, change, fork)
+        problem = _file_problem(change)
         if problem is not None:
             findings.append(problem)
             continue
@@ -131,6 +142,39 @@ def _review(ctx: ReviewContext) -> tuple[list[Finding], list[str], int]:
     return findings, shown, checked
 
 
+def _history_findings(ctx: ReviewContext, fork: str, head: str) -> list[Finding]:
+    """A promotion is one commit: with rebase merging, intermediate commits would land too."""
+    count = ctx.repo.commits_between(fork, head)
+    if count <= 1:
+        return []
+    return [
+        finding(
+            "PROMOTE-MULTI-COMMIT",
+            Severity.HIGH,
+            Location("HEAD"),
+            f"the PR adds {count} commits; a promotion is one commit (intermediate states would"
+            " land on the base branch unverified with rebase merging): re-run mlops-ci promote",
+        )
+    ]
+
+
+def _stale(change: TreeChange, *, behind: bool) -> Finding:
+    path = display_path(change.path)
+    why = (
+        "changed on the base branch after this PR forked (the PR is behind it)"
+        if behind
+        else "changed both on the base branch and in this PR since it forked: the merge would"
+        " combine versions nobody verified"
+    )
+    return finding(
+        "PROMOTE-STALE",
+        Severity.HIGH,
+        Location(path),
+        f"{path} {why}; rebase the PR, or re-run mlops-ci promote (it builds on the base branch)",
+        change.path,
+    )
+
+
 def _foreign(change: TreeChange, state_dir: str) -> Finding:
     path = display_path(change.path)
     return finding(
@@ -143,8 +187,8 @@ def _foreign(change: TreeChange, state_dir: str) -> Finding:
     )
 
 
-def _file_problem(ctx: ReviewContext, change: TreeChange, fork: str) -> Finding | None:
-    where = Location(change.path)
+def _file_problem(change: TreeChange) -> Finding | None:
+    """A state file must stay where it is, as a regular non-executable file."""
     message = None
     if change.status == "D":
         message = (
@@ -156,18 +200,11 @@ def _file_problem(ctx: ReviewContext, change: TreeChange, fork: str) -> Finding 
             f"{change.path} is {change.described}: a state file must be a regular,"
             f" non-executable file, not {kind(change.new_mode)}"
         )
-    if message is not None:
-        return finding("PROMOTE-STATE-FILE", Severity.CRITICAL, where, message, change.path)
-    if ctx.repo.blob_id(fork, change.path) != ctx.repo.blob_id(ctx.base, change.path):
-        return finding(
-            "PROMOTE-STALE",
-            Severity.HIGH,
-            where,
-            f"{change.path} changed on the base branch since this PR forked; merging would"
-            " combine both versions unverified: rebase the PR (or re-run mlops-ci promote)",
-            change.path,
-        )
-    return None
+    if message is None:
+        return None
+    return finding(
+        "PROMOTE-STATE-FILE", Severity.CRITICAL, Location(change.path), message, change.path
+    )
 
 
 def _text(repo: PromotionRepo, change: TreeChange) -> str:

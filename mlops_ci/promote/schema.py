@@ -25,7 +25,13 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceStartEvent,
+)
 
 from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.yamlio import YamlDocument, load_yaml
@@ -53,11 +59,17 @@ _MERGE_KEY = "<<"
 
 
 def check_syntax(text: str, path: str) -> None:
-    """Refuse anchors, aliases, merge keys and explicit tags before the document is built."""
+    """Refuse directives, anchors, aliases, merge keys and explicit tags before parsing values."""
     try:
         for event in YAML(typ="rt").parse(text):
             line = event.start_mark.line + 1 if event.start_mark is not None else 1
             where = SourcePosition(path, line)
+            if isinstance(event, DocumentStartEvent) and (event.version or event.tags):
+                raise InputError(
+                    "%YAML and %TAG directives are not allowed in a state file (they change"
+                    " what the values mean)",
+                    where,
+                )
             if isinstance(event, AliasEvent):
                 raise InputError("YAML aliases are not allowed in a state file", where)
             if isinstance(event, ScalarEvent | MappingStartEvent | SequenceStartEvent):
