@@ -107,6 +107,7 @@ def verify(
     import datetime as dt
 
     from mlops_ci.config import CONFIG_FILENAME, find_config, locate_config
+    from mlops_ci.errors import InputError
     from mlops_ci.outputs import deliver, parse_format_specs
     from mlops_ci.promote.gitwork import PromotionRepo
     from mlops_ci.promote.review import review
@@ -116,7 +117,10 @@ def verify(
     if config is None and not os.environ.get("MLOPS_CI_CONFIG") and find_config(cwd) is None:
         config = cwd / CONFIG_FILENAME  # the PR may have deleted it: the base's is what counts
     config_path = locate_config(config, cwd=cwd, environ=os.environ)
-    repo = PromotionRepo(config_path.resolve().parent, _remote_hint(config_path))
+    try:
+        repo = PromotionRepo(config_path.resolve().parent, _remote_hint(config_path))
+    except InputError:  # the hint named a remote this clone lacks: the default, else the error
+        repo = PromotionRepo(config_path.resolve().parent)
     try:
         report = review(repo, base, config_path, os.environ, dt.datetime.now(dt.UTC))
     finally:

@@ -355,6 +355,21 @@ def _uncommitted_config(repo: Path, outside: Path) -> None:
     _write(repo, "mlops-ci.yaml", config.replace("[dev, staging, prod]", "[dev, prod]"))
 
 
+def _redirect_base(repo: Path, outside: Path) -> None:
+    """The PR's configuration names another default branch, pushed with the forged state."""
+    prod = _prod(repo).replace("{environment: staging,", "{environment: dev,")
+    _fork(repo)
+    _write(repo, "deploy/prod.yaml", prod)
+    config = _read(repo, "mlops-ci.yaml")
+    _write(
+        repo,
+        "mlops-ci.yaml",
+        config.replace("promotion:\n", "promotion:\n  default_branch: forged\n", 1),
+    )
+    _commit(repo)
+    git(repo, "push", "--quiet", "origin", "forged:forged")
+
+
 def _anchored(repo: Path) -> str:
     text = _prod(repo)
     return text.replace(
@@ -431,6 +446,11 @@ FORGERIES = [
         "PROMOTE-FOREIGN-FILE",
     ),
     _forge("config-deleted", _config_deleted, "PROMOTE-FOREIGN-FILE"),
+    _forge(
+        "config-names-another-remote",
+        _config_edit("promotion:\n", "promotion:\n  remote: elsewhere\n"),
+        "PROMOTE-FOREIGN-FILE",
+    ),
     _forge("public-key-swapped", _public_key_swapped, "PROMOTE-FOREIGN-FILE"),
     # schema
     _forge(
@@ -546,6 +566,14 @@ FORGERIES = [
     _forge("intermediate-commit", _intermediate, "PROMOTE-MULTI-COMMIT"),
     _forge("rollback-to-merged-intermediate", _rollback_to_merged_intermediate, "PROMOTE-ROLLBACK"),
     _forge("uncommitted-config-drops-staging", _uncommitted_config, "PROMOTE-LADDER"),
+    Case(
+        "forge-config-redirects-default-base",
+        "forgery",
+        _redirect_base,
+        ("promote", "verify"),
+        1,
+        rule="PROMOTE-FOREIGN-FILE",
+    ),
     _forge(
         "yaml-1-1-directive",
         _file("deploy/prod.yaml", lambda r: "%YAML 1.1\n---\n" + _prod(r)),
