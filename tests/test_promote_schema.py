@@ -73,6 +73,12 @@ REFUSED = [
     ),
     (("artifact: models/m/model.onnx", "artifact: models//m"), "artifact: expected a path", 5),
     (("artifact: models/m/model.onnx", "artifact: 'a\\b'"), "artifact: expected a repository", 5),
+    (
+        ("promoted_by: ci-bot", 'promoted_by: "ci\\u202ebot"'),
+        "promoted_by: expected a one-line",
+        10,
+    ),
+    (("version: 1.0.0", 'version: "1.0\\n0"'), "version: expected a one-line", 4),
     (("artifact: models/m/model.onnx", "artifact: 12"), "artifact: expected a repository", 5),
     ((f"commit: {COMMIT}", "commit: c0ffee"), "promoted_from.commit: expected a full commit", 8),
     ((f"commit: {COMMIT}", "commit: 1234567"), "commit: expected a full commit id", 8),

@@ -53,8 +53,8 @@ SOURCE_KEYS = ("environment", "commit")
 REQUIRED_KEYS = ("version", "artifact", "digest")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256 object names
-_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,256}")  # one printable line, bounded
-_PATH_TEXT = re.compile(r"[A-Za-z0-9._@+~/-]{1,512}")
+MAX_TEXT = 256
+MAX_PATH = 1024
 _MERGE_KEY = "<<"
 
 
@@ -200,10 +200,10 @@ def _check_source(document: YamlDocument, name: str, source: Any) -> None:
 
 def check_relative_path(value: Any, field: str, where: SourcePosition) -> str:
     """``value`` if it is a repository-relative POSIX path (no ``..``, no absolute, no ``\\``)."""
-    if not isinstance(value, str) or not _PATH_TEXT.fullmatch(value):
+    if not _printable(value, MAX_PATH) or "\\" in value:
         raise InputError(
-            f"{field}: expected a repository-relative path of letters, digits and ._@+~/-"
-            f"{_got(value)}",
+            f"{field}: expected a repository-relative path (printable, '/'-separated, at most"
+            f" {MAX_PATH} characters){_got(value)}",
             where,
         )
     parts = value.rstrip("/").split("/")
@@ -215,11 +215,16 @@ def check_relative_path(value: Any, field: str, where: SourcePosition) -> str:
 
 
 def _text(document: YamlDocument, loc: tuple[str, ...], value: Any, field: str) -> None:
-    if not isinstance(value, str) or not _TEXT.fullmatch(value):
+    if not _printable(value, MAX_TEXT):
         raise InputError(
             f"{field}: expected a one-line string{_got(value)} (quote it)",
             document.position(loc),
         )
+
+
+def _printable(value: Any, limit: int) -> bool:
+    """A non-empty one-line string of printable characters (no controls, no bidi overrides)."""
+    return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()
 
 
 def _got(value: Any) -> str:
@@ -229,7 +234,7 @@ def _got(value: Any) -> str:
     if isinstance(value, int | float):
         return ", got a number"
     if isinstance(value, str):
-        return ", got a string of another form"
+        return ", got a string"
     if value is None:
         return ", got nothing"
     return f", got a {'mapping' if isinstance(value, dict) else 'list' if isinstance(value, list) else 'value'}"
