@@ -200,7 +200,7 @@ def _check_source(document: YamlDocument, name: str, source: Any) -> None:
 
 def check_relative_path(value: Any, field: str, where: SourcePosition) -> str:
     """``value`` if it is a repository-relative POSIX path (no ``..``, no absolute, no ``\\``)."""
-    if not _printable(value, MAX_PATH) or "\\" in value:
+    if not isinstance(value, str) or not _printable(value, MAX_PATH) or "\\" in value:
         raise InputError(
             f"{field}: expected a repository-relative path (printable, '/'-separated, at most"
             f" {MAX_PATH} characters){_got(value)}",
