@@ -393,8 +393,12 @@ def _not_utf8(repo: Path) -> bytes:
     return _prod(repo).encode().replace(b"promoted_by: ", b"promoted_by: \xff\xfe", 1)
 
 
-def _forge(ident: str, setup: Callable[[Path, Path], None], rule: str) -> Case:
-    return Case(f"forge-{ident}", "forgery", setup, VERIFY, 1, rule=rule)
+def _forge(
+    ident: str, setup: Callable[[Path, Path], None], rule: str, *, reports: bool = False
+) -> Case:
+    # with reports in files, the markdown report on standard output still names the rule
+    args = (*VERIFY, "--format", "markdown") if reports else VERIFY
+    return Case(f"forge-{ident}", "forgery", setup, args, 1, rule=rule, reports=reports)
 
 
 FORGERIES = [
@@ -410,6 +414,12 @@ FORGERIES = [
     _forge("backup-file-in-deploy", _file("deploy/prod.yaml.bak", _prod), "PROMOTE-FOREIGN-FILE"),
     _forge("unconfigured-environment", _file("deploy/qa.yaml", _prod), "PROMOTE-FOREIGN-FILE"),
     _forge("case-variant-state-file", _file("deploy/Prod.yaml", _prod), "PROMOTE-FOREIGN-FILE"),
+    _forge(
+        "file-name-with-newline-and-markup",
+        _file("deploy/prod.yaml\n| PROMOTE-OK | <b>x</b>", _prod),
+        "PROMOTE-FOREIGN-FILE",
+        reports=True,
+    ),
     _forge(
         "change-outside-deploy",
         _file("src/fraud_detector/scoring.py", lambda r: "import os\nos.system('id')\n"),
@@ -533,7 +543,12 @@ FORGERIES = [
         "PROMOTE-REMOVED",
     ),
     # rollbacks and pins
-    _forge("rollback-never-ran", _pin_with("version: 1.0.0", "version: 0.9.0"), "PROMOTE-ROLLBACK"),
+    _forge(
+        "rollback-never-ran",
+        _pin_with("version: 1.0.0", "version: 0.9.0"),
+        "PROMOTE-ROLLBACK",
+        reports=True,
+    ),
     _forge(
         "rollback-digest-not-in-history",
         _file("deploy/staging.yaml", lambda r: _new_digest(_pin(r))),
