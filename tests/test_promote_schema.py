@@ -48,8 +48,10 @@ def test_empty_and_comment_only_files_are_empty_states() -> None:
 REFUSED = [
     (("    pinned: false\n", '    pinned: "no"\n'), "pinned: expected the YAML boolean", 11),
     (("    pinned: false\n", "    pinned: 'false'\n"), "pinned: expected the YAML boolean", 11),
-    (("    pinned: false\n", "    pinned: no\n"), "pinned: expected the YAML boolean", 11),
-    (("    pinned: false\n", "    pinned: yes\n"), "pinned: expected the YAML boolean", 11),
+    (("    pinned: false\n", "    pinned: no\n"), "YAML 1.1 and YAML 1.2 readers take", 11),
+    (("    pinned: false\n", "    pinned: yes\n"), "write true or false for a boolean", 11),
+    (("version: 1.0.0", "version: on"), "YAML 1.1 and YAML 1.2 readers take differently", 4),
+    (("version: 1.0.0", "version: 12:30"), "YAML 1.1 and YAML 1.2 readers take differently", 4),
     (("    pinned: false\n", "    pinned: 0\n"), "pinned: expected the YAML boolean", 11),
     (("    pinned: false\n", "    pinned: 1\n"), "pinned: expected the YAML boolean", 11),
     (("    pinned: false\n", "    pinned: ~\n"), "pinned: expected the YAML boolean", 11),
@@ -154,9 +156,16 @@ def test_without_a_configuration_names_are_not_checked() -> None:
     assert set(state.models) == {"other"}
 
 
-@settings(max_examples=200, deadline=None)
+TRICKY = [
+    *("yes", "no", "on", "off", "y", "n", "true", "False", "~", "null", "1.0", "1_000", "0o17"),
+    *("017", "0x1F", "1e5", "1.0e+5", ".inf", "12:30", "2026-12-02", "1.0.0", "v2", "=", "-"),
+]
+PRINTABLE = st.text(min_size=1, max_size=20).filter(lambda v: v.isprintable())
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    version=st.text(min_size=1, max_size=20).filter(lambda v: v.isprintable()),
+    version=st.one_of(st.sampled_from(TRICKY), PRINTABLE),
     pinned=st.booleans(),
     digest=st.text("0123456789abcdef", min_size=64, max_size=64),
 )
@@ -170,6 +179,37 @@ def test_what_the_tool_writes_it_reads_back(version: str, pinned: bool, digest: 
     )
     text = set_entry(None, "m", entry)
     assert parse(text) == entry
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    version=st.sampled_from(TRICKY),
+    by=st.sampled_from(TRICKY),
+    pinned=st.sampled_from(TRICKY),
+    quote=st.sampled_from(["", "'", '"']),
+)
+def test_what_the_schema_accepts_yaml_1_1_reads_the_same(
+    version: str, by: str, pinned: str, quote: str
+) -> None:
+    """A differential check against PyYAML (YAML 1.1): an accepted file has one meaning."""
+    import yaml as pyyaml
+
+    text = (
+        f"models:\n  m:\n    version: {quote}{version}{quote}\n    artifact: a/m.onnx\n"
+        f"    digest: {DIGEST}\n    promoted_by: {quote}{by}{quote}\n    pinned: {pinned}\n"
+    )
+    try:
+        entry = parse(text)
+    except InputError:
+        return
+    assert entry is not None
+    other = pyyaml.safe_load(text)["models"]["m"]
+    assert (other["version"], other["promoted_by"], other["pinned"], other["digest"]) == (
+        entry.version,
+        entry.promoted_by,
+        entry.pinned,
+        entry.digest,
+    )
 
 
 @settings(max_examples=300, deadline=None)

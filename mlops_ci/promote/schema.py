@@ -20,7 +20,8 @@ Every refusal is an :class:`InputError` naming ``file:line``; no value from the 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from functools import cache
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -77,8 +78,16 @@ def check_syntax(text: str, path: str) -> None:
                     raise InputError("YAML anchors are not allowed in a state file", where)
                 if event.tag is not None:
                     raise InputError("explicit YAML tags are not allowed in a state file", where)
-            if isinstance(event, ScalarEvent) and event.value == _MERGE_KEY and event.style is None:
-                raise InputError("YAML merge keys (<<) are not allowed in a state file", where)
+            if isinstance(event, ScalarEvent) and event.style is None:
+                if event.value == _MERGE_KEY:
+                    raise InputError("YAML merge keys (<<) are not allowed in a state file", where)
+                if ambiguous(event.value):
+                    raise InputError(
+                        "a plain value that YAML 1.1 and YAML 1.2 readers take differently"
+                        " (yes/no/on/off, 12:30, 0o17, 1e5...): write true or false for a"
+                        " boolean, quote a string",
+                        where,
+                    )
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -88,6 +97,30 @@ def check_syntax(text: str, path: str) -> None:
         ) from None
     except YAMLError:
         raise InputError("invalid YAML", SourcePosition(path, 1)) from None
+
+
+def ambiguous(value: str) -> bool:
+    """Whether a plain scalar means different things to YAML 1.1 and YAML 1.2 readers.
+
+    State files are read by other tools too (deployment scripts, PyYAML is YAML 1.1); a value
+    must mean the same to all of them, so a plain ``on`` or ``12:30`` must be quoted.
+    """
+    yaml12, yaml11 = _resolvers()
+    return bool(yaml12(value) != yaml11(value))
+
+
+@cache
+def _resolvers() -> tuple[Callable[[str], Any], Callable[[str], Any]]:
+    import yaml as pyyaml  # PyYAML: the YAML 1.1 reading
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    resolver12 = VersionedResolver(version=(1, 2))
+    resolver11 = pyyaml.resolver.Resolver()
+    return (
+        lambda v: resolver12.resolve(ScalarNode, v, (True, False)),
+        lambda v: resolver11.resolve(pyyaml.ScalarNode, v, (True, False)),
+    )
 
 
 def validate_document(

@@ -29,8 +29,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from mlops_ci.promote.schema import load_state_document, validate_document
+from mlops_ci.promote.schema import ambiguous, load_state_document, validate_document
 
 HEADER = "# Managed by mlops-ci: change it with `mlops-ci promote` and `mlops-ci rollback`.\n"
 
@@ -128,6 +129,15 @@ def _round_trip() -> YAML:
     return yaml
 
 
+def _quoted_if_ambiguous(value: Any) -> Any:
+    """Strings that YAML 1.1 would read as another type are written quoted (see schema)."""
+    if isinstance(value, dict):
+        return {k: _quoted_if_ambiguous(v) for k, v in value.items()}
+    if isinstance(value, str) and ambiguous(value):
+        return SingleQuotedScalarString(value)
+    return value
+
+
 def set_entry(text: str | None, model: str, entry: StateEntry) -> str:
     """``text`` with ``model``'s entry replaced (or added), comments and order kept."""
     yaml = _round_trip()
@@ -139,7 +149,7 @@ def set_entry(text: str | None, model: str, entry: StateEntry) -> str:
     if models is None:
         models = CommentedMap()
         document["models"] = models
-    new = entry.to_mapping()
+    new = {key: _quoted_if_ambiguous(value) for key, value in entry.to_mapping().items()}
     current = models.get(model)
     if isinstance(current, CommentedMap):
         for key in list(current):
