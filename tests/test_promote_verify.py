@@ -13,7 +13,7 @@ import pytest
 from mlops_ci.errors import InputError
 from mlops_ci.promote.gitwork import PromotionRepo
 from mlops_ci.promote.treediff import display_path, tree_changes
-from mlops_ci.promote.trusted import base_config
+from mlops_ci.promote.trusted import base_config, base_config_path
 from tests.gitrepos import bare_remote, git
 
 CONFIG = "version: 1\nmodels: [{name: m, path: models/m.onnx}]\nenvironments: [dev, prod]\n"
@@ -121,5 +121,21 @@ def test_reachability_is_from_the_base_branch_only(work: Path) -> None:
         tree = git(work, "rev-parse", "HEAD^{tree}")
         assert not repo.is_ancestor(tree, base)  # an object, but not a commit
         assert repo.commits_between(base, "HEAD") == 1
+    finally:
+        repo.close()
+
+
+def test_which_configuration_counts_is_decided_in_the_base_commit(work: Path) -> None:
+    base = git(work, "rev-parse", "HEAD")
+    git(work, "mv", "mlops-ci.yaml", "mlops-ci.yml")  # found first in the PR's checkout
+    git(work, "commit", "--quiet", "-m", "rename")
+    repo = PromotionRepo(work)
+    try:
+        assert base_config_path(repo, base, None, work) == "mlops-ci.yaml"
+        assert base_config_path(repo, base, work / "mlops-ci.yml", work) == "mlops-ci.yml"
+        with pytest.raises(InputError, match="must be a file in the repository"):
+            base_config_path(repo, base, work.parent / "elsewhere.yaml", work)
+        with pytest.raises(InputError, match="the base commit has no mlops-ci.yaml in deploy"):
+            base_config_path(repo, base, None, work / "deploy")
     finally:
         repo.close()

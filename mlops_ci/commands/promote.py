@@ -106,7 +106,7 @@ def verify(
     """
     import datetime as dt
 
-    from mlops_ci.config import CONFIG_FILENAME, find_config, locate_config
+    from mlops_ci.config import ENV_PREFIX, find_config
     from mlops_ci.errors import InputError
     from mlops_ci.outputs import deliver, parse_format_specs
     from mlops_ci.promote.gitwork import PromotionRepo
@@ -114,15 +114,15 @@ def verify(
 
     specs = parse_format_specs(output_format or [])
     cwd = Path.cwd()
-    if config is None and not os.environ.get("MLOPS_CI_CONFIG") and find_config(cwd) is None:
-        config = cwd / CONFIG_FILENAME  # the PR may have deleted it: the base's is what counts
-    config_path = locate_config(config, cwd=cwd, environ=os.environ)
+    named = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    explicit = config if config is not None else (Path(named) if named else None)
+    hint = _remote_hint(explicit or find_config(cwd))
     try:
-        repo = PromotionRepo(config_path.resolve().parent, _remote_hint(config_path))
+        repo = PromotionRepo(cwd, hint)
     except InputError:  # the hint named a remote this clone lacks: the default, else the error
-        repo = PromotionRepo(config_path.resolve().parent)
+        repo = PromotionRepo(cwd)
     try:
-        report = review(repo, base, config_path, os.environ, dt.datetime.now(dt.UTC))
+        report = review(repo, base, explicit, cwd, os.environ, dt.datetime.now(dt.UTC))
     finally:
         repo.close()
     for text in deliver(report, specs):
@@ -130,12 +130,14 @@ def verify(
     raise typer.Exit(report.exit_code)
 
 
-def _remote_hint(config_path: Path) -> str:
+def _remote_hint(config_path: Path | None) -> str:
     """The git remote named by the PR's configuration, or ``origin`` when it does not load.
 
     The PR's file is untrusted: it only says where to fetch the base from, and the base's own
     configuration must name the same remote (``promote verify`` checks).
     """
+    if config_path is None:
+        return "origin"
     try:
         return str(_loaded(config_path).config.promotion.remote)
     except Exception:  # any failure of an untrusted file means: use the default

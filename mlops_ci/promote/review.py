@@ -24,7 +24,7 @@ from mlops_ci.promote.gitwork import PromotionRepo
 from mlops_ci.promote.review_entry import ReviewContext, finding, review_entry
 from mlops_ci.promote.state import EnvironmentState, parse_state, state_path
 from mlops_ci.promote.treediff import REGULAR, TreeChange, display_path, kind, tree_changes
-from mlops_ci.promote.trusted import base_config, config_in_repository
+from mlops_ci.promote.trusted import base_config, base_config_path
 from mlops_ci.yamlio import MAX_YAML_BYTES
 
 CHECK = "promote-verify"
@@ -33,13 +33,17 @@ CHECK = "promote-verify"
 def review(
     repo: PromotionRepo,
     base_ref: str | None,
-    config_path: Path,
+    config: Path | None,
+    cwd: Path,
     environ: Mapping[str, str],
     now: dt.datetime,
 ) -> Report:
-    """Check the change from ``base_ref`` (default: the remote default branch) to HEAD."""
-    relative = config_in_repository(repo, config_path)
+    """Check the change from ``base_ref`` (default: the remote default branch) to HEAD.
+
+    ``config`` is the configuration file the CI job names (None: found in the base commit).
+    """
     base = _resolve_base(repo, base_ref)
+    relative = base_config_path(repo, base, config, cwd)
     with base_config(repo, base, relative, environ) as loaded:
         promotion = loaded.config.promotion
         if base_ref is None and (

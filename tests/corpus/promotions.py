@@ -223,6 +223,33 @@ def _config_deleted(repo: Path, outside: Path) -> None:
     _commit(repo)
 
 
+def _config_renamed(repo: Path, outside: Path) -> None:
+    """The PR renames mlops-ci.yaml to mlops-ci.yml (found first in a checkout) and relaxes it."""
+    text = _prod(repo).replace("{environment: staging,", "{environment: dev,")
+    _fork(repo)
+    config = _read(repo, "mlops-ci.yaml").replace("[dev, staging, prod]", "[dev, prod]")
+    git(repo, "rm", "--quiet", "mlops-ci.yaml")
+    _write(repo, "mlops-ci.yml", config)
+    _write(repo, "deploy/prod.yaml", text)
+    _commit(repo)
+
+
+def _config_moved_to_pyproject(repo: Path, outside: Path) -> None:
+    """The PR deletes mlops-ci.yaml and configures mlops-ci in pyproject.toml instead."""
+    text = _prod(repo).replace("{environment: staging,", "{environment: dev,")
+    _fork(repo)
+    git(repo, "rm", "--quiet", "mlops-ci.yaml")
+    _write(
+        repo,
+        "pyproject.toml",
+        '[tool.mlops-ci]\nenvironments = ["dev", "prod"]\n'
+        '[[tool.mlops-ci.models]]\nname = "fraud-detector"\n'
+        'path = "models/fraud-detector/model.onnx"\n',
+    )
+    _write(repo, "deploy/prod.yaml", text)
+    _commit(repo)
+
+
 def _public_key_swapped(repo: Path, outside: Path) -> None:
     text = _prod(repo)
     _fork(repo)
@@ -456,6 +483,8 @@ FORGERIES = [
         "PROMOTE-FOREIGN-FILE",
     ),
     _forge("config-deleted", _config_deleted, "PROMOTE-FOREIGN-FILE"),
+    _forge("config-renamed-and-relaxed", _config_renamed, "PROMOTE-LADDER"),
+    _forge("config-moved-to-pyproject", _config_moved_to_pyproject, "PROMOTE-LADDER"),
     _forge(
         "config-names-another-remote",
         _config_edit("promotion:\n", "promotion:\n  remote: elsewhere\n"),
