@@ -139,3 +139,24 @@ def test_which_configuration_counts_is_decided_in_the_base_commit(work: Path) ->
             base_config_path(repo, base, None, work / "deploy")
     finally:
         repo.close()
+
+
+def test_the_base_is_a_branch_never_a_tag_of_the_same_name(work: Path) -> None:
+    from mlops_ci.errors import UsageError
+    from mlops_ci.promote.review import _resolve_base
+
+    main = git(work, "rev-parse", "main")
+    git(work, "checkout", "--quiet", "-b", "pr")
+    git(work, "commit", "--quiet", "--allow-empty", "-m", "forged")
+    git(work, "tag", "main")
+    git(work, "tag", "origin/main")
+    repo = PromotionRepo(work)
+    try:
+        assert _resolve_base(repo, "main") == main
+        assert _resolve_base(repo, "origin/main") == main
+        git(work, "branch", "--quiet", "origin/main", "pr")  # a local branch shadowing the remote
+        with pytest.raises(UsageError, match="both a local and a remote-tracking branch"):
+            _resolve_base(repo, "origin/main")
+        assert _resolve_base(repo, main) == main
+    finally:
+        repo.close()

@@ -81,12 +81,25 @@ def review(
 
 
 def _resolve_base(repo: PromotionRepo, base_ref: str | None) -> str:
+    """The base commit. A branch name means the branch: a tag of the same name (git's own
+    lookup order puts ``refs/tags/X`` before ``refs/heads/X`` and ``refs/remotes/X``) never
+    stands in for it, and two branches of that name that differ are refused."""
     if base_ref is None:
         repo.fetch()
         base_ref = repo.default_ref
-    if base_ref.startswith("-"):
+    if base_ref.startswith("-") or not base_ref.strip():
         raise UsageError(f"--base {base_ref!r} is not a commit or branch")
-    base = repo.resolve(base_ref)
+    branches = {
+        sha
+        for ref in (f"refs/heads/{base_ref}", f"refs/remotes/{base_ref}")
+        if not base_ref.startswith("refs/") and (sha := repo.resolve(ref)) is not None
+    }
+    if len(branches) > 1:
+        raise UsageError(
+            f"--base {base_ref!r} names both a local and a remote-tracking branch that differ;"
+            " pass refs/heads/... or refs/remotes/... or a commit id"
+        )
+    base = branches.pop() if branches else repo.resolve(base_ref)
     if base is None:
         raise InputError(f"--base {base_ref!r} is not a commit or branch in this repository")
     return base

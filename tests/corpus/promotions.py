@@ -397,6 +397,16 @@ def _redirect_base(repo: Path, outside: Path) -> None:
     git(repo, "push", "--quiet", "origin", "forged:forged")
 
 
+def _tag_shadows_base(repo: Path, outside: Path) -> None:
+    """A tag named like the base branch points at the forged state (git prefers tags)."""
+    text = _prod(repo).replace("{environment: staging,", "{environment: dev,")
+    _fork(repo)
+    _write(repo, "deploy/prod.yaml", text)
+    _commit(repo)
+    git(repo, "tag", "main")
+    git(repo, "tag", "origin/main")
+
+
 def _anchored(repo: Path) -> str:
     text = _prod(repo)
     return text.replace(
@@ -610,6 +620,7 @@ FORGERIES = [
     _forge("intermediate-commit", _intermediate, "PROMOTE-MULTI-COMMIT"),
     _forge("rollback-to-merged-intermediate", _rollback_to_merged_intermediate, "PROMOTE-ROLLBACK"),
     _forge("uncommitted-config-drops-staging", _uncommitted_config, "PROMOTE-LADDER"),
+    _forge("tag-shadows-the-base-branch", _tag_shadows_base, "PROMOTE-LADDER"),
     Case(
         "forge-config-redirects-default-base",
         "forgery",
