@@ -18,6 +18,9 @@ from typing import BinaryIO
 
 from mlops_ci.errors import InputError, MlopsCiError
 
+# Objects as stored: no refs/replace substitutions (a fetched replace ref could swap a commit's
+# tree under every read), and no pager.
+_PLAIN_GIT = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_PAGER": "cat"}
 _LOCK_HINTS = ("cannot lock ref", "unable to create", ".lock", "is at", "but expected")
 
 
@@ -77,7 +80,7 @@ class PromotionRepo:
             output = self.repo.git.execute(
                 ["git", *args],
                 istream=None if stdin is None else _stdin(stdin),
-                env={**os.environ, **(env or {})} if env else None,
+                env={**os.environ, **_PLAIN_GIT, **(env or {})},
             )
             return str(output)
         except git.GitCommandError as exc:
@@ -88,7 +91,9 @@ class PromotionRepo:
         import git
 
         try:
-            output = self.repo.git.execute(["git", *args], stdout_as_string=False)
+            output = self.repo.git.execute(
+                ["git", *args], stdout_as_string=False, env={**os.environ, **_PLAIN_GIT}
+            )
         except git.GitCommandError:
             return None
         return output if isinstance(output, bytes) else str(output).encode()

@@ -407,6 +407,15 @@ def _tag_shadows_base(repo: Path, outside: Path) -> None:
     git(repo, "tag", "origin/main")
 
 
+def _replace_ref(repo: Path, outside: Path) -> None:
+    """refs/replace makes the forged commit read as main's (git honours replace refs)."""
+    text = _prod(repo).replace("{environment: staging,", "{environment: dev,")
+    _fork(repo)
+    _write(repo, "deploy/prod.yaml", text)
+    forged = _commit(repo)
+    git(repo, "replace", forged, git(repo, "rev-parse", "main"))
+
+
 def _anchored(repo: Path) -> str:
     text = _prod(repo)
     return text.replace(
@@ -621,6 +630,7 @@ FORGERIES = [
     _forge("rollback-to-merged-intermediate", _rollback_to_merged_intermediate, "PROMOTE-ROLLBACK"),
     _forge("uncommitted-config-drops-staging", _uncommitted_config, "PROMOTE-LADDER"),
     _forge("tag-shadows-the-base-branch", _tag_shadows_base, "PROMOTE-LADDER"),
+    _forge("replace-ref-hides-the-change", _replace_ref, "PROMOTE-LADDER"),
     Case(
         "forge-config-redirects-default-base",
         "forgery",
