@@ -177,6 +177,20 @@ def load_config(
     """
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ
+    path = locate_config(path, cwd=cwd, environ=environ)
+    if not path.is_file():
+        raise ConfigError(
+            "configuration file not found; check the path, or run 'mlops-ci init'",
+            SourcePosition(str(path)),
+        )
+    document = _read_document(path)
+    return config_from_document(
+        document, path, path.resolve().parent, overrides=overrides, environ=environ
+    )
+
+
+def locate_config(path: Path | None, *, cwd: Path, environ: Mapping[str, str]) -> Path:
+    """The configuration file a command reads: ``path``, ``MLOPS_CI_CONFIG``, or found in ``cwd``."""
     if path is None and environ.get(f"{ENV_PREFIX}CONFIG"):
         path = Path(environ[f"{ENV_PREFIX}CONFIG"])
     if path is None:
@@ -187,12 +201,22 @@ def load_config(
                 " or pass --config PATH",
                 SourcePosition(str(cwd / CONFIG_FILENAME)),
             )
-    if not path.is_file():
-        raise ConfigError(
-            "configuration file not found; check the path, or run 'mlops-ci init'",
-            SourcePosition(str(path)),
-        )
-    document = _read_document(path)
+    return path
+
+
+def config_from_document(
+    document: YamlDocument,
+    path: Path,
+    root: Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Validate a parsed configuration (``MLOPS_CI_*`` variables and ``overrides`` applied).
+
+    ``promote verify`` uses it for the base branch's configuration, read from git.
+    """
+    environ = os.environ if environ is None else environ
     data = document.data if document.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(
@@ -206,7 +230,7 @@ def load_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, document) from None
-    return LoadedConfig(config=config, path=path, root=path.resolve().parent, document=document)
+    return LoadedConfig(config=config, path=path, root=root, document=document)
 
 
 def default_config(

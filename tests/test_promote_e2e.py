@@ -66,9 +66,22 @@ def promote_and_merge(cli: Cli, repo: Path, env: str, version: str = "1.0.0") ->
     merge_and_push(repo, branch, f"Merge {branch}")
 
 
+def verify_branch(cli: Cli, repo: Path, branch: str) -> int:
+    """``promote verify`` on the pushed ``branch`` (checked out for it, then back to main)."""
+    run_git(repo, "fetch", "--quiet", "origin")
+    run_git(repo, "checkout", "--quiet", "--detach", f"origin/{branch}")
+    try:
+        result = cli("promote", "verify", "--base", "origin/main", "--format", "json", cwd=repo)
+    finally:
+        run_git(repo, "checkout", "--quiet", "main")
+    findings = json.loads(result.stdout)["results"][0]["findings"] if result.stdout else []
+    assert result.exit_code == 0, [f["message"] for f in findings] or result.stderr
+    return result.exit_code
+
+
 def state_on_main(repo: Path, env: str) -> dict:  # type: ignore[type-arg]
     text = run_git(origin(repo), "show", f"main:deploy/{env}.yaml")
-    return parse_state(text, env, env).models  # type: ignore[return-value]
+    return parse_state(text, env, env, models=[DEMO_MODEL]).models  # type: ignore[return-value]
 
 
 def test_dev_staging_prod(cli: Cli, signed_repo: Path) -> None:
@@ -146,6 +159,12 @@ def test_modified_model_is_refused(cli: Cli, signed_repo: Path) -> None:
 
 
 def test_state_file_keeps_comments_and_order(cli: Cli, signed_repo: Path) -> None:
+    config = signed_repo / "mlops-ci.yaml"  # a state file holds only configured models
+    config.write_text(
+        config.read_text().replace(
+            "models:\n", "models:\n  - name: zeta-ranker\n    path: models/zeta/model.onnx\n", 1
+        )
+    )
     deploy = signed_repo / "deploy"
     deploy.mkdir()
     (deploy / "dev.yaml").write_text(
@@ -155,7 +174,7 @@ def test_state_file_keeps_comments_and_order(cli: Cli, signed_repo: Path) -> Non
         "  zeta-ranker:   # do not touch\n"
         "    version: '3.1'\n"
         "    artifact: models/zeta/model.onnx\n"
-        "    digest: sha256:0123456789abcdef\n"
+        "    digest: sha256:" + "0123456789abcdef" * 4 + "\n"
     )
     commit_all(signed_repo, "dev state")
     push_current(signed_repo)
@@ -219,6 +238,7 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
         "rollback", DEMO_MODEL, "--env", "dev", "--to", "1.0.0", "--forge", "none", cwd=signed_repo
     )
     assert rolled.exit_code == 0, rolled.stderr
+    assert verify_branch(cli, signed_repo, BRANCH.format(env="dev", version="1.0.0")) == 0
     merge_and_push(signed_repo, BRANCH.format(env="dev", version="1.0.0"), "Merge rollback")
     entry = state_on_main(signed_repo, "dev")[DEMO_MODEL]
     assert (entry.version, entry.pinned, entry.rollback_of) == ("1.0.0", True, "1.1.0")
@@ -227,6 +247,7 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
     assert "dev is pinned to fraud-detector 1.0.0 by a rollback; pass --unpin" in refused.stderr
     unpinned = promote(cli, signed_repo, "dev", "--unpin")
     assert unpinned.exit_code == 0, unpinned.stderr
+    assert verify_branch(cli, signed_repo, BRANCH.format(env="dev", version="1.1.0")) == 0
     at = cli("history", DEMO_MODEL, "--env", "dev", "--format", "json", cwd=signed_repo)
     assert [c["entry"]["version"] for c in json.loads(at.stdout)] == ["1.0.0", "1.1.0", "1.0.0"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,7 +26,7 @@ STAGING = "# staging: reviewed by the platform team\nmodels: {}\n"
 
 def planner(repo: PromotionRepo, model: str, version: str = "1.0"):  # type: ignore[no-untyped-def]
     def make() -> PromotionPlan | None:
-        states = read_states(repo, repo.default_ref, "deploy", LADDER)
+        states = read_states(repo, repo.default_ref, "deploy", LADDER, models=None)
         # dev runs every model at sha256:<model> (set up below); staging takes it from dev
         return plan_promotion(
             model=model,
@@ -42,6 +43,11 @@ def planner(repo: PromotionRepo, model: str, version: str = "1.0"):  # type: ign
     return make
 
 
+def digest(model: str) -> str:
+    """A well-formed digest standing for ``model``'s bytes."""
+    return "sha256:" + hashlib.sha256(model.encode()).hexdigest()
+
+
 def dev_state(models: list[str]) -> str:
     lines = ["models:"]
     for m in models:
@@ -49,7 +55,7 @@ def dev_state(models: list[str]) -> str:
             f"  {m}:",
             "    version: '1.0'",
             f"    artifact: models/{m}.onnx",
-            f"    digest: sha256:{m}",
+            f"    digest: {digest(m)}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -95,7 +101,7 @@ def test_same_promotion_three_times_opens_one_pull(tmp_path: Path, httpserver: H
     assert git(bare, "rev-parse", "--verify", f"refs/heads/{branch}")
     text = git(bare, "show", f"{branch}:deploy/staging.yaml")
     assert text.startswith("# staging: reviewed by the platform team")
-    assert parse_state(text, "staging", "s").entry("m") is not None
+    assert parse_state(text, "staging", "s", models=None).entry("m") is not None
     assert git(bare, "log", "--format=%an", "-1", branch) == "Promo Bot"
     assert git(bare, "log", "--format=%s", "-1", "main") == "initial"  # main untouched
     assert fake.pulls[0]["labels"] == [{"name": "mlops-ci"}]
@@ -189,12 +195,15 @@ def test_state_entry_of_dev_is_carried(tmp_path: Path) -> None:
     )
     run_land(work, ForgeTarget("none", None, None), "m")
     entry = parse_state(
-        git(bare, "show", "mlops-ci/promote/m/staging/1.0:deploy/staging.yaml"), "s", "s"
+        git(bare, "show", "mlops-ci/promote/m/staging/1.0:deploy/staging.yaml"),
+        "s",
+        "s",
+        models=["m"],
     ).entry("m")
     assert entry == StateEntry(
         "1.0",
         "models/m.onnx",
-        "sha256:m",
+        digest("m"),
         promoted_from={"environment": "dev"},
         promoted_at="2026-11-22T00:00:00+00:00",
         promoted_by="bot",

@@ -119,15 +119,15 @@ def test_tampered_data_fails_promote_verify(cli: Cli, external_repo: Path) -> No
     push_current(external_repo)
     tampered = run_git(external_repo, "rev-parse", "HEAD").strip()
     dev = (external_repo / "deploy" / "dev.yaml").read_text()
-    run_git(external_repo, "checkout", "--quiet", "-b", "promote-staging")
-    staging = "\n".join(
-        f"    promoted_from: {{environment: dev, commit: {tampered}}}"
+    run_git(external_repo, "checkout", "--quiet", "-b", "promote-dev-again")
+    forged = "\n".join(
+        f"    promoted_from: {{commit: {tampered}}}"
         if line.strip().startswith("promoted_from:")
         else line
         for line in dev.splitlines()
     )
-    (external_repo / "deploy" / "staging.yaml").write_text(staging)
-    commit_all(external_repo, f"Promote {DEMO_MODEL} 1.0.0 to staging")
+    (external_repo / "deploy" / "dev.yaml").write_text(forged + "\n")
+    commit_all(external_repo, f"Promote {DEMO_MODEL} 1.0.0 to dev from the retrained commit")
     result = cli("promote", "verify", "--base", "origin/main", cwd=external_repo)
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "PROMOTE-EVIDENCE" in result.stdout  # the weights at that commit are not the signed ones

@@ -84,7 +84,8 @@ def environment_baseline(loaded: LoadedConfig, model: str, environment: str) -> 
     relative = state_path(loaded.config.state_dir, environment)
     state_file = loaded.root / relative
     text = state_file.read_text(encoding="utf-8") if state_file.is_file() else None
-    entry = parse_state(text, environment, relative).entry(model)
+    names = [m.name for m in loaded.config.models]
+    entry = parse_state(text, environment, relative, models=names).entry(model)
     label = f"env:{environment}"
     if entry is None:
         return NoBaseline(label, f"{environment} does not run {model} yet: no baseline")

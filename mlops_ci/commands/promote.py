@@ -99,23 +99,49 @@ def verify(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Check that this PR/MR changes only state files, each by a valid promotion or rollback."""
+    """Check that this PR/MR changes only state files, each by a valid promotion or rollback.
+
+    Everything that decides comes from the base commit (its mlops-ci.yaml, keys, policies and
+    history); the PR's own configuration is read only for the name of the git remote.
+    """
     import datetime as dt
 
+    from mlops_ci.config import ENV_PREFIX, find_config
+    from mlops_ci.errors import InputError
     from mlops_ci.outputs import deliver, parse_format_specs
+    from mlops_ci.promote.gitwork import PromotionRepo
     from mlops_ci.promote.review import review
-    from mlops_ci.promote.service import open_repo
 
-    loaded = _loaded(config)
     specs = parse_format_specs(output_format or [])
-    repo = open_repo(loaded)
+    cwd = Path.cwd()
+    named = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    explicit = config if config is not None else (Path(named) if named else None)
+    hint = _remote_hint(explicit or find_config(cwd))
     try:
-        report = review(loaded, repo, base, dt.datetime.now(dt.UTC))
+        repo = PromotionRepo(cwd, hint)
+    except InputError:  # the hint named a remote this clone lacks: the default, else the error
+        repo = PromotionRepo(cwd)
+    try:
+        report = review(repo, base, explicit, cwd, os.environ, dt.datetime.now(dt.UTC))
     finally:
         repo.close()
     for text in deliver(report, specs):
         sys.stdout.write(text)
     raise typer.Exit(report.exit_code)
+
+
+def _remote_hint(config_path: Path | None) -> str:
+    """The git remote named by the PR's configuration, or ``origin`` when it does not load.
+
+    The PR's file is untrusted: it only says where to fetch the base from, and the base's own
+    configuration must name the same remote (``promote verify`` checks).
+    """
+    if config_path is None:
+        return "origin"
+    try:
+        return str(_loaded(config_path).config.promotion.remote)
+    except Exception:  # any failure of an untrusted file means: use the default
+        return "origin"
 
 
 @promote_app.command("tag")

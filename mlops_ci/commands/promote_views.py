@@ -43,7 +43,8 @@ def render_status(loaded: LoadedConfig, output_format: str) -> str:
     repo = open_repo(loaded)
     try:
         ladder = loaded.config.environments
-        states = read_states(repo, _ref(repo), loaded.config.state_dir, ladder)
+        names = [m.name for m in loaded.config.models]
+        states = read_states(repo, _ref(repo), loaded.config.state_dir, ladder, models=names)
     finally:
         repo.close()
     data: dict[str, dict[str, Any]] = {}
@@ -79,7 +80,10 @@ def render_history(
     repo = open_repo(loaded)
     try:
         ref = _ref(repo)
-        found = {e: changes(repo, ref, loaded.config.state_dir, e, model) for e in envs}
+        names = [m.name for m in loaded.config.models]
+        found = {
+            e: changes(repo, ref, loaded.config.state_dir, e, model, models=names) for e in envs
+        }
     finally:
         repo.close()
     if at is not None:

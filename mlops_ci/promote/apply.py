@@ -83,7 +83,7 @@ def _push(plan: PromotionPlan, repo: PromotionRepo, forge: ForgeTarget, author: 
             f"{repo.remote}/{repo.default_branch} does not exist; push the default branch first"
         )
     remote = repo.remote_branch(plan.branch)
-    if remote is not None and _already_there(repo, remote, plan):
+    if remote is not None and _already_there(repo, remote, plan, base):
         return True
     old = repo.read_at(base, plan.state_file)
     commit = repo.commit_file(
@@ -100,11 +100,18 @@ def _push(plan: PromotionPlan, repo: PromotionRepo, forge: ForgeTarget, author: 
     return repo.push_branch(commit, plan.branch, remote, options)
 
 
-def _already_there(repo: PromotionRepo, remote: str, plan: PromotionPlan) -> bool:
-    """Whether the remote branch already carries this exact release (re-runs adopt it)."""
+def _already_there(repo: PromotionRepo, remote: str, plan: PromotionPlan, base: str) -> bool:
+    """Whether the remote branch already carries this exact release (re-runs adopt it).
+
+    Only a branch that is one commit on top of today's default branch counts: an older branch
+    of the same release (merged before a rollback, say) is rebuilt, or ``promote verify`` would
+    rightly refuse it as behind the base branch.
+    """
+    if repo.resolve(f"{remote}^") != base:
+        return False
     text = repo.read_at(remote, plan.state_file)
     try:
-        entry = parse_state(text, plan.environment, plan.state_file).entry(plan.model)
+        entry = parse_state(text, plan.environment, plan.state_file, models=None).entry(plan.model)
     except Exception:  # a broken branch is simply replaced
         return False
     return (

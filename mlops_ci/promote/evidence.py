@@ -47,21 +47,25 @@ def verify_evidence(
     previous_digest: str | None,
     first: bool,
     repo: PromotionRepo | None = None,
+    from_commit: bool = False,
 ) -> Evidence:
     """Verify ``entry``'s evidence for a promotion into ``environment``; raise PromotionRefused.
 
     The files are those of the checkout when they hash to the entry's digest; otherwise (a
     newer model is already on the default branch, or a rollback) they are taken from the commit
-    the entry was first promoted from (``promoted_from.commit``).
+    the entry was first promoted from (``promoted_from.commit``). ``from_commit`` never reads
+    the checkout (``promote verify``: the checkout is the pull request's).
     """
     root = loaded.root.resolve()
     artifact = (root / entry.artifact).resolve()
     if root not in (artifact, *artifact.parents):
         raise PromotionRefused(f"{model}: artifact {entry.artifact} is outside the repository")
-    try:
-        here: str | None = _digest_of(entry, root)
-    except PromotionRefused:
-        here = None  # the checkout's files are unusable: the entry's commit may hold good ones
+    here: str | None = None
+    if not from_commit:
+        try:
+            here = _digest_of(entry, root)
+        except PromotionRefused:
+            here = None  # the checkout's files are unusable: the entry's commit may hold good ones
     if here == entry.digest:
         return _verify_at(loaded, root, model, entry, environment, previous, previous_digest, first)
     commit = entry.promoted_from.get("commit")

@@ -18,6 +18,9 @@ from typing import BinaryIO
 
 from mlops_ci.errors import InputError, MlopsCiError
 
+# Objects as stored: no refs/replace substitutions (a fetched replace ref could swap a commit's
+# tree under every read), and no pager.
+_PLAIN_GIT = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_PAGER": "cat"}
 _LOCK_HINTS = ("cannot lock ref", "unable to create", ".lock", "is at", "but expected")
 
 
@@ -77,11 +80,45 @@ class PromotionRepo:
             output = self.repo.git.execute(
                 ["git", *args],
                 istream=None if stdin is None else _stdin(stdin),
-                env={**os.environ, **(env or {})} if env else None,
+                env={**os.environ, **_PLAIN_GIT, **(env or {})},
             )
             return str(output)
         except git.GitCommandError as exc:
             raise GitError(f"git {args[0]} failed: {_stderr(exc)}") from None
+
+    def git_bytes(self, *args: str) -> bytes | None:
+        """The raw standard output of ``git ARGS`` (None when git fails): exact bytes, no decoding."""
+        import git
+
+        try:
+            output = self.repo.git.execute(
+                ["git", *args], stdout_as_string=False, env={**os.environ, **_PLAIN_GIT}
+            )
+        except git.GitCommandError:
+            return None
+        return output if isinstance(output, bytes) else str(output).encode()
+
+    def is_ancestor(self, commit: str, ref: str) -> bool:
+        """Whether ``commit`` is a commit reachable from ``ref`` (itself included)."""
+        kind = self.git_bytes("cat-file", "-t", commit)
+        if kind is None or kind.strip() != b"commit":
+            return False
+        return self.git_bytes("merge-base", "--is-ancestor", commit, ref) is not None
+
+    def commits_between(self, start: str, end: str) -> int:
+        """How many non-merge commits ``end`` has that ``start`` does not."""
+        out = self.git_bytes("rev-list", "--count", "--no-merges", f"{start}..{end}")
+        return int(out.strip()) if out else 0
+
+    def merge_base(self, one: str, other: str) -> str | None:
+        """The best common ancestor of two commits (None: unrelated histories)."""
+        out = self.git_bytes("merge-base", one, other)
+        return out.decode().strip() if out else None
+
+    def blob_id(self, ref: str, path: str) -> str | None:
+        """The object id of ``path`` at ``ref`` (None when absent)."""
+        out = self.git_bytes("rev-parse", "--verify", "--quiet", f"{ref}:{path}")
+        return out.decode().strip() if out else None
 
     def _detect_default_branch(self) -> str:
         try:
@@ -196,8 +233,12 @@ class PromotionRepo:
         return True
 
     def log(self, ref: str, path: str) -> list[LogEntry]:
-        """Commits on ``ref`` that changed ``path``, newest first."""
-        out = self._git("log", "--format=%H%x1f%cI%x1f%an", ref, "--", path)
+        """Commits on ``ref``'s first-parent line that changed ``path``, newest first.
+
+        First parents only: what the branch itself held (a merge commit counts as the change),
+        never the intermediate states of a merged pull request's own commits.
+        """
+        out = self._git("log", "--first-parent", "--format=%H%x1f%cI%x1f%an", ref, "--", path)
         entries = []
         for line in out.splitlines():
             commit, date, author = line.split("\x1f")
@@ -214,9 +255,13 @@ class PromotionRepo:
                 self._git("archive", "--format=tar", f"--output={archive}", commit, "--", path)
             except GitError:
                 continue  # missing at that commit: verification then names what is absent
-            with tarfile.open(archive) as tar:
-                tar.extractall(destination, filter="data")
-            archive.unlink()
+            try:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(destination, filter="data")
+            except (tarfile.TarError, OSError):
+                pass  # a link leaving the tree, an odd member: left out, so verification fails
+            finally:
+                archive.unlink(missing_ok=True)
 
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         """Files changed on ``head`` since it diverged from ``base``."""

@@ -8,7 +8,7 @@ rewriting the protected default branch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from mlops_ci.errors import InputError
@@ -29,28 +29,44 @@ class Change:
 
 
 def read_states(
-    repo: PromotionRepo, ref: str, state_dir: str, environments: Sequence[str]
+    repo: PromotionRepo,
+    ref: str,
+    state_dir: str,
+    environments: Sequence[str],
+    *,
+    models: Collection[str] | None,
 ) -> dict[str, EnvironmentState]:
-    """Every environment's state at ``ref``."""
+    """Every environment's state at ``ref`` (strictly parsed; ``models``: the configured names)."""
     states = {}
     for env in environments:
         path = state_path(state_dir, env)
-        states[env] = parse_state(repo.read_at(ref, path), env, path)
+        states[env] = parse_state(repo.read_at(ref, path), env, path, models=models)
     return states
 
 
 def changes(
-    repo: PromotionRepo, ref: str, state_dir: str, environment: str, model: str | None = None
+    repo: PromotionRepo,
+    ref: str,
+    state_dir: str,
+    environment: str,
+    model: str | None = None,
+    *,
+    models: Collection[str] | None,
 ) -> list[Change]:
-    """Changes to ``environment`` (of ``model``, or every model), newest first."""
+    """Changes to ``environment`` (of ``model``, or every model), newest first.
+
+    The file as it is at ``ref`` must parse (an error names its line); older versions that do
+    not parse under today's schema are skipped: they cannot be rolled back to.
+    """
     path = state_path(state_dir, environment)
+    parse_state(repo.read_at(ref, path), environment, path, models=models)
     log = repo.log(ref, path)
     found: list[Change] = []
     older: dict[str, StateEntry] = {}
     for item in reversed(log):  # oldest first, to compare each version with the one before
         text = repo.read_at(item.commit, path)
         try:
-            state = parse_state(text, environment, f"{path}@{item.commit[:10]}")
+            state = parse_state(text, environment, f"{path}@{item.commit[:10]}", models=None)
         except InputError:
             continue  # a broken historical version tells nothing; later ones still count
         for name in sorted(set(state.models) | set(older)):

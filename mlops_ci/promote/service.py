@@ -118,6 +118,7 @@ def promote(
     loaded.model_named(request.model)
     ladder = loaded.config.environments
     state_dir = loaded.config.state_dir
+    names = [m.name for m in loaded.config.models]
     repo = open_repo(loaded)
     try:
         when = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
@@ -126,10 +127,10 @@ def promote(
         first = ladder.index(env) == 0
 
         def planner() -> PromotionPlan | None:
-            states = read_states(repo, repo.default_ref, state_dir, ladder)
+            states = read_states(repo, repo.default_ref, state_dir, ladder, models=names)
             if request.rollback_to is not None:
                 history = history_entries(
-                    changes(repo, repo.default_ref, state_dir, env, request.model)
+                    changes(repo, repo.default_ref, state_dir, env, request.model, models=names)
                 )
                 plan: PromotionPlan | None = plan_rollback(
                     model=request.model,

@@ -15,35 +15,25 @@
         promoted_by: ci-bot
         pinned: false
 
-Edits go through ruamel.yaml's round-trip mode, so comments, key order and formatting survive.
+Reading is strict (``promote/schema.py``): unknown keys, string booleans, anchors and entries of
+unconfigured models are errors naming ``file:line``. Edits go through ruamel.yaml's round-trip
+mode, so comments, key order and formatting survive.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from mlops_ci.errors import InputError, SourcePosition
-from mlops_ci.yamlio import load_yaml
+from mlops_ci.promote.schema import ambiguous, load_state_document, validate_document
 
 HEADER = "# Managed by mlops-ci: change it with `mlops-ci promote` and `mlops-ci rollback`.\n"
-_ENTRY_KEYS = (
-    "version",
-    "artifact",
-    "digest",
-    "signature",
-    "attestation",
-    "promoted_from",
-    "promoted_at",
-    "promoted_by",
-    "pinned",
-    "rollback_of",
-)
 
 
 @dataclass(frozen=True)
@@ -100,52 +90,35 @@ def state_path(state_dir: str, environment: str) -> str:
     return f"{state_dir.rstrip('/')}/{environment}.yaml"
 
 
-def parse_state(text: str | None, environment: str, path: str) -> EnvironmentState:
-    """Parse a state file's text (None: the file does not exist yet)."""
+def parse_state(
+    text: str | None, environment: str, path: str, *, models: Collection[str] | None
+) -> EnvironmentState:
+    """Parse a state file's text (None: the file does not exist yet) under the strict schema.
+
+    ``models`` are the configured model names (an entry for any other name is an error); None
+    skips that one check, for callers that read a file without its configuration.
+    """
     if text is None or not text.strip():
         return EnvironmentState(environment, path, {})
-    document = load_yaml(text, path)
-    data = document.data if document.data is not None else {}
-    if not isinstance(data, dict) or not isinstance(data.get("models", {}), dict):
-        raise InputError(
-            "a state file must be a mapping with a 'models:' mapping of model name to entry",
-            document.position(()),
-        )
-    models: dict[str, StateEntry] = {}
-    for name, raw in (data.get("models") or {}).items():
-        position = document.position(("models", name))
-        models[name] = _entry(raw, name, position)
-    return EnvironmentState(environment, path, models)
+    document = load_state_document(text, path)
+    entries = validate_document(document, models)
+    return EnvironmentState(environment, path, {name: _entry(raw) for name, raw in entries.items()})
 
 
-def _entry(raw: Any, name: str, position: SourcePosition) -> StateEntry:
-    if not isinstance(raw, dict):
-        raise InputError(f"models.{name}: expected a mapping of entry fields", position)
-    unknown = sorted(set(raw) - set(_ENTRY_KEYS))
-    if unknown:
-        raise InputError(f"models.{name}: unknown key {unknown[0]!r}", position)
-    for required in ("version", "artifact", "digest"):
-        if not isinstance(raw.get(required), str | int | float) or raw.get(required) in ("", None):
-            raise InputError(f"models.{name}: missing required key {required!r}", position)
-    source = raw.get("promoted_from") or {}
-    if not isinstance(source, dict):
-        raise InputError(f"models.{name}.promoted_from: expected a mapping", position)
+def _entry(raw: dict[str, Any]) -> StateEntry:
+    """A StateEntry from an entry the schema has accepted (so every type is known)."""
     return StateEntry(
-        version=str(raw["version"]),
-        artifact=str(raw["artifact"]),
-        digest=str(raw["digest"]),
-        signature=_optional(raw.get("signature")),
-        attestation=_optional(raw.get("attestation")),
-        promoted_from={str(k): str(v) for k, v in source.items() if v is not None},
-        promoted_at=_optional(raw.get("promoted_at")),
-        promoted_by=_optional(raw.get("promoted_by")),
-        pinned=bool(raw.get("pinned", False)),
-        rollback_of=_optional(raw.get("rollback_of")),
+        version=raw["version"],
+        artifact=raw["artifact"],
+        digest=raw["digest"],
+        signature=raw.get("signature"),
+        attestation=raw.get("attestation"),
+        promoted_from=dict(raw.get("promoted_from") or {}),
+        promoted_at=raw.get("promoted_at"),
+        promoted_by=raw.get("promoted_by"),
+        pinned=raw.get("pinned", False),
+        rollback_of=raw.get("rollback_of"),
     )
-
-
-def _optional(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _round_trip() -> YAML:
@@ -154,6 +127,15 @@ def _round_trip() -> YAML:
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     return yaml
+
+
+def _quoted_if_ambiguous(value: Any) -> Any:
+    """Strings that YAML 1.1 would read as another type are written quoted (see schema)."""
+    if isinstance(value, dict):
+        return {k: _quoted_if_ambiguous(v) for k, v in value.items()}
+    if isinstance(value, str) and ambiguous(value):
+        return SingleQuotedScalarString(value)
+    return value
 
 
 def set_entry(text: str | None, model: str, entry: StateEntry) -> str:
@@ -167,7 +149,7 @@ def set_entry(text: str | None, model: str, entry: StateEntry) -> str:
     if models is None:
         models = CommentedMap()
         document["models"] = models
-    new = entry.to_mapping()
+    new = {key: _quoted_if_ambiguous(value) for key, value in entry.to_mapping().items()}
     current = models.get(model)
     if isinstance(current, CommentedMap):
         for key in list(current):

@@ -28,8 +28,8 @@ def tag_promotions(
     created = []
     for env in environments:
         path = state_path(state_dir, env)
-        after = parse_state(repo.read_at(sha, path), env, path)
-        before = parse_state(repo.read_at(parent, path) if parent else None, env, path)
+        after = parse_state(repo.read_at(sha, path), env, path, models=None)
+        before = parse_state(repo.read_at(parent, path) if parent else None, env, path, models=None)
         for model, entry in sorted(after.models.items()):
             if before.entry(model) == entry:
                 continue
