@@ -33,10 +33,10 @@ from mlops_ci.config_sections import (
     SigningConfig,
     StrictModel,
 )
-from mlops_ci.errors import ConfigError, SourcePosition
+from mlops_ci.errors import ConfigError, InputError, SourcePosition
 from mlops_ci.findings import Severity
 from mlops_ci.validation import describe_errors, did_you_mean
-from mlops_ci.yamlio import PathKey, YamlDocument, load_yaml
+from mlops_ci.yamlio import PathKey, YamlDocument, load_yaml, read_yaml_file
 
 CONFIG_FILENAME = "mlops-ci.yaml"
 ENV_PREFIX = "MLOPS_CI_"
@@ -230,11 +230,9 @@ def default_config(
 def _read_document(path: Path) -> YamlDocument:
     display = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read the configuration: {exc.__class__.__name__}", SourcePosition(display)
-        ) from None
+        text = read_yaml_file(path, display)
+    except InputError as exc:
+        raise ConfigError(exc.message, exc.position) from None
     return parse_config_text(text, display, pyproject=path.name == "pyproject.toml")
 
 

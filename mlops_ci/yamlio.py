@@ -1,23 +1,33 @@
 """Safe loading of user YAML with line and column positions.
 
-Every YAML file a user writes (``mlops-ci.yaml``, model card front matter, policy packs, waivers)
-goes through :func:`load_yaml`. It uses ruamel.yaml (YAML 1.2, so ``on:`` stays a string) and
-returns plain Python data plus the position of every key and value, so validation errors can name
-``file:line:column``. It refuses, with a one-line error, what would hurt a CI runner: oversized
-input, alias expansion bombs ("billion laughs"), deep nesting, duplicate keys and custom tags.
+Every YAML file a user writes (``mlops-ci.yaml``, model card front matter, policy packs, waivers,
+policy tests, state files) goes through :func:`load_yaml` (and, for files, :func:`read_yaml_file`).
+It uses ruamel.yaml (YAML 1.2, so ``on:`` stays a string) and returns plain Python data plus the
+position of every key and value, so validation errors can name ``file:line:column``.
+
+The document is first *composed* (a node graph, nothing constructed) and every node is checked
+before anything is built, so one rule covers scalars, lists and mappings alike. Refused with a
+one-line ``file:line:column`` error: oversized input, NUL bytes, alias expansion bombs ("billion
+laughs"), nesting deeper than :data:`MAX_DEPTH`, duplicate keys, keys that are not strings,
+merge keys (``<<``: they pull keys in from elsewhere, out of a reviewer's sight), ``%YAML``
+directives other than 1.2, and every tag outside YAML 1.2's core schema (``!custom``,
+``!!python/object``, ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs``, ...).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlops_ci.errors import InputError, SourcePosition
 
@@ -29,6 +39,14 @@ warnings.filterwarnings("ignore", category=ReusedAnchorWarning)
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_NODES = 50_000
 MAX_DEPTH = 64
+
+_CORE = "tag:yaml.org,2002:"
+# The tags of YAML 1.2's core schema, plus timestamps (waiver expiry dates): nothing else is data.
+ALLOWED_TAGS = frozenset(
+    _CORE + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+)
+_VERSION_DIRECTIVE = re.compile(r"^%YAML[ \t]+(?!1\.2\b)(\S+)", re.MULTILINE)
+_TAG_DIRECTIVE = re.compile(r"^%TAG[ \t]", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,51 @@ def format_path(loc: PathKey) -> str:
     return text or "(document)"
 
 
+def read_yaml_file(path: Path, shown: str, *, max_bytes: int = MAX_YAML_BYTES) -> str:
+    """The text of a YAML file, read safely: at most ``max_bytes`` (an oversized file is refused
+    before it is read whole), UTF-8 (a byte-order mark is dropped), no NUL bytes, regular files
+    only (a FIFO or device would block or never end). Raises :class:`InputError` naming ``shown``.
+    """
+    import stat
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError("file not found; check the path", SourcePosition(shown)) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the file ({exc.__class__.__name__})", SourcePosition(shown)
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError("not a regular file; give a YAML file", SourcePosition(shown))
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the file ({exc.__class__.__name__})", SourcePosition(shown)
+        ) from None
+    if len(data) > max_bytes:
+        raise InputError(
+            f"the file is over the {max_bytes // 1048576} MiB limit;"
+            " keep large data out of configuration, cards and policies",
+            SourcePosition(shown, 1),
+        )
+    return decode_yaml_bytes(data, shown)
+
+
+def decode_yaml_bytes(data: bytes, shown: str) -> str:
+    """``data`` as text: UTF-8 with an optional byte-order mark; the line of a bad byte is named."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            "the file is not UTF-8 text; save it as UTF-8", SourcePosition(shown, line)
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
 def load_yaml(
     text: str, path: str, *, line_offset: int = 0, max_bytes: int = MAX_YAML_BYTES
 ) -> YamlDocument:
@@ -86,9 +149,20 @@ def load_yaml(
             " keep large data out of configuration and front matter",
             SourcePosition(path, line_offset + 1),
         )
+    text = text.removeprefix("\ufeff")
+    _check_text(text, path, line_offset)
     yaml = YAML(typ="rt")
     try:
-        raw = yaml.load(text)
+        constructor, _parser = yaml.get_constructor_parser(text)
+        _bound_composition(constructor.composer, path, line_offset)
+        node = constructor.composer.get_single_node()
+        if node is None:
+            raw = None
+        else:
+            _NodeCheck(path, line_offset).check(node, 0)
+            raw = constructor.construct_document(node)
+    except InputError:
+        raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -99,8 +173,14 @@ def load_yaml(
         )
         raise InputError(f"invalid YAML: {problem}", pos) from None
     except YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", SourcePosition(path, line_offset + 1)) from None
-    except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InputError(f"invalid YAML: {reason}", SourcePosition(path, line_offset + 1)) from None
+    except RecursionError:
+        raise InputError(
+            f"YAML is nested more than {MAX_DEPTH} levels deep",
+            SourcePosition(path, line_offset + 1),
+        ) from None
+    except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
         # ruamel's constructors raise plain exceptions for values like 2026-13-45 or !!int x.
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise InputError(
@@ -109,6 +189,125 @@ def load_yaml(
     converter = _Converter(path, line_offset)
     data = converter.convert(raw, (), 0)
     return YamlDocument(path, data, converter.values, converter.keys)
+
+
+def _bound_composition(composer: Any, path: str, line_offset: int) -> None:
+    """Stop composing as soon as the document has too many or too deeply nested nodes.
+
+    Checking only the finished node graph would let a 2 MiB flat list take ~20 s to compose.
+    """
+    compose_node = composer.compose_node
+    state = {"nodes": 0, "depth": 0}
+
+    def bounded(parent: Any, index: Any) -> Any:
+        state["nodes"] += 1
+        state["depth"] += 1
+        try:
+            if state["nodes"] > MAX_NODES or state["depth"] > MAX_DEPTH + 1:
+                mark = composer.parser.peek_event().start_mark
+                what = (
+                    f"more than {MAX_NODES:,} nodes"
+                    if state["nodes"] > MAX_NODES
+                    else f"nested more than {MAX_DEPTH} levels deep"
+                )
+                raise InputError(
+                    f"YAML is {what}; keep configuration small and flat",
+                    SourcePosition(path, mark.line + 1 + line_offset, mark.column + 1),
+                )
+            return compose_node(parent, index)
+        finally:
+            state["depth"] -= 1
+
+    composer.compose_node = bounded
+
+
+def _check_text(text: str, path: str, line_offset: int) -> None:
+    """Refuse what is wrong before parsing: NUL bytes, directives that change the schema."""
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1 + line_offset
+        raise InputError(
+            "the YAML contains a NUL byte; save it as text", SourcePosition(path, line)
+        )
+    for pattern, what in (
+        (_VERSION_DIRECTIVE, "a %YAML directive other than 1.2"),
+        (_TAG_DIRECTIVE, "a %TAG directive"),
+    ):
+        match = pattern.search(text)
+        if match:
+            line = text.count("\n", 0, match.start()) + 1 + line_offset
+            raise InputError(
+                f"{what} is not allowed (mlops-ci reads YAML 1.2 with its core tags only);"
+                " remove it",
+                SourcePosition(path, line, 1),
+            )
+
+
+class _NodeCheck:
+    """Walks the composed node graph (aliases expanded) before anything is constructed."""
+
+    def __init__(self, path: str, line_offset: int) -> None:
+        self.path = path
+        self.line_offset = line_offset
+        self.nodes = 0
+
+    def _refuse(self, message: str, node: Node) -> InputError:
+        mark = node.start_mark
+        return InputError(
+            message,
+            SourcePosition(self.path, mark.line + 1 + self.line_offset, mark.column + 1),
+        )
+
+    def check(self, node: Node, depth: int) -> None:
+        """Refuse ``node`` (and what is under it) unless it is plain, bounded YAML 1.2 data."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self._refuse(
+                f"YAML expands to more than {MAX_NODES:,} nodes (an alias bomb?);"
+                " remove the repeated aliases",
+                node,
+            )
+        if depth > MAX_DEPTH:
+            raise self._refuse(f"YAML is nested more than {MAX_DEPTH} levels deep", node)
+        tag = _tag_text(node)
+        if tag not in ALLOWED_TAGS:
+            shown = tag.replace(_CORE, "!!")[:60]
+            raise self._refuse(
+                f"YAML tag {shown} is not allowed: custom and language-specific tags are"
+                " refused; remove the tag",
+                node,
+            )
+        if isinstance(node, SequenceNode):
+            for item in node.value:
+                self.check(item, depth + 1)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                self._check_key(key)
+                self.check(value, depth + 1)
+        elif not isinstance(node, ScalarNode):  # pragma: no cover - ruamel has no other kinds
+            raise self._refuse("unsupported YAML node", node)
+
+    def _check_key(self, key: Node) -> None:
+        tag = _tag_text(key)
+        if tag == _CORE + "merge":
+            raise self._refuse(
+                "YAML merge keys (<<) are not allowed: they pull keys in from elsewhere;"
+                " write the keys out",
+                key,
+            )
+        if tag not in ALLOWED_TAGS:
+            self.check(key, MAX_DEPTH)  # refuses the tag, at the key's position
+        if not isinstance(key, ScalarNode) or tag != _CORE + "str":
+            raise self._refuse(
+                "mapping keys must be strings; quote the key (e.g. '1': or 'true':)", key
+            )
+        self.check(key, MAX_DEPTH)
+
+
+def _tag_text(node: Node) -> str:
+    tag = node.tag
+    value = getattr(tag, "value", tag)  # ruamel >= 0.18 wraps tags in a Tag object
+    return str(value) if value is not None else ""
 
 
 class _Converter:
@@ -165,7 +364,10 @@ class _Converter:
                 items.append(self.convert(value, child, depth + 1))
             return items
         if isinstance(node, TaggedScalar):
-            raise self._refuse(f"custom YAML tag {node.tag!s} is not allowed", loc)
+            # Only an explicit core tag gets here (others are refused before construction).
+            if _tag_text(node) != _CORE + "str":
+                raise self._refuse(f"YAML tag {_tag_text(node)[:60]} is not allowed", loc)
+            return str(node.value)
         return _plain_scalar(node)
 
 

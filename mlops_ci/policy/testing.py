@@ -27,7 +27,7 @@ from mlops_ci.policy.engine import evaluate_packs
 from mlops_ci.policy.facts import empty_facts
 from mlops_ci.policy.pack import load_pack
 from mlops_ci.validation import describe_errors, did_you_mean
-from mlops_ci.yamlio import load_yaml
+from mlops_ci.yamlio import load_yaml, read_yaml_file
 
 Expected = Literal["pass", "fail", "skip"]
 
@@ -74,7 +74,7 @@ def find_test_files(directory: Path) -> list[Path]:
 
 def run_test_file(path: Path, shown: str) -> list[CaseResult]:
     """Run every case of one test file."""
-    document = load_yaml(path.read_text(encoding="utf-8"), shown)
+    document = load_yaml(read_yaml_file(path, shown), shown)
     try:
         spec = _TestFile.model_validate(document.data)
     except ValidationError as exc:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.findings import CheckResult, Finding, Location, Severity, fingerprint
 from mlops_ci.validation import describe_errors, did_you_mean
-from mlops_ci.yamlio import load_yaml
+from mlops_ci.yamlio import load_yaml, read_yaml_file
 
 CHECK_NAME = "waivers"
 
@@ -90,11 +90,9 @@ def load_waivers(path: Path, shown: str) -> list[Waiver]:
     if not path.exists():
         return []
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read the waivers file ({exc.__class__.__name__})", SourcePosition(shown)
-        ) from None
+        text = read_yaml_file(path, shown)
+    except InputError as exc:
+        raise InputError(f"cannot read the waivers file: {exc.message}", exc.position) from None
     document = load_yaml(text, shown)
     try:
         spec = _WaiverFile.model_validate(document.data or {})
