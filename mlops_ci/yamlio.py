@@ -17,7 +17,6 @@ directives other than 1.2, and every tag outside YAML 1.2's core schema (``!cust
 from __future__ import annotations
 
 import datetime as dt
-import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,9 +26,17 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.yamlguard import (
+    CORE,
+    MAX_DEPTH,
+    MAX_NODES,
+    NodeCheck,
+    bound_composition,
+    check_text,
+    tag_text,
+)
 
 PathKey = tuple[str | int, ...]
 
@@ -37,16 +44,6 @@ PathKey = tuple[str | int, ...]
 warnings.filterwarnings("ignore", category=ReusedAnchorWarning)
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
-MAX_NODES = 50_000
-MAX_DEPTH = 64
-
-_CORE = "tag:yaml.org,2002:"
-# The tags of YAML 1.2's core schema, plus timestamps (waiver expiry dates): nothing else is data.
-ALLOWED_TAGS = frozenset(
-    _CORE + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
-)
-_VERSION_DIRECTIVE = re.compile(r"^%YAML[ \t]+(?!1\.2\b)(\S+)", re.MULTILINE)
-_TAG_DIRECTIVE = re.compile(r"^%TAG[ \t]", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -150,16 +147,16 @@ def load_yaml(
             SourcePosition(path, line_offset + 1),
         )
     text = text.removeprefix("\ufeff")
-    _check_text(text, path, line_offset)
+    check_text(text, path, line_offset)
     yaml = YAML(typ="rt")
     try:
         constructor, _parser = yaml.get_constructor_parser(text)
-        _bound_composition(constructor.composer, path, line_offset)
+        bound_composition(constructor.composer, path, line_offset)
         node = constructor.composer.get_single_node()
         if node is None:
             raw = None
         else:
-            _NodeCheck(path, line_offset).check(node, 0)
+            NodeCheck(path, line_offset).check(node, 0)
             raw = constructor.construct_document(node)
     except InputError:
         raise
@@ -189,125 +186,6 @@ def load_yaml(
     converter = _Converter(path, line_offset)
     data = converter.convert(raw, (), 0)
     return YamlDocument(path, data, converter.values, converter.keys)
-
-
-def _bound_composition(composer: Any, path: str, line_offset: int) -> None:
-    """Stop composing as soon as the document has too many or too deeply nested nodes.
-
-    Checking only the finished node graph would let a 2 MiB flat list take ~20 s to compose.
-    """
-    compose_node = composer.compose_node
-    state = {"nodes": 0, "depth": 0}
-
-    def bounded(parent: Any, index: Any) -> Any:
-        state["nodes"] += 1
-        state["depth"] += 1
-        try:
-            if state["nodes"] > MAX_NODES or state["depth"] > MAX_DEPTH + 1:
-                mark = composer.parser.peek_event().start_mark
-                what = (
-                    f"more than {MAX_NODES:,} nodes"
-                    if state["nodes"] > MAX_NODES
-                    else f"nested more than {MAX_DEPTH} levels deep"
-                )
-                raise InputError(
-                    f"YAML is {what}; keep configuration small and flat",
-                    SourcePosition(path, mark.line + 1 + line_offset, mark.column + 1),
-                )
-            return compose_node(parent, index)
-        finally:
-            state["depth"] -= 1
-
-    composer.compose_node = bounded
-
-
-def _check_text(text: str, path: str, line_offset: int) -> None:
-    """Refuse what is wrong before parsing: NUL bytes, directives that change the schema."""
-    nul = text.find("\0")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1 + line_offset
-        raise InputError(
-            "the YAML contains a NUL byte; save it as text", SourcePosition(path, line)
-        )
-    for pattern, what in (
-        (_VERSION_DIRECTIVE, "a %YAML directive other than 1.2"),
-        (_TAG_DIRECTIVE, "a %TAG directive"),
-    ):
-        match = pattern.search(text)
-        if match:
-            line = text.count("\n", 0, match.start()) + 1 + line_offset
-            raise InputError(
-                f"{what} is not allowed (mlops-ci reads YAML 1.2 with its core tags only);"
-                " remove it",
-                SourcePosition(path, line, 1),
-            )
-
-
-class _NodeCheck:
-    """Walks the composed node graph (aliases expanded) before anything is constructed."""
-
-    def __init__(self, path: str, line_offset: int) -> None:
-        self.path = path
-        self.line_offset = line_offset
-        self.nodes = 0
-
-    def _refuse(self, message: str, node: Node) -> InputError:
-        mark = node.start_mark
-        return InputError(
-            message,
-            SourcePosition(self.path, mark.line + 1 + self.line_offset, mark.column + 1),
-        )
-
-    def check(self, node: Node, depth: int) -> None:
-        """Refuse ``node`` (and what is under it) unless it is plain, bounded YAML 1.2 data."""
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise self._refuse(
-                f"YAML expands to more than {MAX_NODES:,} nodes (an alias bomb?);"
-                " remove the repeated aliases",
-                node,
-            )
-        if depth > MAX_DEPTH:
-            raise self._refuse(f"YAML is nested more than {MAX_DEPTH} levels deep", node)
-        tag = _tag_text(node)
-        if tag not in ALLOWED_TAGS:
-            shown = tag.replace(_CORE, "!!")[:60]
-            raise self._refuse(
-                f"YAML tag {shown} is not allowed: custom and language-specific tags are"
-                " refused; remove the tag",
-                node,
-            )
-        if isinstance(node, SequenceNode):
-            for item in node.value:
-                self.check(item, depth + 1)
-        elif isinstance(node, MappingNode):
-            for key, value in node.value:
-                self._check_key(key)
-                self.check(value, depth + 1)
-        elif not isinstance(node, ScalarNode):  # pragma: no cover - ruamel has no other kinds
-            raise self._refuse("unsupported YAML node", node)
-
-    def _check_key(self, key: Node) -> None:
-        tag = _tag_text(key)
-        if tag == _CORE + "merge":
-            raise self._refuse(
-                "YAML merge keys (<<) are not allowed: they pull keys in from elsewhere;"
-                " write the keys out",
-                key,
-            )
-        if tag not in ALLOWED_TAGS:
-            self.check(key, MAX_DEPTH)  # refuses the tag, at the key's position
-        if not isinstance(key, ScalarNode) or tag != _CORE + "str":
-            raise self._refuse(
-                "mapping keys must be strings; quote the key (e.g. '1': or 'true':)", key
-            )
-        self.check(key, MAX_DEPTH)
-
-
-def _tag_text(node: Node) -> str:
-    tag = node.tag
-    value = getattr(tag, "value", tag)  # ruamel >= 0.18 wraps tags in a Tag object
-    return str(value) if value is not None else ""
 
 
 class _Converter:
@@ -365,8 +243,8 @@ class _Converter:
             return items
         if isinstance(node, TaggedScalar):
             # Only an explicit core tag gets here (others are refused before construction).
-            if _tag_text(node) != _CORE + "str":
-                raise self._refuse(f"YAML tag {_tag_text(node)[:60]} is not allowed", loc)
+            if tag_text(node) != CORE + "str":
+                raise self._refuse(f"YAML tag {tag_text(node)[:60]} is not allowed", loc)
             return str(node.value)
         return _plain_scalar(node)
 
