@@ -104,7 +104,8 @@ class Config(StrictModel):
             if model.name == name:
                 return model
         known = [m.name for m in self.models]
-        raise ConfigError(f"unknown model {name!r}{did_you_mean(name, known)}")
+        listed = f" (configured models: {', '.join(known[:10])})" if known else ""
+        raise ConfigError(f"unknown model {name!r}{did_you_mean(name, known)}{listed}")
 
 
 @dataclass(frozen=True)

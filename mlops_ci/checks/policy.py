@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlops_ci.card.validate import ValidatedCard, read_card_text, validate_card
-from mlops_ci.checks.base import Context, Scope, card_inputs, result
+from mlops_ci.checks.base import Context, Scope, card_inputs, result, skipped
 from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location
 from mlops_ci.policy.engine import RuleOutcome, evaluate_packs
@@ -60,6 +60,9 @@ class PolicyCheck:
         tally = {
             k: sum(1 for o in outcomes if o.outcome == k) for k in ("pass", "fail", "skip", "error")
         }
+        if not packs or tally["skip"] == len(outcomes):
+            # Zero rules evaluated is no evidence about the model: say so rather than pass.
+            return skipped(ctx, self.name, _why_no_rule(packs, len(outcomes)))
         facts: dict[str, JsonValue] = {
             "packs": [{"name": p.name, "version": p.version} for p in packs],
             "passed": tally["pass"],
@@ -77,6 +80,12 @@ class PolicyCheck:
             },
         }
         return result(ctx, self.name, findings, facts=facts)
+
+
+def _why_no_rule(packs: list[PolicyPack], rules: int) -> str:
+    if not packs:
+        return "no policy packs configured (policies: [])"
+    return f"no rule applied: the 'when' of each of the {rules} rule(s) was false"
 
 
 def _card(ctx: Context) -> ValidatedCard | None:
