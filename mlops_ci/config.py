@@ -26,6 +26,7 @@ from mlops_ci.config_sections import (
     HookConfig,
     InputSpec,
     ModelConfig,
+    PolicyConfig,
     PromotionConfig,
     SbomConfig,
     ScanConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "InputSpec",
     "LoadedConfig",
     "ModelConfig",
+    "PolicyConfig",
     "PromotionConfig",
     "SbomConfig",
     "ScanConfig",
@@ -72,6 +74,7 @@ class Config(StrictModel):
     environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "prod"])
     state_dir: str = "deploy/"
     policies: list[str] = Field(default_factory=lambda: ["baseline"])
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
     waivers: str | None = "waivers.yaml"
     cards: CardsConfig = Field(default_factory=CardsConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)

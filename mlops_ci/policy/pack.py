@@ -78,6 +78,12 @@ class PolicyRule:
     remediation: str
     field: str | None
     position: SourcePosition
+    when_source: str | None = None
+
+    def sources(self) -> tuple[str, ...]:
+        """Every CEL expression of the rule (``when``, ``expr``, message templates)."""
+        templates = tuple(p.text[2:-2].strip() for p in self.message if p.program is not None)
+        return (*((self.when_source,) if self.when_source else ()), self.expr_source, *templates)
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,7 @@ def _compile_rule(rule: _RuleSpec, index: int, pack: str, document: YamlDocument
         remediation=rule.remediation,
         field=rule.field,
         position=document.position(("rules", index, "id")),
+        when_source=rule.when,
     )
 
 
