@@ -39,7 +39,8 @@ _CATALOG: tuple[Rule, ...] = (
         "CARD002",
         "card",
         "Model card has no front matter",
-        "The card does not start with a YAML front matter block delimited by '---' lines.",
+        "The card does not start with a YAML front matter block delimited by '---' lines, or"
+        " the block is empty.",
         "Start the card with '---', the YAML metadata, and a closing '---' line.",
         Severity.HIGH,
     ),

@@ -148,6 +148,15 @@ def validate_card(
             "the front matter must be a mapping of keys to values",
             SourcePosition(shown, card.yaml_line, 1),
         )
+    if not raw:  # '---' twice with nothing between says nothing about the model: no pass
+        issue = CardIssue(
+            "CARD002",
+            Severity.HIGH,
+            f"model card {shown} has an empty YAML front matter; fill in its metadata",
+            SourcePosition(shown, 1, 1),
+            "no-front-matter",
+        )
+        return ValidatedCard(shown, {}, None, document, sections, (issue,))
     issues: list[CardIssue] = []
     metadata: CardMetadata | None
     try:
