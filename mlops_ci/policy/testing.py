@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops_ci.errors import InputError, SourcePosition, UsageError
 from mlops_ci.policy.engine import evaluate_packs
@@ -39,6 +39,13 @@ class _Case(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict)
     expect: dict[str, Expected] = Field(default_factory=dict)
     expect_all: Expected | None = None
+
+    @model_validator(mode="after")
+    def _asserts_something(self) -> _Case:
+        # A case with no expectation passes whatever the rules do: a silent pass.
+        if self.expect_all is None and not self.expect:
+            raise ValueError("the case expects nothing; give 'expect_all' or 'expect'")
+        return self
 
 
 class _TestFile(BaseModel):

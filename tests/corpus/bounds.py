@@ -628,6 +628,17 @@ PACK_CASES = [
         "YAML tag !x is not allowed",
     ),
     Case(
+        "bound-pack-policy-test-expects-nothing",
+        "pack",
+        _both(
+            _write("ptests/local.yaml", _pack(_rule("LOCAL-OK", "false"))),
+            _write("ptests/local_test.yaml", "pack: local.yaml\ncases:\n  - name: c\n"),
+        ),
+        ("policy", "test", "ptests"),
+        2,
+        "expects nothing",
+    ),
+    Case(
         "bound-pack-policy-test-control",
         "pack",
         _policy_test(_pack(_rule("LOCAL-OK", "true"))),
