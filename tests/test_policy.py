@@ -327,3 +327,29 @@ def test_policy_check_with_no_rule_applied_is_skipped_not_passed(cli: Cli, tmp_p
     result = cli("check", "--only", "policy", "--offline", cwd=tmp_path)
     assert result.exit_code == 2, result.stdout
     assert "nothing to check" in result.stderr and "no rule applied" in result.stderr
+
+
+def test_many_rules_under_the_budget_still_stop_in_total() -> None:
+    from mlops_ci.policy import engine
+
+    expr = f"{_literal(40)}.all(x, {_literal(40)}.all(y, {_literal(40)}.all(z, x+y+z > 0)))"
+    rules = "".join(
+        f"  - id: LOCAL-{i}\n    description: d\n    severity: low\n    expr: '{expr}'\n"
+        "    message: m\n    remediation: r\n"
+        for i in range(30)
+    )
+    pack = load_pack_text(f"name: l\nversion: '1'\ndescription: d\nrules:\n{rules}", "l.yaml")
+    budget = engine.Budget(timeout_s=0.05)  # all rules together: 4 x 0.05 s
+    outcomes = engine.evaluate_packs([pack], empty_facts(), budget)
+    assert outcomes[0].outcome == "pass"
+    stopped = [o for o in outcomes if o.over_budget]
+    assert stopped and "ran past 0.2 s in total" in stopped[-1].message
+    assert stopped[-1].rule.id == "LOCAL-29"
+
+
+def test_a_regular_expression_over_a_long_fact_costs_its_length() -> None:
+    from mlops_ci.policy.celcost import estimate
+
+    facts = {"card": {"text": "x" * 100_000}}
+    assert estimate('card.text.matches("^a+$")', facts) >= 100_000 * 5
+    assert estimate('"abc".matches("^a")', facts) < 100

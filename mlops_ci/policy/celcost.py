@@ -234,6 +234,10 @@ class _Estimator:
             found = self.anything if value is _UNKNOWN else self.sizes.bounds(value)
             bounds = (max(found[0], default[0]), max(found[1], default[1]))
             return cost, bounds, value if default == _SCALAR else _UNKNOWN
+        if name == "matches" and len(parts) == 2:
+            # A regular expression scans its text once per state in the worst case.
+            text, pattern = parts[0][1][0], parts[1][1][0]
+            return cost + text * (pattern + 1), _SCALAR, _UNKNOWN
         if name in _SAME_SIZE_FUNCTIONS and len(parts) == 1:
             return cost, parts[0][1], parts[0][2] if name == "dyn" else _UNKNOWN
         if name in _SCALAR_FUNCTIONS:

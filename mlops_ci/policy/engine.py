@@ -5,11 +5,13 @@ Before a rule runs, :mod:`mlops_ci.policy.celcost` bounds its cost over these fa
 case: every shipped rule costs tens of units); otherwise, or when no bound is known, it runs in a
 forked child killed after ``policy.timeout_s`` (:mod:`mlops_ci.policy.guard`). A rule stopped by
 either limit is an error outcome with ``over_budget`` set: a blocking ``POLICY-BUDGET`` finding
-that names it.
+that names it. All the rules of one facts document together stop after
+``TOTAL_TIMEOUTS`` × ``policy.timeout_s``; the rules left are ``POLICY-BUDGET`` findings too.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,6 +26,7 @@ Outcome = Literal["pass", "fail", "skip", "error"]
 DEFAULT_MAX_COST = 10_000_000  # ~0.5 s of evaluation at ~50 ns a unit
 DEFAULT_TIMEOUT_S = 5.0
 IN_PROCESS_COST = 1_000_000  # ~50 ms: cheap enough to run without the guard
+TOTAL_TIMEOUTS = 4  # all rules of one model together: at most this many times policy.timeout_s
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,19 @@ def evaluate_packs(
     budget = budget or Budget()
     context = make_context(facts)
     costs = CostModel(facts)
-    return [_bounded(rule, context, costs, budget) for pack in packs for rule in pack.rules]
+    # Many rules each under the budget must not add up to an unbounded run either.
+    deadline = time.monotonic() + TOTAL_TIMEOUTS * budget.timeout_s
+    outcomes = []
+    for pack in packs:
+        for rule in pack.rules:
+            if time.monotonic() > deadline:
+                spent = TOTAL_TIMEOUTS * budget.timeout_s
+                outcomes.append(
+                    _over_budget(rule, f"the rules of this model ran past {spent:g} s in total")
+                )
+            else:
+                outcomes.append(_bounded(rule, context, costs, budget))
+    return outcomes
 
 
 def rule_cost(rule: PolicyRule, costs: CostModel) -> int | None:
