@@ -17,6 +17,7 @@ directives other than 1.2, and every tag outside YAML 1.2's core schema (``!cust
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from mlops_ci.yamlguard import (
 )
 
 PathKey = tuple[str | int, ...]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # A re-used anchor name is legal YAML; ruamel's warning would only clutter CI logs.
 warnings.filterwarnings("ignore", category=ReusedAnchorWarning)
@@ -205,6 +207,12 @@ class _Converter:
         line, col = self.values.get(loc) or self.keys.get(loc) or (self.line_offset + 1, 1)
         return InputError(message, SourcePosition(self.path, line, col))
 
+    def _text(self, text: str, loc: PathKey) -> None:
+        """Refuse control characters written as escapes ("\\0", "\\e"): a NUL ends a path early
+        in C, an escape sequence rewrites a CI log line."""
+        if _CONTROL.search(text):
+            raise self._refuse("a value contains a control character; remove it", loc)
+
     def convert(self, node: Any, loc: PathKey, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
@@ -226,6 +234,7 @@ class _Converter:
                 child = (*loc, skey)
                 kline, kcol = node.lc.key(key)
                 self.keys[child] = self._pos(kline, kcol)
+                self._text(skey, child)
                 vpos = node.lc.value(key)
                 if vpos is not None and vpos[0] is not None:
                     self.values[child] = self._pos(vpos[0], vpos[1])
@@ -241,6 +250,8 @@ class _Converter:
                 self.values[child] = self._pos(iline, icol)
                 items.append(self.convert(value, child, depth + 1))
             return items
+        if isinstance(node, str):
+            self._text(node, loc)
         if isinstance(node, TaggedScalar):
             # Only an explicit core tag gets here (others are refused before construction).
             if tag_text(node) != CORE + "str":

@@ -156,3 +156,16 @@ def test_read_yaml_file_refuses_bad_files(tmp_path: Path) -> None:
         read_yaml_file(tmp_path, "dir")
     with pytest.raises(InputError, match="file not found"):
         read_yaml_file(tmp_path / "missing.yaml", "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    "text", ['a: "\\0"', '"k\\x00": 1', 'a: "\\e[31mred"', "b: ['\\x07']", 'c: ["\\x7f"]']
+)
+def test_escaped_control_characters_are_refused(text: str) -> None:
+    text = text.replace("'", '"')
+    with pytest.raises(InputError, match="control character"):
+        load_yaml(text, "f")
+
+
+def test_tabs_and_newlines_stay_allowed() -> None:
+    assert load_yaml('a: "x\\ty"\nb: |\n  1\n  2\n', "f").data == {"a": "x\ty", "b": "1\n2\n"}

@@ -283,6 +283,14 @@ CONFIG_CASES = [
         "NUL byte",
     ),
     Case(
+        "bound-config-escaped-nul",
+        "config",
+        _edit(CONFIG, "path: models/fraud-detector/model.onnx", 'path: "models/x\\0.onnx"'),
+        ONLY_CARD,
+        2,
+        "control character",
+    ),
+    Case(
         "bound-config-not-utf8",
         "config",
         _write(CONFIG, b"version: 1\nmodels: \xff\xfe\n"),
@@ -460,6 +468,14 @@ CARD_CASES = [
         ONLY_CARD,
         2,
         "NUL byte",
+    ),
+    Case(
+        "bound-card-escape-sequence",
+        "card",
+        _card_front("license: apache-2.0", 'license: "\\e]0;pwned\\a mit"'),
+        ONLY_CARD,
+        2,
+        "control character",
     ),
     Case(
         "bound-card-budget-nan",
