@@ -916,4 +916,25 @@ CLI_CASES = [
     Case("bound-cli-control", "cli", _nothing, (*ONLY_CARD, "--model", "fraud-detector"), 0),
 ]
 
+CLI_CASES += [
+    Case(
+        "bound-cli-history-at-bad",
+        "cli",
+        _nothing,
+        ("history", "fraud-detector", "--at", "2026-13-45"),
+        2,
+        "--at",
+    ),
+    # Decided pass: with --changed-only, no changed model is the monorepo fan-out's answer (the
+    # unfiltered run is the gate); the report says "0 models".
+    Case(
+        "bound-cli-changed-only-control",
+        "cli",
+        _nothing,
+        (*ONLY_CARD, "--changed-only", "--base", "HEAD"),
+        0,
+        "0 models",
+    ),
+]
+
 CASES = CONFIG_CASES + CARD_CASES + PACK_CASES + WAIVER_CASES + CLI_CASES
