@@ -114,7 +114,7 @@ def select_targets(
         chosen = [(m, loaded.resolve(m.path)) for m in loaded.config.models]
         if not chosen:
             raise UsageError(
-                "nothing to sign or verify: no models are configured; give a model PATH,"
+                "nothing to sign or verify: no models configured; give a model PATH,"
                 " or add a 'models:' entry to mlops-ci.yaml"
             )
     if signature is not None and len(chosen) > 1:
