@@ -39,8 +39,7 @@ _CATALOG: tuple[Rule, ...] = (
         "CARD002",
         "card",
         "Model card has no front matter",
-        "The card does not start with a YAML front matter block delimited by '---' lines, or"
-        " the block is empty.",
+        "The card does not start with a YAML front matter block delimited by '---' lines.",
         "Start the card with '---', the YAML metadata, and a closing '---' line.",
         Severity.HIGH,
     ),
