@@ -353,3 +353,34 @@ def test_a_regular_expression_over_a_long_fact_costs_its_length() -> None:
     facts = {"card": {"text": "x" * 100_000}}
     assert estimate('card.text.matches("^a+$")', facts) >= 100_000 * 5
     assert estimate('"abc".matches("^a")', facts) < 100
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "-" * 100_000 + "1 > 0",  # a segmentation fault in the cel crate's parser, measured
+        "1" + " + 1" * 20_000 + " > 0",  # compiles, then overflows the evaluator's stack
+        "(" * 3_000 + "true" + ")" * 3_000,
+        "a" + ".b" * 3_000,
+    ],
+)
+def test_expressions_deep_enough_to_crash_cel_are_refused_at_load(expr: str) -> None:
+    text = json.dumps(
+        {
+            "name": "l",
+            "version": "1",
+            "description": "d",
+            "rules": [
+                {
+                    "id": "L-1",
+                    "description": "d",
+                    "severity": "low",
+                    "expr": expr,
+                    "message": "m",
+                    "remediation": "r",
+                }
+            ],
+        }
+    )
+    with pytest.raises(InputError, match="rule L-1: .*(characters long|more than 2,000)"):
+        load_pack_text(text, "l.yaml")

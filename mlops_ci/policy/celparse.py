@@ -56,6 +56,43 @@ def tokenize(source: str) -> list[tuple[str, str]]:
     return tokens
 
 
+_NESTING_OPERATORS = frozenset(
+    {
+        "||",
+        "&&",
+        "==",
+        "!=",
+        "<=",
+        ">=",
+        "<",
+        ">",
+        "!",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "?",
+        ".",
+        "(",
+        "[",
+        "{",
+        "in",
+    }
+)
+_NESTING_CHARACTERS = frozenset("()[]{}!-+*/%<>=&|?.")
+
+
+def nesting(source: str) -> int:
+    """An upper bound on the depth of ``source``'s syntax tree: its operators and opening
+    brackets (commas and literals do not nest). Counts characters when it does not tokenize."""
+    try:
+        tokens = tokenize(source)
+    except _Unparsable:
+        return sum(1 for char in source if char in _NESTING_CHARACTERS)
+    return sum(1 for kind, text in tokens if kind in ("op", "ident") and text in _NESTING_OPERATORS)
+
+
 @lru_cache(maxsize=4096)
 def parse(source: str) -> Node | None:
     """The syntax tree of ``source``, or None when it cannot be parsed here (cached by text)."""

@@ -187,6 +187,8 @@ PACK_CASES = [
     Case("bound-pack-message", "pack", _with_pack(_pack(_rule("LOCAL-MSG", "false", message=f"x {{{{ {MAP_OF_MAPS} }}}}"))), ONLY_POLICY, 1, "LOCAL-MSG"),
     Case("bound-pack-budget-named", "pack", _with_pack(_pack(_rule("LOCAL-NESTED", NESTED))), ONLY_POLICY, 1, "POLICY-BUDGET"),
     Case("bound-pack-syntax", "pack", _with_pack(_pack(_rule("LOCAL-SYNTAX", "card.licenses.all(x,"))), ONLY_POLICY, 2, "CEL syntax error"),
+    Case("bound-pack-deep-unary", "pack", _with_pack(_pack(_rule("LOCAL-DEEP", "-" * 100_000 + "1 > 0"))), ONLY_POLICY, 2, "LOCAL-DEEP"),
+    Case("bound-pack-long-chain", "pack", _with_pack(_pack(_rule("LOCAL-CHAIN", "1" + " + 1" * 4_000 + " > 0"))), ONLY_POLICY, 2, "more than 2,000 operators"),
     Case("bound-pack-unknown-key", "pack", _with_pack(_pack(_rule("LOCAL-K", "true").replace("severity:", "sevrity: low\n    severity:"))), ONLY_POLICY, 2, "unknown key 'sevrity'"),
     Case("bound-pack-top-unknown-key", "pack", _with_pack(_pack(_rule("LOCAL-K", "true")) + "extra: 1\n"), ONLY_POLICY, 2, "unknown key 'extra'"),
     Case("bound-pack-zero-rules", "pack", _with_pack("name: l\nversion: '1'\ndescription: d\nrules: []\n"), ONLY_POLICY, 2, "rules"),
