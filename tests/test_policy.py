@@ -384,3 +384,21 @@ def test_expressions_deep_enough_to_crash_cel_are_refused_at_load(expr: str) -> 
     )
     with pytest.raises(InputError, match="rule L-1: .*(characters long|more than 2,000)"):
         load_pack_text(text, "l.yaml")
+
+
+def test_a_guarded_rule_fails_closed_when_no_process_can_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from mlops_ci.policy import engine
+
+    def no_fork() -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(engine, "IN_PROCESS_COST", -1)
+    monkeypatch.setattr(os, "fork", no_fork)
+    pack = load_pack_text(_pack("true"), "local.yaml")
+    (outcome,) = engine.evaluate_packs([pack], empty_facts())
+    assert outcome.outcome == "error" and not outcome.over_budget
+    assert "cannot start the evaluator" in outcome.message

@@ -48,8 +48,16 @@ def run_guarded(call: Callable[[], Any], timeout_s: float) -> Guarded:
     """``call()`` in a forked child; its JSON-serialisable value, or why there is none."""
     if not fork_available():
         return Guarded("unavailable", reason="this platform cannot fork")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        read_end, write_end = os.pipe()
+    except OSError as exc:
+        return Guarded("unavailable", reason=f"cannot start the evaluator ({exc.strerror})")
+    try:
+        pid = os.fork()
+    except OSError as exc:  # out of processes or memory: fail closed, never unguarded
+        os.close(read_end)
+        os.close(write_end)
+        return Guarded("unavailable", reason=f"cannot start the evaluator ({exc.strerror})")
     if pid == 0:  # pragma: no cover - the child; its outcome is asserted through the parent
         _child(call, read_end, write_end)
     os.close(write_end)
