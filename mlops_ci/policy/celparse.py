@@ -83,6 +83,7 @@ _NESTING_OPERATORS = frozenset(
 _NESTING_CHARACTERS = frozenset("()[]{}!-+*/%<>=&|?.")
 
 
+@lru_cache(maxsize=4096)
 def nesting(source: str) -> int:
     """An upper bound on the depth of ``source``'s syntax tree: its operators and opening
     brackets (commas and literals do not nest). Counts characters when it does not tokenize."""
