@@ -141,6 +141,7 @@ class NodeCheck:
 
 
 def tag_text(node: Any) -> str:
+    """The resolved tag of a node (or tagged scalar) as text, e.g. ``tag:yaml.org,2002:str``."""
     tag = node.tag
     value = getattr(tag, "value", tag)  # ruamel >= 0.18 wraps tags in a Tag object
     return str(value) if value is not None else ""
