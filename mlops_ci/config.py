@@ -26,6 +26,7 @@ from mlops_ci.config_sections import (
     HookConfig,
     InputSpec,
     ModelConfig,
+    PolicyConfig,
     PromotionConfig,
     SbomConfig,
     ScanConfig,
@@ -33,10 +34,10 @@ from mlops_ci.config_sections import (
     SigningConfig,
     StrictModel,
 )
-from mlops_ci.errors import ConfigError, SourcePosition
+from mlops_ci.errors import ConfigError, InputError, SourcePosition
 from mlops_ci.findings import Severity
 from mlops_ci.validation import describe_errors, did_you_mean
-from mlops_ci.yamlio import PathKey, YamlDocument, load_yaml
+from mlops_ci.yamlio import PathKey, YamlDocument, load_yaml, read_yaml_file
 
 CONFIG_FILENAME = "mlops-ci.yaml"
 ENV_PREFIX = "MLOPS_CI_"
@@ -53,6 +54,7 @@ __all__ = [
     "InputSpec",
     "LoadedConfig",
     "ModelConfig",
+    "PolicyConfig",
     "PromotionConfig",
     "SbomConfig",
     "ScanConfig",
@@ -72,6 +74,7 @@ class Config(StrictModel):
     environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "prod"])
     state_dir: str = "deploy/"
     policies: list[str] = Field(default_factory=lambda: ["baseline"])
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
     waivers: str | None = "waivers.yaml"
     cards: CardsConfig = Field(default_factory=CardsConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)
@@ -104,7 +107,8 @@ class Config(StrictModel):
             if model.name == name:
                 return model
         known = [m.name for m in self.models]
-        raise ConfigError(f"unknown model {name!r}{did_you_mean(name, known)}")
+        listed = f" (configured models: {', '.join(known[:10])})" if known else ""
+        raise ConfigError(f"unknown model {name!r}{did_you_mean(name, known)}{listed}")
 
 
 @dataclass(frozen=True)
@@ -254,11 +258,9 @@ def default_config(
 def _read_document(path: Path) -> YamlDocument:
     display = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read the configuration: {exc.__class__.__name__}", SourcePosition(display)
-        ) from None
+        text = read_yaml_file(path, display)
+    except InputError as exc:
+        raise ConfigError(exc.message, exc.position) from None
     return parse_config_text(text, display, pyproject=path.name == "pyproject.toml")
 
 

@@ -24,13 +24,25 @@ SeverityField = Annotated[Severity, BeforeValidator(_parse_severity)]
 class StrictModel(BaseModel):
     """A configuration section: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Not-a-number compares false with everything and infinity is no limit: either would make a
+    # budget or threshold pass silently, so every number in the configuration is finite.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MAX_DIM = 1 << 24  # one dimension of a synthesised input; the total is capped in bench/inputs.py
+MAX_RANK = 16
+MAX_THREADS = 1024
+DimSize = Annotated[int, Field(strict=True, ge=1, le=MAX_DIM)]  # strict: `true` is not 1
+DimName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class InputSpec(StrictModel):
     """How to synthesise one model input for benchmarking."""
 
-    shape: list[int | str] = Field(description="dimensions: integers, or names of dynamic dims")
+    shape: list[DimSize | DimName] = Field(
+        max_length=MAX_RANK,
+        description="dimensions: integers from 1, or names of dynamic dims",
+    )
     dtype: str = "float32"
 
 
@@ -43,7 +55,7 @@ class BenchSettings(StrictModel):
     inputs: dict[str, InputSpec] = Field(
         default_factory=dict, description="a mapping of input name to {shape, dtype}"
     )
-    dims: dict[str, Annotated[int, Field(ge=1)]] = Field(
+    dims: dict[str, DimSize] = Field(
         default_factory=dict, description="a mapping of dimension name to integer"
     )
     npz: str | None = Field(
@@ -72,13 +84,21 @@ class BenchSettings(StrictModel):
     )
     graph_optimization: Literal["disabled", "basic", "extended", "all"] = "all"
     intra_op_threads: int = Field(
-        default=1, ge=0, description="an integer: intra-op threads (0: onnxruntime's default)"
+        default=1,
+        ge=0,
+        le=MAX_THREADS,
+        description="an integer: intra-op threads (0: onnxruntime's default)",
     )
     inter_op_threads: int = Field(
-        default=1, ge=0, description="an integer: inter-op threads (0: onnxruntime's default)"
+        default=1,
+        ge=0,
+        le=MAX_THREADS,
+        description="an integer: inter-op threads (0: onnxruntime's default)",
     )
-    device_id: int = Field(default=0, ge=0, description="an integer: the GPU to run on")
-    seed: int = Field(default=0, ge=0, description="an integer: seed of synthetic inputs")
+    device_id: int = Field(default=0, ge=0, le=1023, description="an integer: the GPU to run on")
+    seed: int = Field(
+        default=0, ge=0, le=2**63 - 1, description="an integer: seed of synthetic inputs"
+    )
     results: str | None = Field(
         default=None,
         description="a path for the JSON results file (default .mlops-ci/bench/MODEL.json)",
@@ -224,6 +244,24 @@ class PromotionConfig(StrictModel):
     author: AuthorConfig | None = None
     push_retries: int = Field(default=5, ge=1, le=20)
     tags: bool = False
+
+
+class PolicyConfig(StrictModel):
+    """Limits on policy rules (the CEL cost budget; see docs/architecture.md)."""
+
+    max_cost: int = Field(
+        default=10_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="an integer: the estimated cost above which a rule is not evaluated"
+        " (POLICY-BUDGET); one unit is ~50 ns",
+    )
+    timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="a number of seconds a rule whose cost cannot be bounded statically may run",
+    )
 
 
 PRE_PUSH_CHECKS = ("card", "onnx-model", "artifacts", "policy")

@@ -35,6 +35,9 @@ class CheckRequest:
     use_cache: bool = True
     # When no configuration file exists, run with the defaults rooted at ``cwd`` (``scan``).
     config_optional: bool = False
+    # ``check`` is a gate on models: a configuration without any is "nothing to check" (exit 2).
+    # ``scan`` may audit a repository's dependencies and code without a model.
+    require_models: bool = True
 
 
 def run_check(
@@ -54,6 +57,12 @@ def run_check(
     from mlops_ci.gitops import git_info
 
     loaded = _load(request)
+    if request.require_models and not loaded.config.models:
+        raise ConfigError(
+            "nothing to check: the configuration lists no models; add a 'models:' entry"
+            " (name, path, card) for each model to gate",
+            loaded.where("models"),
+        )
     now = now or dt.datetime.now(dt.UTC)
     ledger = _waiver_ledger(loaded, now)
     models = _models_in_scope(loaded, request)
@@ -88,10 +97,30 @@ def run_check(
     finally:
         if owned and cache is not None:
             cache.close()
+    require_evidence(report)
     if not ledger.waivers:
         return report
     summary = ledger.summary(_rule_checks(report), {r.check for r in report.results})
     return replace(report, results=(*report.results, summary.with_status(report.fail_on)))
+
+
+def require_evidence(report: Report) -> None:
+    """Refuse a run in which no check produced a verdict: every one skipped, or none selected.
+
+    A report of skipped checks is not a pass: it says nothing about the models (``--only`` naming
+    a check that does not apply, ``--model`` with a repository-only check, no inputs to scan).
+    """
+    if any(r.status != "skipped" for r in report.results):
+        return
+    reasons = "; ".join(
+        f"{r.check}{f' ({r.model})' if r.model else ''}: {r.detail or 'skipped'}"
+        for r in report.results[:4]
+    )
+    raise UsageError(
+        "nothing to check: "
+        + (f"every selected check was skipped ({reasons})" if reasons else "no check ran")
+        + "; select checks that apply with --only, or configure their inputs"
+    )
 
 
 def _models_in_scope(loaded: LoadedConfig, request: CheckRequest) -> tuple[str, ...]:
@@ -99,7 +128,10 @@ def _models_in_scope(loaded: LoadedConfig, request: CheckRequest) -> tuple[str, 
     from mlops_ci.matrix import changed_models
 
     for name in request.models:
-        loaded.config.model(name)  # an unknown name is an error even when nothing changed
+        try:  # an unknown name is an error even when nothing changed
+            loaded.config.model(name)
+        except ConfigError as exc:
+            raise ConfigError(f"nothing to check: {exc.message}", loaded.where("models")) from None
     if not request.changed_only:
         return request.models
     if not request.base:

@@ -110,6 +110,18 @@ _CATALOG: tuple[Rule, ...] = (
         Severity.LOW,
     ),
     Rule(
+        "POLICY-BUDGET",
+        "policy",
+        "Policy rule over its cost budget",
+        "A policy rule's estimated evaluation cost over the facts exceeds 'policy.max_cost', or"
+        " its guarded evaluation ran past 'policy.timeout_s' or its memory cap. The rule is not"
+        " evaluated to the end, so it gives no evidence and blocks.",
+        "Simplify the rule named in the message: fewer nested comprehensions (all, exists, map,"
+        " filter), smaller literal lists; or raise 'policy.max_cost' after review.",
+        Severity.CRITICAL,
+        cwe=400,
+    ),
+    Rule(
         "PROMOTE-FOREIGN-FILE",
         "promote-verify",
         "Promotion PR changes other files",

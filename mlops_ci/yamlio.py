@@ -1,18 +1,27 @@
 """Safe loading of user YAML with line and column positions.
 
-Every YAML file a user writes (``mlops-ci.yaml``, model card front matter, policy packs, waivers)
-goes through :func:`load_yaml`. It uses ruamel.yaml (YAML 1.2, so ``on:`` stays a string) and
-returns plain Python data plus the position of every key and value, so validation errors can name
-``file:line:column``. It refuses, with a one-line error, what would hurt a CI runner: oversized
-input, alias expansion bombs ("billion laughs"), deep nesting, duplicate keys and custom tags.
+Every YAML file a user writes (``mlops-ci.yaml``, model card front matter, policy packs, waivers,
+policy tests, state files) goes through :func:`load_yaml` (and, for files, :func:`read_yaml_file`).
+It uses ruamel.yaml (YAML 1.2, so ``on:`` stays a string) and returns plain Python data plus the
+position of every key and value, so validation errors can name ``file:line:column``.
+
+The document is first *composed* (a node graph, nothing constructed) and every node is checked
+before anything is built, so one rule covers scalars, lists and mappings alike. Refused with a
+one-line ``file:line:column`` error: oversized input, NUL bytes, alias expansion bombs ("billion
+laughs"), nesting deeper than :data:`MAX_DEPTH`, duplicate keys, keys that are not strings,
+merge keys (``<<``: they pull keys in from elsewhere, out of a reviewer's sight), ``%YAML``
+directives other than 1.2, and every tag outside YAML 1.2's core schema (``!custom``,
+``!!python/object``, ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs``, ...).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -20,15 +29,23 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.yamlguard import (
+    CORE,
+    MAX_DEPTH,
+    MAX_NODES,
+    NodeCheck,
+    bound_composition,
+    check_text,
+    tag_text,
+)
 
 PathKey = tuple[str | int, ...]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # A re-used anchor name is legal YAML; ruamel's warning would only clutter CI logs.
 warnings.filterwarnings("ignore", category=ReusedAnchorWarning)
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
-MAX_NODES = 50_000
-MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,51 @@ def format_path(loc: PathKey) -> str:
     return text or "(document)"
 
 
+def read_yaml_file(path: Path, shown: str, *, max_bytes: int = MAX_YAML_BYTES) -> str:
+    """The text of a YAML file, read safely: at most ``max_bytes`` (an oversized file is refused
+    before it is read whole), UTF-8 (a byte-order mark is dropped), no NUL bytes, regular files
+    only (a FIFO or device would block or never end). Raises :class:`InputError` naming ``shown``.
+    """
+    import stat
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError("file not found; check the path", SourcePosition(shown)) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the file ({exc.__class__.__name__})", SourcePosition(shown)
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError("not a regular file; give a YAML file", SourcePosition(shown))
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the file ({exc.__class__.__name__})", SourcePosition(shown)
+        ) from None
+    if len(data) > max_bytes:
+        raise InputError(
+            f"the file is over the {max_bytes // 1048576} MiB limit;"
+            " keep large data out of configuration, cards and policies",
+            SourcePosition(shown, 1),
+        )
+    return decode_yaml_bytes(data, shown)
+
+
+def decode_yaml_bytes(data: bytes, shown: str) -> str:
+    """``data`` as text: UTF-8 with an optional byte-order mark; the line of a bad byte is named."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            "the file is not UTF-8 text; save it as UTF-8", SourcePosition(shown, line)
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
 def load_yaml(
     text: str, path: str, *, line_offset: int = 0, max_bytes: int = MAX_YAML_BYTES
 ) -> YamlDocument:
@@ -86,9 +148,20 @@ def load_yaml(
             " keep large data out of configuration and front matter",
             SourcePosition(path, line_offset + 1),
         )
+    text = text.removeprefix("\ufeff")
+    check_text(text, path, line_offset)
     yaml = YAML(typ="rt")
     try:
-        raw = yaml.load(text)
+        constructor, _parser = yaml.get_constructor_parser(text)
+        bound_composition(constructor.composer, path, line_offset)
+        node = constructor.composer.get_single_node()
+        if node is None:
+            raw = None
+        else:
+            NodeCheck(path, line_offset).check(node, 0)
+            raw = constructor.construct_document(node)
+    except InputError:
+        raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -99,8 +172,14 @@ def load_yaml(
         )
         raise InputError(f"invalid YAML: {problem}", pos) from None
     except YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", SourcePosition(path, line_offset + 1)) from None
-    except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InputError(f"invalid YAML: {reason}", SourcePosition(path, line_offset + 1)) from None
+    except RecursionError:
+        raise InputError(
+            f"YAML is nested more than {MAX_DEPTH} levels deep",
+            SourcePosition(path, line_offset + 1),
+        ) from None
+    except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
         # ruamel's constructors raise plain exceptions for values like 2026-13-45 or !!int x.
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise InputError(
@@ -128,6 +207,12 @@ class _Converter:
         line, col = self.values.get(loc) or self.keys.get(loc) or (self.line_offset + 1, 1)
         return InputError(message, SourcePosition(self.path, line, col))
 
+    def _text(self, text: str, loc: PathKey) -> None:
+        """Refuse control characters written as escapes ("\\0", "\\e"): a NUL ends a path early
+        in C, an escape sequence rewrites a CI log line."""
+        if _CONTROL.search(text):
+            raise self._refuse("a value contains a control character; remove it", loc)
+
     def convert(self, node: Any, loc: PathKey, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
@@ -149,6 +234,7 @@ class _Converter:
                 child = (*loc, skey)
                 kline, kcol = node.lc.key(key)
                 self.keys[child] = self._pos(kline, kcol)
+                self._text(skey, child)
                 vpos = node.lc.value(key)
                 if vpos is not None and vpos[0] is not None:
                     self.values[child] = self._pos(vpos[0], vpos[1])
@@ -164,8 +250,13 @@ class _Converter:
                 self.values[child] = self._pos(iline, icol)
                 items.append(self.convert(value, child, depth + 1))
             return items
+        if isinstance(node, str):
+            self._text(node, loc)
         if isinstance(node, TaggedScalar):
-            raise self._refuse(f"custom YAML tag {node.tag!s} is not allowed", loc)
+            # Only an explicit core tag gets here (others are refused before construction).
+            if tag_text(node) != CORE + "str":
+                raise self._refuse(f"YAML tag {tag_text(node)[:60]} is not allowed", loc)
+            return str(node.value)
         return _plain_scalar(node)
 
 

@@ -285,3 +285,75 @@ def test_card_latency_budget_applies_at_its_batch(cli: Cli, demo_repo: Path) -> 
     assert cli(*args, "--dim", "batch=4", cwd=demo_repo).exit_code == 0
     notes = bench_result(out)["facts"]["notes"]
     assert "the card's latency budget holds at batch 1, this run used batch 4" in notes[-1]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "batch=99999999999",
+        "batch=-1",
+        "batch=0",
+        "batch=nan",
+        "batch=1e309",
+        "batch=\u0663",
+        "batch=",
+        "=4",
+        "batch",
+        "batch=1.5",
+        "batch=16777217",
+        "batch=" + "9" * 400,
+    ],
+)
+def test_dim_values_are_range_checked(value: str) -> None:
+    from mlops_ci.commands.bench import parse_dims
+    from mlops_ci.errors import UsageError
+
+    with pytest.raises(UsageError, match="integer VALUE from 1 to 16,777,216"):
+        parse_dims([value])
+
+
+def test_dims_within_range_are_accepted() -> None:
+    from mlops_ci.commands.bench import parse_dims
+
+    assert parse_dims(["batch=16777216", " seq = 8 "]) == {"batch": 16777216, "seq": 8}
+
+
+@pytest.mark.parametrize(
+    ("shape", "dims"),
+    [
+        (("batch", 64), {"batch": 16_777_216}),  # 8 GiB of float64 normals: refused up front
+        ((1 << 20, 1 << 20), {}),  # a huge static shape in the model itself
+        (("a", "b", "c"), {"a": 4096, "b": 4096, "c": 4096}),
+    ],
+)
+def test_inputs_over_the_memory_cap_are_refused_before_allocation(
+    shape: tuple[int | str, ...], dims: dict[str, int]
+) -> None:
+    import time
+
+    from mlops_ci.bench.inputs import GraphInput, synthesise
+    from mlops_ci.errors import InputError
+
+    graph = [GraphInput("input", "tensor(float)", shape)]
+    start = time.perf_counter()
+    with pytest.raises(InputError, match="more than 1 GiB"):
+        synthesise(graph, dims, {}, "model.onnx")
+    assert time.perf_counter() - start < 1.0
+
+
+def test_npz_over_the_memory_cap_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    from mlops_ci.bench.inputs import GraphInput, load_npz
+    from mlops_ci.errors import InputError
+
+    # A tiny archive whose member declares 3.75 GiB uncompressed (a zip bomb, never inflated).
+    path = tmp_path / "inputs.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("input.npy", bytes(1024))
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[22:26] = data[central + 24 : central + 28] = (0xF0000000).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="over the 1 GiB limit"):
+        load_npz(path, [GraphInput("input", "tensor(float)", ("n",))], "inputs.npz")

@@ -167,3 +167,91 @@ def test_bench_settings_are_validated(tmp_path: Path) -> None:
         ConfigError, match=r"models\[0\]\.bench\.dims\.batch: input should be greater"
     ):
         load_config(write(tmp_path, base + "      dims: {batch: 0}\n"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("budgets: {p90_ms: .inf}", "finite number"),  # no limit: it would pass silently
+        ("budgets: {p90_ms: .nan}", "finite number"),  # compares false: it would pass silently
+        ("budget_s: .nan", "finite number"),
+        ("margin_pct: -.inf", "finite number"),
+        ("dims: {batch: 99999999999}", "less than or equal to 16777216"),
+        ("dims: {batch: -3}", "greater than or equal to 1"),
+        ("dims: {batch: true}", "expected an integer, got True"),  # not 1
+        ("inputs: {x: {shape: [-1, 64]}}", "greater than or equal to 1"),
+        ("inputs: {x: {shape: [[1]]}}", "shape"),
+        ("intra_op_threads: 100000", "less than or equal to 1024"),
+        ("inter_op_threads: -1", "greater than or equal to 0"),
+        ("device_id: 99999", "less than or equal to 1023"),
+        ("seed: 1e400", "seed"),
+    ],
+)
+def test_numeric_config_values_are_range_checked(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    base = "models:\n  - name: m\n    path: m.onnx\n    bench:\n"
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(write(tmp_path, base + f"      {setting}\n"))
+    assert str(caught.value).startswith(f"{tmp_path / 'mlops-ci.yaml'}:5:")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("policy: {max_cost: 0}\n", "greater than or equal to 1"),
+        ("policy: {max_cost: 1e12}\n", "policy.max_cost"),
+        ("policy: {timeout_s: .nan}\n", "finite number"),
+        ("policy: {timeout_s: 3600}\n", "less than or equal to 60"),
+        ("policy: {budget: 1}\n", "unknown key 'budget'"),
+    ],
+)
+def test_policy_budget_settings_are_validated(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, VALID + text))
+    assert load_config(write(tmp_path, VALID)).config.policy.max_cost == 10_000_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # an empty file
+        "   \n\n",  # whitespace
+        "null\n",
+        "# only a comment\n",
+        "version: 1\n",  # no models section
+        "models: []\n",
+    ],
+)
+def test_a_configuration_without_models_is_nothing_to_check(tmp_path: Path, text: str) -> None:
+    from mlops_ci.pipeline import CheckRequest, run_check
+
+    path = write(tmp_path, text)
+    with pytest.raises(MlopsCiError, match="nothing to check") as caught:
+        run_check(CheckRequest(config=path, only=("card",), use_cache=False))
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("models: !custom [a]\n", ":1:9:"),
+        ("models: !custom {a: 1}\n", ":1:9:"),
+        ("version: !custom 1\n", ":1:10:"),
+        ("fail_on: !!binary aGk=\n", ":1:10:"),
+        ("environments: !!set {dev, prod}\n", ":1:15:"),
+    ],
+)
+def test_tags_in_the_configuration_are_refused_with_the_line(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    with pytest.raises(MlopsCiError, match=rf"{where} YAML tag .* is not allowed"):
+        load_config(write(tmp_path, text))
+
+
+def test_unknown_model_filter_is_nothing_to_check(tmp_path: Path) -> None:
+    from mlops_ci.pipeline import CheckRequest, run_check
+
+    path = write(tmp_path, VALID)
+    with pytest.raises(ConfigError, match=r"nothing to check: unknown model 'frau'; did you"):
+        run_check(CheckRequest(config=path, models=("frau",), only=("card",), use_cache=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -180,3 +181,81 @@ def test_policy_parser_and_engine_only_raise_mlops_ci_error(
         document.update({str(k): v for k, v in facts.items()})
     (outcome,) = evaluate_packs([pack], document)  # evaluation never raises: it fails closed
     assert outcome.outcome in ("pass", "fail", "skip", "error")
+
+
+def _flow_yaml(data: object, tagged: int, counter: list[int]) -> str:
+    """``data`` as flow-style YAML, with the custom tag ``!custom`` on node number ``tagged``."""
+    index = counter[0]
+    counter[0] += 1
+    tag = "!custom " if index == tagged else ""
+    if isinstance(data, dict):
+        items = ", ".join(
+            f"{json.dumps(str(k))}: {_flow_yaml(v, tagged, counter)}" for k, v in data.items()
+        )
+        return f"{tag}{{{items}}}"
+    if isinstance(data, list):
+        return f"{tag}[{', '.join(_flow_yaml(v, tagged, counter) for v in data)}]"
+    if isinstance(data, float) and math.isnan(data):
+        return f"{tag}.nan"
+    return f"{tag}{json.dumps(data, default=str)}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=json_data, pick=st.integers(min_value=0, max_value=10_000), lines=st.booleans())
+def test_a_custom_tag_on_any_node_is_refused_with_its_line(
+    data: object, pick: int, lines: bool
+) -> None:
+    total = [0]
+    _flow_yaml(data, -1, total)
+    text = _flow_yaml(data, pick % total[0], [0])
+    if lines:  # the same document spread over lines: the reported line must follow
+        text = text.replace(", ", ",\n  ")
+    try:
+        load_yaml(text, "f.yaml")
+    except MlopsCiError as exc:
+        assert "YAML tag !custom is not allowed" in str(exc), str(exc)
+        line = exc.position.line if exc.position else None
+        assert line is not None and 1 <= line <= text.count("\n") + 1
+        assert "!custom" in text.splitlines()[line - 1]
+        return
+    raise AssertionError(f"accepted a tagged document: {text!r}")
+
+
+comprehension = st.recursive(
+    st.sampled_from(["true", "x > 0", "y != 2", "size([1, 2]) > 0"]),
+    lambda inner: st.tuples(
+        st.sampled_from(["all", "exists", "exists_one", "map", "filter"]),
+        st.integers(min_value=0, max_value=6),
+        inner,
+    ),
+    max_leaves=4,
+)
+
+
+def _render(node: object, depth: int = 0) -> tuple[str, int]:
+    """CEL text of a generated comprehension nest, and the product of its range sizes."""
+    if isinstance(node, str):
+        return node, 1
+    macro, size, body = node  # type: ignore[misc]
+    inner, work = _render(body, depth + 1)
+    variable = "x" if depth % 2 == 0 else "y"
+    if macro in ("map", "filter"):
+        inner = f"({inner}) == ({inner})" if macro == "map" else inner
+    text = f"[{', '.join(str(i) for i in range(size))}].{macro}({variable}, {inner})"
+    if macro in ("map", "filter"):
+        text = f"size({text}) >= 0"
+    return text, size * work
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(node=comprehension)
+def test_cost_estimate_covers_every_iteration_of_a_comprehension_nest(node: object) -> None:
+    from mlops_ci.policy.cel import compile_expression, evaluate, make_context
+    from mlops_ci.policy.celcost import estimate
+
+    text, iterations = _render(node)
+    cost = estimate(text, empty_facts())
+    assert cost is not None, text
+    assert cost >= iterations, (text, cost, iterations)
+    with contextlib.suppress(Exception):  # evaluation errors are fine; the estimate is the test
+        evaluate(compile_expression(text), make_context(empty_facts()))

@@ -14,6 +14,10 @@ from typing import Any
 
 from mlops_ci.errors import InputError, SourcePosition
 
+# The most memory the synthesised or loaded inputs of one model may take: a shape is checked
+# against it before anything is allocated (a --dim typo must not exhaust the runner).
+MAX_INPUT_BYTES = 1 << 30
+
 # onnxruntime's type strings -> numpy dtype names.
 _DTYPES = {
     "tensor(float)": "float32",
@@ -142,11 +146,23 @@ def synthesise(
             SourcePosition(where),
         )
     rng = np.random.default_rng(seed)
-    feeds: dict[str, Any] = {}
+    planned = []
+    total = 0
     for graph_input in inputs:
         spec = declared.get(graph_input.name)
         dtype = numpy_dtype(graph_input, spec, where)
         shape = resolve_shape(graph_input, dims, spec, where)
+        total += input_bytes(graph_input.name, shape, dtype, where)
+        if total > MAX_INPUT_BYTES:
+            raise InputError(
+                f"the benchmark inputs would take more than {MAX_INPUT_BYTES >> 30} GiB (input"
+                f" {graph_input.name!r} has shape {list(shape)}, {dtype}); use smaller --dim or"
+                " bench.dims values",
+                SourcePosition(where),
+            )
+        planned.append((graph_input, dtype, shape))
+    feeds: dict[str, Any] = {}
+    for graph_input, dtype, shape in planned:
         if dtype == "bool":
             feeds[graph_input.name] = rng.integers(0, 2, size=shape).astype(bool)
         elif dtype.startswith(("int", "uint")):
@@ -154,6 +170,21 @@ def synthesise(
         else:
             feeds[graph_input.name] = rng.standard_normal(shape).astype(dtype)
     return feeds
+
+
+def input_bytes(name: str, shape: tuple[int, ...], dtype: str, where: str) -> int:
+    """The bytes an array of ``shape`` and ``dtype`` takes (exact integers: no overflow)."""
+    import math
+
+    import numpy as np
+
+    if any(d < 1 for d in shape):
+        raise InputError(
+            f"input {name!r} has a dimension below 1: {list(shape)}", SourcePosition(where)
+        )
+    # Synthesis draws float64 normals before casting: count the larger of the two.
+    itemsize = max(np.dtype(dtype).itemsize, 8)
+    return math.prod(shape) * itemsize
 
 
 def load_npz(path: Path, inputs: list[GraphInput], display: str) -> dict[str, Any]:
@@ -164,8 +195,15 @@ def load_npz(path: Path, inputs: list[GraphInput], display: str) -> dict[str, An
 
     try:
         with np.load(path, allow_pickle=False) as archive:
+            declared = sum(info.file_size for info in archive.zip.infolist())
+            if declared > MAX_INPUT_BYTES:
+                raise InputError(
+                    f"the inputs file holds {declared / (1 << 30):.1f} GiB uncompressed, over the"
+                    f" {MAX_INPUT_BYTES >> 30} GiB limit; save smaller arrays",
+                    SourcePosition(display),
+                )
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(
             f"cannot read the inputs file ({exc.__class__.__name__}); give an .npz written by"
             " numpy.savez with one array per model input",

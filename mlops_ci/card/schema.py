@@ -23,7 +23,9 @@ class _HubModel(BaseModel):
 
 
 class _Governance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN compares false with everything and inf is no limit: a budget or threshold of either
+    # would pass silently.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class HubTask(_HubModel):
@@ -148,10 +150,10 @@ class Approval(_Governance):
 class LatencyBudget(_Governance):
     """Latency the model must meet (checked against the benchmark by the production pack)."""
 
-    p50_ms: float | None = None
-    p90_ms: float | None = None
-    p99_ms: float | None = None
-    batch: int | None = None
+    p50_ms: float | None = Field(default=None, gt=0)
+    p90_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    batch: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class Governance(_Governance):

@@ -10,12 +10,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mlops_ci.card.frontmatter import split_front_matter
+from mlops_ci.card.frontmatter import MAX_CARD_BYTES, split_front_matter
 from mlops_ci.card.schema import GOVERNANCE_KEY, CardMetadata
 from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.findings import Finding, JsonValue, Location, Severity, fingerprint
 from mlops_ci.validation import describe_errors
-from mlops_ci.yamlio import YamlDocument, load_yaml
+from mlops_ci.yamlio import YamlDocument, load_yaml, read_yaml_file
 
 # Markdown sections a card must have, by risk level (overridable in mlops-ci.yaml, `cards:`).
 DEFAULT_REQUIRED_SECTIONS: dict[str, list[str]] = {
@@ -104,15 +104,12 @@ class ValidatedCard:
 
 def read_card_text(path: Path, shown: str) -> str:
     """The card's text, or an InputError naming it."""
+    if not path.exists() and not path.is_symlink():
+        raise InputError("model card not found; check the path", SourcePosition(shown))
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("model card not found; check the path", SourcePosition(shown)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read the model card ({exc.__class__.__name__}); save it as UTF-8 text",
-            SourcePosition(shown),
-        ) from None
+        return read_yaml_file(path, shown, max_bytes=MAX_CARD_BYTES)
+    except InputError as exc:
+        raise InputError(f"cannot read the model card: {exc.message}", exc.position) from None
 
 
 def markdown_sections(body: str) -> tuple[str, ...]:
@@ -151,6 +148,15 @@ def validate_card(
             "the front matter must be a mapping of keys to values",
             SourcePosition(shown, card.yaml_line, 1),
         )
+    if not raw:  # '---' twice with nothing between says nothing about the model: no pass
+        issue = CardIssue(
+            "CARD002",
+            Severity.HIGH,
+            f"model card {shown} has an empty YAML front matter; fill in its metadata",
+            SourcePosition(shown, 1, 1),
+            "no-front-matter",
+        )
+        return ValidatedCard(shown, {}, None, document, sections, (issue,))
     issues: list[CardIssue] = []
     metadata: CardMetadata | None
     try:

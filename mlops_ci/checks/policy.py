@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlops_ci.card.validate import ValidatedCard, read_card_text, validate_card
-from mlops_ci.checks.base import Context, Scope, card_inputs, result
+from mlops_ci.checks.base import Context, Scope, card_inputs, result, skipped
 from mlops_ci.errors import MlopsCiError
-from mlops_ci.findings import CheckResult, Finding, JsonValue, Location
-from mlops_ci.policy.engine import RuleOutcome, evaluate_packs
+from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
+from mlops_ci.policy.engine import Budget, RuleOutcome, evaluate_packs
 from mlops_ci.policy.facts import build_facts
 from mlops_ci.policy.pack import PolicyPack, load_pack, pack_file
 
+BUDGET_RULE = "POLICY-BUDGET"
 OTHER_CHECKS = ("card", "onnx-model", "deps", "sast", "artifacts", "sbom", "bench", "signature")
 
 
@@ -54,12 +55,17 @@ class PolicyCheck:
     def run(self, ctx: Context) -> CheckResult:
         """Evaluate the configured packs for ``ctx.model``."""
         packs = load_configured_packs(ctx)
-        outcomes = evaluate_packs(packs, facts_for(ctx))
+        limits = ctx.config.policy
+        budget = Budget(max_cost=limits.max_cost, timeout_s=limits.timeout_s)
+        outcomes = evaluate_packs(packs, facts_for(ctx), budget)
         card = _card(ctx)
         findings = [_finding(ctx, o, card) for o in outcomes if o.outcome in ("fail", "error")]
         tally = {
             k: sum(1 for o in outcomes if o.outcome == k) for k in ("pass", "fail", "skip", "error")
         }
+        if not packs or tally["skip"] == len(outcomes):
+            # Zero rules evaluated is no evidence about the model: say so rather than pass.
+            return skipped(ctx, self.name, _why_no_rule(packs, len(outcomes)))
         facts: dict[str, JsonValue] = {
             "packs": [{"name": p.name, "version": p.version} for p in packs],
             "passed": tally["pass"],
@@ -77,6 +83,12 @@ class PolicyCheck:
             },
         }
         return result(ctx, self.name, findings, facts=facts)
+
+
+def _why_no_rule(packs: list[PolicyPack], rules: int) -> str:
+    if not packs:
+        return "no policy packs configured (policies: [])"
+    return f"no rule applied: the 'when' of each of the {rules} rule(s) was false"
 
 
 def _card(ctx: Context) -> ValidatedCard | None:
@@ -100,6 +112,11 @@ def _finding(ctx: Context, outcome: RuleOutcome, card: ValidatedCard | None) -> 
         location = Location(pos.path, pos.line, pos.column)
     elif ctx.model is not None:
         location = Location(ctx.display(ctx.loaded.resolve(ctx.model.path)))
+    if outcome.over_budget:
+        # Blocking whatever the rule's own severity: an unevaluated rule is no evidence.
+        return ctx.finding(
+            BUDGET_RULE, Severity.CRITICAL, outcome.message, location, rule.pack, rule.id
+        )
     message = (
         f"{outcome.message}; fix: {rule.remediation}"
         if outcome.outcome == "fail"

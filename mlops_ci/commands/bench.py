@@ -26,14 +26,18 @@ if TYPE_CHECKING:
 
 def parse_dims(values: list[str]) -> dict[str, int]:
     """``NAME=VALUE`` pairs of ``--dim`` as a mapping; a malformed pair is a usage error."""
+    from mlops_ci.config_sections import MAX_DIM
     from mlops_ci.errors import UsageError
 
     dims: dict[str, int] = {}
     for text in values:
         name, sep, value = text.partition("=")
-        name = name.strip()
-        if not sep or not name or not value.strip().isdigit() or int(value) < 1:
-            raise UsageError(f"--dim {text!r}: write NAME=VALUE with a positive integer VALUE")
+        name, value = name.strip(), value.strip()
+        digits = value.isascii() and value.isdigit() and len(value) <= 12
+        if not sep or not name or not digits or not 1 <= int(value) <= MAX_DIM:
+            raise UsageError(
+                f"--dim {text[:60]!r}: write NAME=VALUE with an integer VALUE from 1 to {MAX_DIM:,}"
+            )
         dims[name] = int(value)
     return dims
 

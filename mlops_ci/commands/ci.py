@@ -108,7 +108,8 @@ def outputs(
 def comment(
     body: Annotated[Path, typer.Argument(help="Markdown file (the markdown report).")],
     number: Annotated[
-        int | None, typer.Option("--pr", help="PR/MR number (default: this CI run's).")
+        int | None,
+        typer.Option("--pr", min=1, max=2**31 - 1, help="PR/MR number (default: this CI run's)."),
     ] = None,
     forge: Annotated[str, typer.Option("--forge", help="auto, github or gitlab.")] = "auto",
 ) -> None:

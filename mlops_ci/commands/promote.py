@@ -207,6 +207,16 @@ def history(
     config: ConfigOption = None,
 ) -> None:
     """The changes of MODEL in each environment, newest first (from the git log)."""
-    from mlops_ci.commands.promote_views import render_history
+    import datetime as dt
 
+    from mlops_ci.commands.promote_views import render_history
+    from mlops_ci.errors import UsageError
+
+    if at is not None:
+        try:  # compared as text later: 2026-13-45 would silently answer for some other day
+            (dt.date if len(at) == 10 else dt.datetime).fromisoformat(at)
+        except ValueError:
+            raise UsageError(
+                f"--at {at[:40]!r}: give a date YYYY-MM-DD (or an ISO date-time)"
+            ) from None
     sys.stdout.write(render_history(_loaded(config), model, env, at, output_format))

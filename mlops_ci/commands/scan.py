@@ -79,6 +79,7 @@ def scan(
         offline=offline or os.environ.get("MLOPS_CI_OFFLINE", "") in ("1", "true"),
         options={OPTIONS_KEY: overrides},
         config_optional=True,
+        require_models=False,
     )
     report = run_check(request)
     raise typer.Exit(emit_report(report, specs))

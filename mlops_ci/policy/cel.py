@@ -29,6 +29,7 @@ def compile_expression(source: str) -> Any:
 
     if not isinstance(source, str) or not source.strip():
         raise CelSyntaxError("the expression is empty", 1, 1)
+    _check_shape(source)
     try:
         return cel.compile(source)
     except ValueError as exc:
@@ -44,6 +45,34 @@ def compile_expression(source: str) -> Any:
         raise CelSyntaxError(
             f"the expression cannot be compiled ({type(exc).__name__})", 1, 1
         ) from None
+
+
+MAX_EXPRESSION = 20_000  # characters
+MAX_NESTING = 2_000  # operators and open brackets: a bound on the depth of the syntax tree
+
+
+def _check_shape(source: str) -> None:
+    """Refuse expressions deep enough to overflow the Rust parser's or evaluator's stack.
+
+    The ``cel`` crate recurses over the syntax tree: 100,000 nested ``(``, or 20,000 chained
+    ``+``, kill the whole process with a segmentation fault (measured), which no ``except``
+    catches. Legitimate rules have tens of operators.
+    """
+    from mlops_ci.policy.celparse import nesting
+
+    if len(source) > MAX_EXPRESSION:
+        raise CelSyntaxError(
+            f"the expression is {len(source):,} characters long, over {MAX_EXPRESSION:,};"
+            " split the rule",
+            1,
+            1,
+        )
+    if nesting(source) > MAX_NESTING:
+        raise CelSyntaxError(
+            f"the expression has more than {MAX_NESTING:,} operators and brackets; split the rule",
+            1,
+            1,
+        )
 
 
 def make_context(facts: Mapping[str, Any]) -> Any:

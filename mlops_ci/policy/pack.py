@@ -22,7 +22,7 @@ from mlops_ci.findings import Severity
 from mlops_ci.policy.cel import CelSyntaxError, compile_expression
 from mlops_ci.resources import resource_dir
 from mlops_ci.validation import describe_errors, did_you_mean
-from mlops_ci.yamlio import YamlDocument, load_yaml
+from mlops_ci.yamlio import YamlDocument, load_yaml, read_yaml_file
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -78,6 +78,12 @@ class PolicyRule:
     remediation: str
     field: str | None
     position: SourcePosition
+    when_source: str | None = None
+
+    def sources(self) -> tuple[str, ...]:
+        """Every CEL expression of the rule (``when``, ``expr``, message templates)."""
+        templates = tuple(p.text[2:-2].strip() for p in self.message if p.program is not None)
+        return (*((self.when_source,) if self.when_source else ()), self.expr_source, *templates)
 
 
 @dataclass(frozen=True)
@@ -120,12 +126,9 @@ def load_pack(reference: str, root: Path) -> PolicyPack:
         return load_pack_text(text, f"policies/{reference}.yaml")
     path = (root / reference) if not Path(reference).is_absolute() else Path(reference)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read the policy pack ({exc.__class__.__name__}); check the path",
-            SourcePosition(reference),
-        ) from None
+        text = read_yaml_file(path, reference)
+    except InputError as exc:
+        raise InputError(f"cannot read the policy pack: {exc.message}", exc.position) from None
     return load_pack_text(text, reference)
 
 
@@ -176,6 +179,7 @@ def _compile_rule(rule: _RuleSpec, index: int, pack: str, document: YamlDocument
         remediation=rule.remediation,
         field=rule.field,
         position=document.position(("rules", index, "id")),
+        when_source=rule.when,
     )
 
 

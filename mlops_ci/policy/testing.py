@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops_ci.errors import InputError, SourcePosition, UsageError
 from mlops_ci.policy.engine import evaluate_packs
 from mlops_ci.policy.facts import empty_facts
 from mlops_ci.policy.pack import load_pack
 from mlops_ci.validation import describe_errors, did_you_mean
-from mlops_ci.yamlio import load_yaml
+from mlops_ci.yamlio import load_yaml, read_yaml_file
 
 Expected = Literal["pass", "fail", "skip"]
 
@@ -39,6 +39,13 @@ class _Case(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict)
     expect: dict[str, Expected] = Field(default_factory=dict)
     expect_all: Expected | None = None
+
+    @model_validator(mode="after")
+    def _asserts_something(self) -> _Case:
+        # A case with no expectation passes whatever the rules do: a silent pass.
+        if self.expect_all is None and not self.expect:
+            raise ValueError("the case expects nothing; give 'expect_all' or 'expect'")
+        return self
 
 
 class _TestFile(BaseModel):
@@ -74,7 +81,7 @@ def find_test_files(directory: Path) -> list[Path]:
 
 def run_test_file(path: Path, shown: str) -> list[CaseResult]:
     """Run every case of one test file."""
-    document = load_yaml(path.read_text(encoding="utf-8"), shown)
+    document = load_yaml(read_yaml_file(path, shown), shown)
     try:
         spec = _TestFile.model_validate(document.data)
     except ValidationError as exc:

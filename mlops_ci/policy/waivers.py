@@ -4,7 +4,7 @@
 
     waivers:
       - id: W-001                      # shown in reports as the finding's suppressor
-        rule: DEP-PYSEC-2018-28        # a rule id (``*`` wildcards allowed) ...
+        rule: DEP-PYSEC-2018-28        # a rule id, or a family: DEP-PYSEC-* ...
         # fingerprint: 3f2a...         # ... or one finding's fingerprint
         model: fraud-detector          # or "*" (default)
         reason: No fix released; the endpoint is internal only.
@@ -20,19 +20,29 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.findings import CheckResult, Finding, Location, Severity, fingerprint
 from mlops_ci.validation import describe_errors, did_you_mean
-from mlops_ci.yamlio import load_yaml
+from mlops_ci.yamlio import load_yaml, read_yaml_file
 
 CHECK_NAME = "waivers"
+_RULE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*|[A-Za-z0-9][A-Za-z0-9._-]{2,}\*")
 
 
 class _WaiverSpec(BaseModel):
@@ -45,6 +55,26 @@ class _WaiverSpec(BaseModel):
     reason: str = Field(min_length=3)
     owner: str = Field(min_length=1)
     expires: dt.date
+
+    @field_validator("reason", "owner")
+    @classmethod
+    def _written(cls, value: str, info: ValidationInfo) -> str:
+        # A reason of blanks is no reason: the length rule applies to the words, not the spaces.
+        least = 3 if info.field_name == "reason" else 1
+        if len(value.strip()) < least:
+            raise ValueError(f"write it out (at least {least} characters besides spaces)")
+        return value.strip()
+
+    @field_validator("rule")
+    @classmethod
+    def _narrow(cls, value: str | None) -> str | None:
+        # A pattern that matches every rule (``*``, ``[A-Z]*``, ``?*``) would waive the whole gate.
+        if value is not None and not _RULE_PATTERN.fullmatch(value):
+            raise ValueError(
+                "give a rule id, or a family ending in '*' after at least 3 characters"
+                " (e.g. DEP-PYSEC-*); '?', '[...]' and a bare '*' are not allowed"
+            )
+        return value
 
     @model_validator(mode="after")
     def _target(self) -> _WaiverSpec:
@@ -90,11 +120,9 @@ def load_waivers(path: Path, shown: str) -> list[Waiver]:
     if not path.exists():
         return []
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read the waivers file ({exc.__class__.__name__})", SourcePosition(shown)
-        ) from None
+        text = read_yaml_file(path, shown)
+    except InputError as exc:
+        raise InputError(f"cannot read the waivers file: {exc.message}", exc.position) from None
     document = load_yaml(text, shown)
     try:
         spec = _WaiverFile.model_validate(document.data or {})

@@ -114,7 +114,10 @@ def select_targets(
     else:
         chosen = [(m, loaded.resolve(m.path)) for m in loaded.config.models]
         if not chosen:
-            raise UsageError("no models configured; give a model PATH, or add models: to config")
+            raise UsageError(
+                "nothing to sign or verify: no models configured; give a model PATH,"
+                " or add a 'models:' entry to mlops-ci.yaml"
+            )
     if signature is not None and len(chosen) > 1:
         raise UsageError("--signature needs a single model: add --model NAME or a PATH")
     targets = []
