@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_ci.config import LoadedConfig
-from mlops_ci.policy.engine import RuleOutcome, evaluate_packs
+from mlops_ci.policy.engine import Budget, RuleOutcome, evaluate_packs
 from mlops_ci.policy.facts import empty_facts
 from mlops_ci.policy.pack import load_pack
 from mlops_ci.promote.gitwork import PromotionRepo
@@ -187,7 +187,8 @@ def _verify_at(
     packs = [
         load_pack(ref, loaded.root) for ref in loaded.config.promotion.policies.get(environment, [])
     ]
-    outcomes = evaluate_packs(packs, facts)
+    limits = loaded.config.policy
+    outcomes = evaluate_packs(packs, facts, Budget(limits.max_cost, limits.timeout_s))
     failed = [o for o in outcomes if o.outcome in ("fail", "error")]
     if failed:
         reasons = "; ".join(f"{o.rule.id}: {o.message}" for o in failed)
