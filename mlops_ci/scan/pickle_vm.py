@@ -36,6 +36,7 @@ HIGHEST_PROTOCOL = 5  # CPython 3.8-3.14
 MAX_STACK = 1_000_000  # items on the stack and every marked frame together
 MAX_MEMO = 2_000_000
 MAX_MARKS = 100_000
+MAX_OPS = 30_000_000  # opcodes in one pickle (~10 s here); bounds the work a hostile file costs
 MAX_NAME = 4096  # longer strings are kept as opaque values; longer global names are undecodable
 
 
@@ -508,8 +509,11 @@ class _Decoder:
                 if handler is None:
                     raise _Reject(f"invalid opcode 0x{op:02x}")
                 handler()
-                if not self.ops & 0xFFFF and self._size() > MAX_STACK:
-                    raise _Undecodable(f"more than {MAX_STACK} values on the stack")
+                if not self.ops & 0xFFFF:
+                    if self._size() > MAX_STACK:
+                        raise _Undecodable(f"more than {MAX_STACK} values on the stack")
+                    if self.ops > MAX_OPS:
+                        raise _Undecodable(f"more than {MAX_OPS} opcodes")
         except _Reject as exc:
             return Decoded("reject", self.pos, tuple(self.imports), f"{exc} at byte {self.pos}")
         except _Undecodable as exc:
