@@ -23,11 +23,20 @@ from __future__ import annotations
 
 import codecs
 import mmap
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
+
+from mlops_ci.scan.pickle_literals import (
+    Reject,
+    Undecodable,
+    float_literal_ok,
+    int_literal_ok,
+    long_literal_ok,
+    memo_index,
+)
 
 Blob = bytes | mmap.mmap
 Outcome = Literal["stop", "reject", "undecodable"]
@@ -63,63 +72,6 @@ class Decoded:
     reason: str = ""
 
 
-class _Reject(Exception):
-    """Both loaders fail here."""
-
-
-class _Undecodable(Exception):
-    """What a loader does next cannot be known from the bytes alone."""
-
-
-_STRTOL = re.compile(rb"[ \t\n\v\f\r]*[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
-
-
-def _parses(line: bytes, parse: Callable[[bytes], object]) -> bool:
-    try:
-        parse(line)
-    except (ValueError, OverflowError):
-        return False
-    return True
-
-
-def _c_line(line: bytes) -> bytes:
-    """The C unpickler reads a line as a NUL-terminated string: it ends at the first NUL."""
-    return line.split(b"\0", 1)[0]
-
-
-def _int_literal_ok(line: bytes) -> bool:
-    """INT: C tries ``strtol(s, 0)`` then ``int(s, 0)``; Python ``int(s, 0)``. Either will do."""
-    cut = _c_line(line)
-    return (
-        _STRTOL.fullmatch(cut) is not None
-        or _parses(line, lambda b: int(b, 0))
-        or _parses(cut, lambda b: int(b, 0))
-    )
-
-
-def _long_literal_ok(line: bytes) -> bool:
-    """LONG: an optional ``L`` suffix, then ``int(s, 0)`` (C on the NUL-cut line)."""
-    candidates = [line[:-1] if line.endswith(b"L") else line]
-    cut = _c_line(line)
-    candidates.append(cut[:-1] if cut.endswith(b"L") else cut)
-    return any(_parses(c, lambda b: int(b, 0)) for c in candidates)
-
-
-def _float_literal_ok(line: bytes) -> bool:
-    """FLOAT: Python ``float(s)``; C ``PyOS_string_to_double`` up to a NUL."""
-    return _parses(line, float) or _parses(_c_line(line), float)
-
-
-def _memo_index(line: bytes | None) -> int:
-    """A PUT/GET text index: Python rejects a NUL in it, C reads up to it; take C's reading."""
-    if line is None or len(_c_line(line).strip()) > 4000:  # past int()'s default digit limit
-        raise _Undecodable("a memo index too long to read")
-    try:
-        return int(_c_line(line))
-    except ValueError:
-        raise _Reject("a memo index that is not an integer") from None
-
-
 class _Decoder:
     """One pickle, from ``pos``: the state of both unpicklers, merged."""
 
@@ -142,13 +94,13 @@ class _Decoder:
         """A read from the middle of a frame past its end: C drops the rest of the frame when it
         reads a file without ``peek``, reads on with ``peek`` or from bytes; Python fails."""
         if self.pos < self.frame_end < stop:
-            raise _Undecodable("an opcode that crosses the end of its frame")
+            raise Undecodable("an opcode that crosses the end of its frame")
 
     def read(self, n: int) -> bytes:
         self.crossing(self.pos + n)
         if n > self.end - self.pos:
             self.pos = self.end
-            raise _Reject("the pickle is truncated")
+            raise Reject("the pickle is truncated")
         data = self.blob[self.pos : self.pos + n]
         self.pos += n
         return bytes(data)
@@ -157,7 +109,7 @@ class _Decoder:
         self.crossing(self.pos + n)
         if n > self.end - self.pos:
             self.pos = self.end
-            raise _Reject("the pickle is truncated")
+            raise Reject("the pickle is truncated")
         self.pos += n
 
     def uint(self, n: int) -> int:
@@ -181,11 +133,11 @@ class _Decoder:
 
     def need(self, n: int) -> None:
         if len(self.stack) < n:
-            raise _Reject("stack underflow")
+            raise Reject("stack underflow")
 
     def pop_mark(self) -> list[object]:
         if not self.metastack:
-            raise _Reject("no MARK to pop to")
+            raise Reject("no MARK to pop to")
         items = self.stack
         self.stack = self.metastack.pop()
         return items
@@ -203,15 +155,15 @@ class _Decoder:
         try:
             self.stack.append(self.read(n).decode("utf-8", "surrogatepass"))
         except UnicodeDecodeError:
-            raise _Reject("invalid UTF-8 in a unicode string") from None
+            raise Reject("invalid UTF-8 in a unicode string") from None
 
     def named(self, module: object, name: object) -> None:
         if isinstance(module, str) and isinstance(name, str):
             self.imports.append((module, name))
         elif module is OTHER or name is OTHER:
-            raise _Reject("STACK_GLOBAL on a value that is not a str")
+            raise Reject("STACK_GLOBAL on a value that is not a str")
         else:
-            raise _Undecodable("a global named from a value computed at load time")
+            raise Undecodable("a global named from a value computed at load time")
 
     def memo_put(self, index: int) -> None:
         self.need(1)
@@ -220,16 +172,16 @@ class _Decoder:
         if self.shared is not None:
             self.shared[index] = value
         if len(self.memo) > MAX_MEMO:
-            raise _Undecodable(f"more than {MAX_MEMO} memo entries")
+            raise Undecodable(f"more than {MAX_MEMO} memo entries")
 
     def memo_get(self, index: int) -> None:
         value = self.memo.get(index, _MISSING)
         if self.shared is not None:
             other = self.shared.get(index, _MISSING)
             if other is not value and not (isinstance(value, str) and value == other):
-                raise _Undecodable("a memo entry that differs between a fresh and a reused loader")
+                raise Undecodable("a memo entry that differs between a fresh and a reused loader")
         if value is _MISSING:
-            raise _Reject("a memo GET of an index never PUT")
+            raise Reject("a memo GET of an index never PUT")
         self.stack.append(value)
 
     # -- the opcodes -------------------------------------------------------------------------
@@ -237,7 +189,7 @@ class _Decoder:
     def names(self) -> tuple[bytes, bytes]:
         module, name = self.line(MAX_NAME), self.line(MAX_NAME)
         if module is None or name is None:
-            raise _Undecodable(f"a global name over {MAX_NAME} bytes")
+            raise Undecodable(f"a global name over {MAX_NAME} bytes")
         return module, name
 
     def global_(self) -> None:
@@ -245,13 +197,13 @@ class _Decoder:
         try:
             self.imports.append((module.decode("utf-8"), name.decode("utf-8")))
         except UnicodeDecodeError:
-            raise _Reject("a GLOBAL name that is not UTF-8") from None
+            raise Reject("a GLOBAL name that is not UTF-8") from None
         self.stack.append(ANY)
 
     def inst(self) -> None:
         module, name = self.names()
         if not (module.isascii() and name.isascii()):
-            raise _Reject("an INST name that is not ASCII")
+            raise Reject("an INST name that is not ASCII")
         # Python imports the class before it looks for the MARK; C looks first.
         self.imports.append((module.decode("ascii"), name.decode("ascii")))
         self.pop_mark()
@@ -269,13 +221,13 @@ class _Decoder:
             self.stack.append(ANY)
             return
         if not (len(data) >= 2 and data[0] == data[-1] and data[0] in b"\"'"):
-            raise _Reject("the STRING argument must be quoted")
+            raise Reject("the STRING argument must be quoted")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 value = codecs.escape_decode(data[1:-1])[0]
             except ValueError:
-                raise _Reject("an invalid escape in a STRING") from None
+                raise Reject("an invalid escape in a STRING") from None
         self.push_text(value)
 
     def unicode(self) -> None:
@@ -286,33 +238,33 @@ class _Decoder:
         try:
             self.stack.append(str(data, "raw-unicode-escape"))
         except UnicodeDecodeError:
-            raise _Reject("an invalid escape in a UNICODE string") from None
+            raise Reject("an invalid escape in a UNICODE string") from None
 
     def ext(self, n: int) -> None:
         # copyreg's registry names the global; the standard one is empty, so a default loader
         # fails here. A stream that goes on to reach STOP is undecodable (see ``run``).
         code = self.uint(n)
         if code <= 0:
-            raise _Reject("extension code 0")
+            raise Reject("extension code 0")
         self.ext_codes.append(code)
         self.stack.append(ANY)
 
     def text_number(self, valid: Callable[[bytes], bool]) -> None:
         data = self.line()
         if data is not None and not valid(data):  # a longer one may be a valid huge number
-            raise _Reject("an invalid number literal")
+            raise Reject("an invalid number literal")
         self.stack.append(OTHER)
 
     def dict_(self) -> None:
         if len(self.pop_mark()) % 2:
-            raise _Reject("an odd number of items for DICT")
+            raise Reject("an odd number of items for DICT")
         self.stack.append(OTHER)
 
     def setitems(self) -> None:
         items = self.pop_mark()
         self.need(1)
         if len(items) % 2:
-            raise _Reject("an odd number of items for SETITEMS")
+            raise Reject("an odd number of items for SETITEMS")
 
     def pop(self) -> None:
         if self.stack:
@@ -322,20 +274,20 @@ class _Decoder:
 
     def mark(self) -> None:
         if len(self.metastack) >= MAX_MARKS:
-            raise _Undecodable(f"more than {MAX_MARKS} nested MARKs")
+            raise Undecodable(f"more than {MAX_MARKS} nested MARKs")
         self.metastack.append(self.stack)
         self.stack = []
 
     def proto(self) -> None:
         if self.read(1)[0] > HIGHEST_PROTOCOL:
-            raise _Reject("an unsupported protocol")
+            raise Reject("an unsupported protocol")
 
     def frame(self) -> None:
         # C only checks the frame is all there; Python reads what there is and checks that no
         # opcode crosses its end. Neither changes how the bytes read: take the union (no check).
         size = self.uint(8)
         if self.pos < self.frame_end < self.pos + size:
-            raise _Undecodable("a FRAME that reaches past the frame it starts in")
+            raise Undecodable("a FRAME that reaches past the frame it starts in")
         self.frame_end = max(self.frame_end, self.pos + size)
 
     def replace(self, n: int, pushed: object) -> None:
@@ -351,7 +303,7 @@ class _Decoder:
 
     def obj(self) -> None:
         if not self.pop_mark():
-            raise _Reject("OBJ with no class")
+            raise Reject("OBJ with no class")
         self.stack.append(ANY)
 
     def memoize(self) -> None:
@@ -361,129 +313,115 @@ class _Decoder:
         if self.shared is not None:
             self.shared[len(self.shared)] = value
         if len(self.memo) > MAX_MEMO:
-            raise _Undecodable(f"more than {MAX_MEMO} memo entries")
+            raise Undecodable(f"more than {MAX_MEMO} memo entries")
 
     def table(self) -> dict[int, Callable[[], None]]:
         """Every opcode of protocols 0-5, by byte."""
         s = self
-
-        def push(value: object) -> Callable[[], None]:
-            return lambda: s.stack.append(value)
-
-        def skip_then_push(size: Callable[[], int]) -> Callable[[], None]:
-            def run() -> None:
-                s.skip(size())
-                s.stack.append(OTHER)
-
-            return run
-
-        def fixed(n: int) -> Callable[[], int]:
-            return lambda: n
-
-        def sized(n: int) -> Callable[[], int]:
-            return lambda: s.uint(n)
-
-        def marked_then_push() -> None:
-            s.pop_mark()
-            s.stack.append(OTHER)
-
-        def marked_then_need() -> None:
-            s.pop_mark()
-            s.need(1)
-
-        def pop_mark() -> None:
-            s.pop_mark()
-
-        def dup() -> None:
-            s.need(1)
-            s.stack.append(s.stack[-1])
-
-        return {
-            0x80: s.proto,
-            0x95: s.frame,
-            ord("("): s.mark,
-            ord("0"): s.pop,
-            ord("1"): pop_mark,
-            ord("2"): dup,
-            ord("N"): push(OTHER),
-            0x88: push(OTHER),
-            0x89: push(OTHER),
-            ord("I"): lambda: s.text_number(_int_literal_ok),
-            ord("L"): lambda: s.text_number(_long_literal_ok),
-            ord("F"): lambda: s.text_number(_float_literal_ok),
-            ord("J"): skip_then_push(fixed(4)),
-            ord("K"): skip_then_push(fixed(1)),
-            ord("M"): skip_then_push(fixed(2)),
-            ord("G"): skip_then_push(fixed(8)),
-            0x8A: skip_then_push(sized(1)),
-            0x8B: s.long4,
-            ord("S"): s.string,
-            ord("T"): lambda: s.push_text(s.read(s.uint(4))),
-            ord("U"): lambda: s.push_text(s.read(s.uint(1))),
-            ord("V"): s.unicode,
-            ord("X"): lambda: s.push_unicode(s.uint(4)),
-            0x8C: lambda: s.push_unicode(s.uint(1)),
-            0x8D: lambda: s.push_unicode(s.uint(8)),
-            ord("B"): skip_then_push(sized(4)),
-            ord("C"): skip_then_push(sized(1)),
-            0x8E: skip_then_push(sized(8)),
-            0x96: skip_then_push(sized(8)),
-            0x97: push(ANY),  # NEXT_BUFFER: an object from the loader's buffers
-            0x98: lambda: s.need(1),  # READONLY_BUFFER
-            ord(")"): push(OTHER),
-            ord("]"): push(OTHER),
-            ord("}"): push(OTHER),
-            0x8F: push(OTHER),
-            ord("t"): marked_then_push,
-            ord("l"): marked_then_push,
-            0x91: marked_then_push,
-            ord("d"): s.dict_,
-            0x85: lambda: s.replace(1, OTHER),
-            0x86: lambda: s.replace(2, OTHER),
-            0x87: lambda: s.replace(3, OTHER),
-            ord("a"): lambda: s.drop(1),
-            ord("e"): marked_then_need,
-            ord("s"): lambda: s.drop(2),
-            ord("u"): s.setitems,
-            0x90: marked_then_need,
-            ord("b"): lambda: s.drop(1),
-            ord("R"): lambda: s.replace(2, ANY),
-            0x81: lambda: s.replace(2, ANY),
-            0x92: lambda: s.replace(3, ANY),
-            ord("o"): s.obj,
-            ord("i"): s.inst,
-            ord("c"): s.global_,
-            0x93: s.stack_global,
-            0x82: lambda: s.ext(1),
-            0x83: lambda: s.ext(2),
-            0x84: lambda: s.ext(4),
-            ord("P"): s.persid,
-            ord("Q"): lambda: s.replace(1, ANY),
-            ord("p"): lambda: s.put(_memo_index(s.line())),
-            ord("q"): lambda: s.memo_put(s.uint(1)),
-            ord("r"): lambda: s.memo_put(s.uint(4)),
-            0x94: s.memoize,
-            ord("g"): lambda: s.memo_get(_memo_index(s.line())),
-            ord("h"): lambda: s.memo_get(s.uint(1)),
-            ord("j"): lambda: s.memo_get(s.uint(4)),
+        table: dict[int, Callable[[], None]] = {}
+        for ops, handler in (
+            (b"N\x88\x89)]}\x8f", partial(s.replace, 0, OTHER)),  # constants, empty containers
+            (b"\x97", partial(s.replace, 0, ANY)),  # NEXT_BUFFER: from the loader's buffers
+            (b"\x98", partial(s.need, 1)),  # READONLY_BUFFER
+            (b"tl\x91", partial(s.marked, OTHER)),  # TUPLE, LIST, FROZENSET
+            (b"e\x90", partial(s.marked, None)),  # APPENDS, ADDITEMS: into the value below
+            (b"ab", partial(s.drop, 1)),  # APPEND, BUILD
+            (b"s", partial(s.drop, 2)),  # SETITEM
+            (b"R\x81", partial(s.replace, 2, ANY)),  # REDUCE, NEWOBJ
+            (b"\x92", partial(s.replace, 3, ANY)),  # NEWOBJ_EX
+            (b"Q", partial(s.replace, 1, ANY)),  # BINPERSID: resolved by the loader
+        ):
+            table.update(dict.fromkeys(ops, handler))
+        for op, size in ((b"J", 4), (b"K", 1), (b"M", 2), (b"G", 8)):
+            table[op[0]] = partial(s.skip_push, size, 0)
+        for op, width in ((b"\x8a", 1), (b"B", 4), (b"C", 1), (b"\x8e", 8), (b"\x96", 8)):
+            table[op[0]] = partial(s.skip_push, 0, width)
+        by_width: dict[Callable[[int], None], tuple[tuple[bytes, int], ...]] = {
+            s.push_text_of: ((b"T", 4), (b"U", 1)),  # 8-bit strings
+            s.push_unicode_of: ((b"X", 4), (b"\x8c", 1), (b"\x8d", 8)),
+            s.memo_put_of: ((b"q", 1), (b"r", 4)),
+            s.memo_get_of: ((b"h", 1), (b"j", 4)),
+            s.ext: ((b"\x82", 1), (b"\x83", 2), (b"\x84", 4)),
         }
+        for reader, widths in by_width.items():  # a width-byte length or index argument
+            for op, width in widths:
+                table[op[0]] = partial(reader, width)
+        table.update(
+            {
+                0x80: s.proto,
+                0x95: s.frame,
+                ord("("): s.mark,
+                ord("0"): s.pop,
+                ord("1"): partial(s.marked, None, need=0),
+                ord("2"): s.dup,
+                ord("I"): partial(s.text_number, int_literal_ok),
+                ord("L"): partial(s.text_number, long_literal_ok),
+                ord("F"): partial(s.text_number, float_literal_ok),
+                0x8B: s.long4,
+                ord("S"): s.string,
+                ord("V"): s.unicode,
+                0x85: partial(s.replace, 1, OTHER),
+                0x86: partial(s.replace, 2, OTHER),
+                0x87: partial(s.replace, 3, OTHER),
+                ord("d"): s.dict_,
+                ord("u"): s.setitems,
+                ord("o"): s.obj,
+                ord("i"): s.inst,
+                ord("c"): s.global_,
+                0x93: s.stack_global,
+                ord("P"): s.persid,
+                ord("p"): lambda: s.put(memo_index(s.line())),
+                0x94: s.memoize,
+                ord("g"): lambda: s.memo_get(memo_index(s.line())),
+            }
+        )
+        return table
+
+    def skip_push(self, size: int, width: int) -> None:
+        """An argument of ``size`` bytes, or of a ``width``-byte length, then a value pushed."""
+        self.skip(size or self.uint(width))
+        self.stack.append(OTHER)
+
+    def push_text_of(self, width: int) -> None:
+        self.push_text(self.read(self.uint(width)))
+
+    def push_unicode_of(self, width: int) -> None:
+        self.push_unicode(self.uint(width))
+
+    def memo_put_of(self, width: int) -> None:
+        self.memo_put(self.uint(width))
+
+    def memo_get_of(self, width: int) -> None:
+        self.memo_get(self.uint(width))
+
+    def marked(self, pushed: object, need: int = 1) -> None:
+        """Pop to the MARK; push ``pushed``, or (``None``) add the items to the value below."""
+        self.pop_mark()
+        if pushed is None:
+            self.need(need)
+        else:
+            self.stack.append(pushed)
+
+    def dup(self) -> None:
+        self.need(1)
+        self.stack.append(self.stack[-1])
 
     def long4(self) -> None:
         size = int.from_bytes(self.read(4), "little", signed=True)
         if size < 0:
-            raise _Reject("LONG4 with a negative size")
+            raise Reject("LONG4 with a negative size")
         self.skip(size)
         self.stack.append(OTHER)
 
     def persid(self) -> None:
         data = self.line()
         if data is not None and not data.isascii():
-            raise _Reject("a persistent ID that is not ASCII")
+            raise Reject("a persistent ID that is not ASCII")
         self.stack.append(ANY)
 
     def put(self, index: int) -> None:
         if index < 0:
-            raise _Reject("a negative PUT index")
+            raise Reject("a negative PUT index")
         self.memo_put(index)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -494,29 +432,29 @@ class _Decoder:
         try:
             while True:
                 if self.pos >= end:
-                    raise _Reject("the pickle ends before STOP")
+                    raise Reject("the pickle ends before STOP")
                 op = blob[self.pos]
                 self.pos += 1
                 self.ops += 1
                 if op == 0x2E:  # STOP
                     self.need(1)
                     if self.frame_end > self.pos and self.pos < end:
-                        raise _Undecodable("data after STOP inside its frame")
+                        raise Undecodable("data after STOP inside its frame")
                     if self.ext_codes:
-                        raise _Undecodable(f"extension code {self.ext_codes[0]} names a global")
+                        raise Undecodable(f"extension code {self.ext_codes[0]} names a global")
                     return Decoded("stop", self.pos, tuple(self.imports))
                 handler = table.get(op)
                 if handler is None:
-                    raise _Reject(f"invalid opcode 0x{op:02x}")
+                    raise Reject(f"invalid opcode 0x{op:02x}")
                 handler()
                 if not self.ops & 0xFFFF:
                     if self._size() > MAX_STACK:
-                        raise _Undecodable(f"more than {MAX_STACK} values on the stack")
+                        raise Undecodable(f"more than {MAX_STACK} values on the stack")
                     if self.ops > MAX_OPS:
-                        raise _Undecodable(f"more than {MAX_OPS} opcodes")
-        except _Reject as exc:
+                        raise Undecodable(f"more than {MAX_OPS} opcodes")
+        except Reject as exc:
             return Decoded("reject", self.pos, tuple(self.imports), f"{exc} at byte {self.pos}")
-        except _Undecodable as exc:
+        except Undecodable as exc:
             return Decoded(
                 "undecodable", self.pos, tuple(self.imports), f"{exc} at byte {self.pos}"
             )
