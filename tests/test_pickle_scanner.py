@@ -280,6 +280,8 @@ def test_ordinary_files_are_not_pickles(tmp_path: Path) -> None:
         tmp_path,
         {
             "config.json": b'{"a": 1}',
+            "hparams.yaml": b"compute_type: float16\nclasses: [cat, dog]\nseed: 1\n",
+            "classes.txt": b"cat dog\nbird fish\n",
             "README.md": b"# Model\n",
             "model.onnx": build_mlp((4, 2)).SerializeToString(),
             "weights.safetensors": (130).to_bytes(8, "little") + b'{"t":{}}' + b"\0" * 130,
@@ -292,3 +294,10 @@ def test_ordinary_files_are_not_pickles(tmp_path: Path) -> None:
     (root / "plain.npy").write_bytes(buffer.getvalue())
     scan = scan_model_path(root)
     assert scan.pickle_findings == [] and scan.pickles == 0
+    # The same bytes in a file a loader is given as a model, or names a pickler writes: flagged.
+    (root / "pytorch_model.bin").write_bytes(b"compute_type: float16\nclasses: [cat, dog]\n")
+    (root / "notes.txt").write_bytes(b"cevil\nrun\n\x00")
+    assert {(f.path.name, bool(f.scan.error)) for f in scan_model_path(root).pickle_findings} == {
+        ("pytorch_model.bin", True),
+        ("notes.txt", True),
+    }

@@ -39,6 +39,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader: names, then extras
 _UNSUPPORTED = {b"\x04\x22\x4d\x18": "lz4", b"\x28\xb5\x2f\xfd": "zstd"}
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt")
+TEXT_SUFFIXES = (".yaml", ".yml", ".json", ".txt", ".md", ".csv", ".cfg", ".ini", ".toml")
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ class BlobScanner:
         claimed = (head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5) or (
             name.lower().endswith(PICKLE_SUFFIXES) and not container
         )
-        found = scan_blob(blob, start, end, claimed=claimed, policy=self.policy)
+        text = name.lower().endswith(TEXT_SUFFIXES)
+        found = scan_blob(blob, start, end, claimed=claimed, text=text, policy=self.policy)
         if found is not None:
             self.record(member, found)
         if depth >= self.limits.depth and container:

@@ -231,6 +231,7 @@ def scan_blob(
     end: int | None = None,
     *,
     claimed: bool,
+    text: bool = False,
     policy: PicklePolicy = DEFAULT_POLICY,
 ) -> PickleScan | None:
     """Scan the pickles at ``blob[start:end]``; ``None`` when the bytes are not a pickle.
@@ -240,7 +241,9 @@ def scan_blob(
     the stream is undecodable; if every loader would fail before importing anything, it is
     trailing data (a legacy torch file's storages). A ``claimed`` stream (a pickle by its name,
     its protocol header or its container) must decode to at least one STOP; an unclaimed one is a
-    pickle only if it does, or if reading it imports anything.
+    pickle only if it does, or if reading it imports anything. A ``text`` file (``.yaml``,
+    ``.json``, ...) that fails before STOP is not a pickle when the only "globals" it names could
+    never have been written by a pickler (``compute: fp16`` + the next line read as ``GLOBAL``).
     """
     end = len(blob) if end is None else end
     found = decode_stream(blob, start, end)
@@ -256,7 +259,7 @@ def scan_blob(
     elif last is not None and last.outcome == "reject":
         if not complete and claimed:
             error = f"not a complete pickle: {last.reason}"
-        elif last.imports:
+        elif last.imports and not (text and not complete and not any(map(_written, last.imports))):
             error = (
                 f"data a loader would read as a pickle imports globals, then fails: {last.reason}"
             )
@@ -265,6 +268,11 @@ def scan_blob(
     if not complete and error is None and not claimed:
         return None
     return _judge(found, error, len(complete), policy)
+
+
+def _written(pair: tuple[str, str]) -> bool:
+    """Whether a pickler could have written this global: dotted identifiers both."""
+    return all(part.isidentifier() for text in pair for part in text.split("."))
 
 
 def _judge(
