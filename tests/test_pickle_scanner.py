@@ -286,6 +286,8 @@ def test_ordinary_files_are_not_pickles(tmp_path: Path) -> None:
             "model.onnx": build_mlp((4, 2)).SerializeToString(),
             "weights.safetensors": (130).to_bytes(8, "little") + b'{"t":{}}' + b"\0" * 130,
             "data.bin": np.linspace(0, 1, 1000, dtype=np.float32).tobytes(),
+            "sparse.bin": b"c" + bytes(5000) + b"\n" + bytes(100),  # 'c', then no name
+            "zeros.bin": b"c" + bytes(50) + b"\n" + bytes(100) + b"\n" + bytes(10),
             "plain.npy": b"",
         },
     )

@@ -187,7 +187,13 @@ class _Decoder:
     # -- the opcodes -------------------------------------------------------------------------
 
     def names(self) -> tuple[bytes, bytes]:
-        module, name = self.line(MAX_NAME), self.line(MAX_NAME)
+        start = self.pos
+        module = self.line(MAX_NAME)
+        stop = self.pos
+        name = self.line(MAX_NAME)
+        if module is None and self.blob.find(b"\0", start, stop) >= 0:
+            # find_class is called, but no import can find a module whose name holds a NUL.
+            raise Reject("a module name with a NUL byte")
         if module is None or name is None:
             raise Undecodable(f"a global name over {MAX_NAME} bytes")
         return module, name

@@ -243,7 +243,8 @@ def scan_blob(
     its protocol header or its container) must decode to at least one STOP; an unclaimed one is a
     pickle only if it does, or if reading it imports anything. A ``text`` file (``.yaml``,
     ``.json``, ...) that fails before STOP is not a pickle when the only "globals" it names could
-    never have been written by a pickler (``compute: fp16`` + the next line read as ``GLOBAL``).
+    never have been written by a pickler (``compute: fp16`` + the next line read as ``GLOBAL``);
+    no data is when the only modules it names hold a NUL (no import can find one).
     """
     end = len(blob) if end is None else end
     found = decode_stream(blob, start, end)
@@ -259,7 +260,9 @@ def scan_blob(
     elif last is not None and last.outcome == "reject":
         if not complete and claimed:
             error = f"not a complete pickle: {last.reason}"
-        elif last.imports and not (text and not complete and not any(map(_written, last.imports))):
+        elif any(map(_importable, last.imports)) and not (
+            text and not complete and not any(map(_written, last.imports))
+        ):
             error = (
                 f"data a loader would read as a pickle imports globals, then fails: {last.reason}"
             )
@@ -268,6 +271,12 @@ def scan_blob(
     if not complete and error is None and not claimed:
         return None
     return _judge(found, error, len(complete), policy)
+
+
+def _importable(pair: tuple[str, str]) -> bool:
+    """No import finds a module whose name holds a NUL (a path cannot): binary data that merely
+    reads as a GLOBAL of one is not a pickle."""
+    return "\0" not in pair[0]
 
 
 def _written(pair: tuple[str, str]) -> bool:
