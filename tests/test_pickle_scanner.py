@@ -14,6 +14,7 @@ import lzma
 import os
 import pickle
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlops_ci.demo.model import build_mlp
 from mlops_ci.scan.containers import Limits
@@ -303,3 +306,47 @@ def test_ordinary_files_are_not_pickles(tmp_path: Path) -> None:
         ("pytorch_model.bin", True),
         ("notes.txt", True),
     }
+
+
+def _container_seeds() -> list[bytes]:
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a/data.pkl", evil(2))
+        archive.writestr(
+            "b.npy",
+            b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+            + b" " * 45
+            + b"\n"
+            + evil(3),
+        )
+    stored = io.BytesIO()
+    with zipfile.ZipFile(stored, "w") as archive:
+        archive.writestr("x", evil(4))
+    tarred = io.BytesIO()
+    with tarfile.open(fileobj=tarred, mode="w") as archive:
+        info = tarfile.TarInfo("m/x.pkl")
+        info.size = len(evil(0))
+        archive.addfile(info, io.BytesIO(evil(0)))
+    return [
+        zipped.getvalue(), stored.getvalue(), tarred.getvalue(), gzip.compress(evil(2)),
+        bz2.compress(evil(2)), lzma.compress(evil(2)), zlib.compress(evil(2)), evil(5),
+    ]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    st.sampled_from(_container_seeds()),
+    st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=6),
+    st.integers(0, 1 << 16),
+)
+def test_mangled_containers_never_crash_the_scanner(
+    seed: bytes, flips: list[tuple[int, int]], cut: int
+) -> None:
+    """Corrupt archives and streams are findings or nothing, never an exception (exit 3)."""
+    data = bytearray(seed)
+    for position, value in flips:
+        data[position % len(data)] = value
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "model.bin"
+        path.write_bytes(bytes(data[: max(1, len(data) - cut % 64)]))
+        scan_model_path(path)
