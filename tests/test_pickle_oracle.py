@@ -16,6 +16,7 @@ import collections
 import contextlib
 import io
 import pickle
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,8 +124,15 @@ def _memory_cap(extra: int = 256 << 20) -> Iterator[None]:
 
 def traced(data: bytes) -> set[tuple[str, str]]:
     """What any of the loaders would import from ``data``."""
-    with _memory_cap():
-        return _traced(data)
+    previous = sys.unraisablehook
+    # A BYTEARRAY8 the C loader fails to fill can be freed while a buffer of it is exported:
+    # CPython reports that as "unraisable"; it says nothing about imports.
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        with _memory_cap():
+            return _traced(data)
+    finally:
+        sys.unraisablehook = previous
 
 
 def _traced(data: bytes) -> set[tuple[str, str]]:
