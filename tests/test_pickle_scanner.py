@@ -141,6 +141,16 @@ def test_issue_any_stream_of_several_pickles(tmp_path: Path) -> None:
             "trailing.pkl": benign + b"cos\nsystem\n",  # not a whole pickle, but it imports
         },
     )
+    # Later protocol 4-5 pickles GET memo entries that a reused unpickler holds other values at.
+    benign_stream = b"".join(
+        pickle.dumps([{f"k{p}": "v" * p}, [f"s{p}"] * 2, f"s{p}", b"x"], protocol=4 + p % 2)
+        for p in range(4)
+    )
+    assert (
+        (scan := scan_blob(benign_stream, claimed=True))
+        and scan.error is None
+        and scan.pickles == 4
+    )
     assert findings(scan_model_path(root)) == {
         ("many.pkl", None): ("posix.system",),
         ("two.data", None): ("os.system",),

@@ -72,6 +72,30 @@ class Decoded:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class _Either:
+    """A value that differs between loaders (a fresh and a reused unpickler's memo)."""
+
+    options: frozenset[object]
+
+
+MAX_OPTIONS = 16
+
+
+def _options(value: object) -> frozenset[object]:
+    return value.options if isinstance(value, _Either) else frozenset([value])
+
+
+def _either(fresh: object, reused: object) -> object:
+    """A memo value as a fresh and as a reused unpickler see it (``_MISSING``: that one fails)."""
+    if fresh is _MISSING or fresh == reused:
+        return reused
+    if reused is _MISSING:
+        return fresh
+    options = _options(fresh) | _options(reused)
+    return _Either(options) if len(options) <= MAX_OPTIONS else ANY
+
+
 class _Decoder:
     """One pickle, from ``pos``: the state of both unpicklers, merged."""
 
@@ -158,12 +182,14 @@ class _Decoder:
             raise Reject("invalid UTF-8 in a unicode string") from None
 
     def named(self, module: object, name: object) -> None:
-        if isinstance(module, str) and isinstance(name, str):
-            self.imports.append((module, name))
-        elif module is OTHER or name is OTHER:
-            raise Reject("STACK_GLOBAL on a value that is not a str")
-        else:
+        """STACK_GLOBAL: every loader's reading of the two values is a global, or fails."""
+        pairs = [(m, n) for m in _options(module) for n in _options(name)]
+        if any(m is ANY or n is ANY for m, n in pairs):
             raise Undecodable("a global named from a value computed at load time")
+        found = [(m, n) for m, n in pairs if isinstance(m, str) and isinstance(n, str)]
+        if not found:
+            raise Reject("STACK_GLOBAL on a value that is not a str")
+        self.imports.extend(found)
 
     def memo_put(self, index: int) -> None:
         self.need(1)
@@ -177,9 +203,7 @@ class _Decoder:
     def memo_get(self, index: int) -> None:
         value = self.memo.get(index, _MISSING)
         if self.shared is not None:
-            other = self.shared.get(index, _MISSING)
-            if other is not value and not (isinstance(value, str) and value == other):
-                raise Undecodable("a memo entry that differs between a fresh and a reused loader")
+            value = _either(value, self.shared.get(index, _MISSING))
         if value is _MISSING:
             raise Reject("a memo GET of an index never PUT")
         self.stack.append(value)
@@ -289,8 +313,9 @@ class _Decoder:
             raise Reject("an unsupported protocol")
 
     def frame(self) -> None:
-        # C only checks the frame is all there; Python reads what there is and checks that no
-        # opcode crosses its end. Neither changes how the bytes read: take the union (no check).
+        # C checks the frame is all there, Python does not: take the union (no check). Where
+        # the loaders would read different bytes, in a frame that reaches past the one it
+        # starts in or an opcode crossing a frame's end (see ``crossing``), stop undecodable.
         size = self.uint(8)
         if self.pos < self.frame_end < self.pos + size:
             raise Undecodable("a FRAME that reaches past the frame it starts in")
