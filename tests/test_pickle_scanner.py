@@ -200,6 +200,31 @@ def test_allow_patterns_refused(pattern: str) -> None:
         check_allow_pattern(pattern)
 
 
+def test_member_names_and_globals_are_shown_escaped(cli: Cli, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "model").mkdir(parents=True)
+    forged = "x\n::error::all checks passed\n"
+    (repo / "model" / "a.zip").write_bytes(_zip_of({forged: _global_named("evil\nmod", "run")}))
+    (repo / "mlops-ci.yaml").write_text("version: 1\nmodels:\n  - {name: m, path: model}\n")
+    result = cli("check", "--only", "artifacts", cwd=repo)
+    assert result.exit_code == 1
+    assert "\n::error::" not in result.stdout and "evil\nmod" not in result.stdout
+    assert "'x\\n::error::all checks passed\\n'" in result.stdout
+
+
+def _zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _global_named(module: str, name: str) -> bytes:
+    raw = module.encode(), name.encode()
+    return b"\x80\x04" + b"".join(b"\x8c" + bytes([len(r)]) + r for r in raw) + b"\x93)R."
+
+
 def test_pickle_allow_in_config(cli: Cli, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     model = repo / "model"

@@ -88,7 +88,7 @@ def _pickle_findings(ctx: Context, scan: ModelFilesScan) -> list[Finding]:
     findings = []
     for item in scan.pickle_findings:
         shown = ctx.display(item.path)
-        where = f"{shown}!{item.member}" if item.member else shown
+        where = f"{shown}!{_printable(item.member)}" if item.member else shown
         found = item.scan
         if found.unsafe:
             findings.append(
@@ -158,6 +158,14 @@ def _onnx_findings(ctx: Context, scan: ModelFilesScan) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _printable(member: str) -> str:
+    """An archive member's name as messages show it: its own bytes, escaped when they are not
+    plain printable text (a name could hold newlines that forge report lines), and short."""
+    if member.isprintable() and len(member) <= 200:
+        return member
+    return ascii(member[:120])
 
 
 def _listed(names: tuple[str, ...], most: int = 12) -> str:
