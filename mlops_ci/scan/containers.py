@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
-from mlops_ci.scan.pickle_vm import Blob
+from mlops_ci.scan.pickle_input import Blob
 from mlops_ci.scan.pickles import PicklePolicy, PickleScan, scan_blob
 
 NPY_MAGIC = b"\x93NUMPY"

@@ -22,14 +22,15 @@ assumes the loader's ``persistent_load`` imports nothing itself, as torch's does
 from __future__ import annotations
 
 import codecs
-import mmap
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from mlops_ci.scan.pickle_literals import (
+from mlops_ci.scan.pickle_input import (
+    Blob,
+    Reader,
     Reject,
     Undecodable,
     float_literal_ok,
@@ -38,7 +39,6 @@ from mlops_ci.scan.pickle_literals import (
     memo_index,
 )
 
-Blob = bytes | mmap.mmap
 Outcome = Literal["stop", "reject", "undecodable"]
 
 HIGHEST_PROTOCOL = 5  # CPython 3.8-3.14
@@ -96,11 +96,11 @@ def _either(fresh: object, reused: object) -> object:
     return _Either(options) if len(options) <= MAX_OPTIONS else ANY
 
 
-class _Decoder:
+class _Decoder(Reader):
     """One pickle, from ``pos``: the state of both unpicklers, merged."""
 
     def __init__(self, blob: Blob, pos: int, end: int, earlier: dict[int, object] | None) -> None:
-        self.blob, self.pos, self.end = blob, pos, end
+        super().__init__(blob, pos, end)
         self.stack: list[object] = []
         self.metastack: list[list[object]] = []
         self.memo: dict[int, object] = {}
@@ -108,50 +108,8 @@ class _Decoder:
         # make a fresh one for each: track both memos; a GET they disagree on is undecodable.
         self.shared: dict[int, object] | None = dict(earlier) if earlier is not None else None
         self.imports: list[tuple[str, str]] = []
-        self.frame_end = -1
         self.ops = 0
         self.ext_codes: list[int] = []
-
-    # -- reading -----------------------------------------------------------------------------
-
-    def crossing(self, stop: int) -> None:
-        """A read from the middle of a frame past its end: C drops the rest of the frame when it
-        reads a file without ``peek``, reads on with ``peek`` or from bytes; Python fails."""
-        if self.pos < self.frame_end < stop:
-            raise Undecodable("an opcode that crosses the end of its frame")
-
-    def read(self, n: int) -> bytes:
-        self.crossing(self.pos + n)
-        if n > self.end - self.pos:
-            self.pos = self.end
-            raise Reject("the pickle is truncated")
-        data = self.blob[self.pos : self.pos + n]
-        self.pos += n
-        return bytes(data)
-
-    def skip(self, n: int) -> None:
-        self.crossing(self.pos + n)
-        if n > self.end - self.pos:
-            self.pos = self.end
-            raise Reject("the pickle is truncated")
-        self.pos += n
-
-    def uint(self, n: int) -> int:
-        return int.from_bytes(self.read(n), "little")
-
-    def line(self, limit: int = 1 << 16) -> bytes | None:
-        """The next line without its newline (``None`` past ``limit`` bytes). At the end of the
-        data without one, C fails and Python's ``readline()[:-1]`` drops the last byte: take
-        Python's reading."""
-        newline = self.blob.find(b"\n", self.pos, self.end)
-        stop = self.end if newline < 0 else newline
-        self.crossing(stop + 1)
-        if stop - self.pos > limit:
-            self.pos = self.end if newline < 0 else newline + 1
-            return None
-        data = bytes(self.blob[self.pos : stop])
-        self.pos = self.end if newline < 0 else newline + 1
-        return data if newline >= 0 else data[:-1]
 
     # -- the stack ---------------------------------------------------------------------------
 
@@ -311,15 +269,6 @@ class _Decoder:
     def proto(self) -> None:
         if self.read(1)[0] > HIGHEST_PROTOCOL:
             raise Reject("an unsupported protocol")
-
-    def frame(self) -> None:
-        # C checks the frame is all there, Python does not: take the union (no check). Where
-        # the loaders would read different bytes, in a frame that reaches past the one it
-        # starts in or an opcode crossing a frame's end (see ``crossing``), stop undecodable.
-        size = self.uint(8)
-        if self.pos < self.frame_end < self.pos + size:
-            raise Undecodable("a FRAME that reaches past the frame it starts in")
-        self.frame_end = max(self.frame_end, self.pos + size)
 
     def replace(self, n: int, pushed: object) -> None:
         """Pop ``n`` values and push ``pushed`` (TUPLE1-3, REDUCE, NEWOBJ, BINPERSID...)."""
@@ -492,11 +441,6 @@ class _Decoder:
 
     def _size(self) -> int:
         return len(self.stack) + sum(map(len, self.metastack))
-
-
-def decode(blob: Blob, start: int, end: int, earlier: dict[int, object] | None = None) -> Decoded:
-    """Decode one pickle of ``blob[start:end]``."""
-    return _Decoder(blob, start, end, earlier).run()
 
 
 def decode_stream(blob: Blob, start: int, end: int) -> list[Decoded]:

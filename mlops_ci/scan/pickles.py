@@ -31,7 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import IO, Literal
 
-from mlops_ci.scan.pickle_vm import Blob, Decoded, decode_stream
+from mlops_ci.scan.pickle_input import Blob
+from mlops_ci.scan.pickle_vm import Decoded, decode_stream
 
 Verdict = Literal["safe", "unsafe", "unknown"]
 
