@@ -12,7 +12,7 @@ globals a load would import, in order, with one of three outcomes:
 - ``stop``: it reached STOP; ``end`` is the offset after it;
 - ``reject``: both loaders raise at or before ``end``, importing nothing more;
 - ``undecodable``: what a loader would do depends on what the scanner cannot know (an extension
-  code, a global named from a computed value, a memo that differs between loaders, a bound
+  code, a global named from a computed value, an opcode crossing a frame's end, a bound
   exceeded). Callers treat it as blocking.
 
 Values pushed by a persistent ID (torch storages) or a call are opaque (``ANY``): the scanner
@@ -105,7 +105,7 @@ class _Decoder(Reader):
         self.metastack: list[list[object]] = []
         self.memo: dict[int, object] = {}
         # A loader may reuse one Unpickler for consecutive pickles (its memo carries over) or
-        # make a fresh one for each: track both memos; a GET they disagree on is undecodable.
+        # make a fresh one for each: track both; a GET they disagree on pushes both readings.
         self.shared: dict[int, object] | None = dict(earlier) if earlier is not None else None
         self.imports: list[tuple[str, str]] = []
         self.ops = 0
