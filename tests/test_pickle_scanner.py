@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from mlops_ci.demo.model import build_mlp
 from mlops_ci.scan.containers import Limits
 from mlops_ci.scan.model_files import ModelFilesScan, scan_model_path
+from mlops_ci.scan.pickle_vm import Budget
 from mlops_ci.scan.pickles import PicklePolicy, check_allow_pattern, scan_blob
 from tests.conftest import CliResult
 
@@ -283,6 +284,12 @@ def test_tar_and_nested_archives(tmp_path: Path) -> None:
 
 
 def test_bounds_are_undecodable(tmp_path: Path) -> None:
+    budget = Budget(ops=100_000)  # one file's: many small pickles, or overlapping members
+    for _ in range(4):  # checked every 65,536 opcodes and before each pickle
+        small = scan_blob(b"(" + b"N" * 40_000 + b"t.", claimed=True, budget=budget)
+    assert small is not None and "opcodes in one file" in (small.error or "")
+    many_pickles = scan_blob(b"N." * 5_000_000, claimed=False)
+    assert many_pickles is not None and "more than 64 pickles" in (many_pickles.error or "")
     bomb = gzip.compress(b"\0" * (4 << 20))
     many = io.BytesIO()
     with zipfile.ZipFile(many, "w") as archive:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import IO, Any, cast
 
 from mlops_ci.scan.pickle_input import Blob
+from mlops_ci.scan.pickle_vm import Budget
 from mlops_ci.scan.pickles import PicklePolicy, PickleScan, scan_blob
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -67,6 +68,7 @@ class BlobScanner:
     def __init__(self, policy: PicklePolicy, limits: Limits, record: Record) -> None:
         self.policy, self.limits, self.record = policy, limits, record
         self.budget = limits.decompressed
+        self.ops = Budget()  # opcodes, for the whole file
 
     def scan(
         self, blob: Blob, start: int, end: int, member: str | None, name: str, depth: int
@@ -79,7 +81,9 @@ class BlobScanner:
             name.lower().endswith(PICKLE_SUFFIXES) and not container
         )
         text = name.lower().endswith(TEXT_SUFFIXES)
-        found = scan_blob(blob, start, end, claimed=claimed, text=text, policy=self.policy)
+        found = scan_blob(
+            blob, start, end, claimed=claimed, text=text, policy=self.policy, budget=self.ops
+        )
         if found is not None:
             self.record(member, found)
         if depth >= self.limits.depth and container:
@@ -232,7 +236,7 @@ class BlobScanner:
             return
         offset, holds_objects = parsed
         if holds_objects:
-            found = scan_blob(blob, offset, end, claimed=True, policy=self.policy)
+            found = scan_blob(blob, offset, end, claimed=True, policy=self.policy, budget=self.ops)
             if found is not None:  # always: a claimed stream gets a verdict
                 self.record(member, found)
 

@@ -45,7 +45,7 @@ HIGHEST_PROTOCOL = 5  # CPython 3.8-3.14
 MAX_STACK = 1_000_000  # items on the stack and every marked frame together
 MAX_MEMO = 2_000_000
 MAX_MARKS = 100_000
-MAX_OPS = 30_000_000  # opcodes in one pickle (~10 s here); bounds the work a hostile file costs
+MAX_OPS = 30_000_000  # opcodes decoded for one file, all its pickles (~10 s here)
 MAX_NAME = 4096  # longer strings are kept as opaque values; longer global names are undecodable
 
 
@@ -60,6 +60,14 @@ class _Kind:
 OTHER = _Kind("OTHER")  # a value that is certainly not a str (int, bytes, list, dict, None...)
 ANY = _Kind("ANY")  # a value the scanner cannot know: a call's result, a persistent object...
 _MISSING = _Kind("MISSING")
+
+
+@dataclass
+class Budget:
+    """The opcodes left to decode for one file: the work a hostile file costs is bounded, even
+    when an archive's members overlap (the same bytes read many times)."""
+
+    ops: int = MAX_OPS
 
 
 @dataclass(frozen=True)
@@ -99,8 +107,11 @@ def _either(fresh: object, reused: object) -> object:
 class _Decoder(Reader):
     """One pickle, from ``pos``: the state of both unpicklers, merged."""
 
-    def __init__(self, blob: Blob, pos: int, end: int, earlier: dict[int, object] | None) -> None:
+    def __init__(
+        self, blob: Blob, pos: int, end: int, earlier: dict[int, object] | None, budget: Budget
+    ) -> None:
         super().__init__(blob, pos, end)
+        self.budget = budget
         self.stack: list[object] = []
         self.metastack: list[list[object]] = []
         self.memo: dict[int, object] = {}
@@ -410,6 +421,8 @@ class _Decoder(Reader):
         table = self.table()
         blob, end = self.blob, self.end
         try:
+            if self.budget.ops <= 0:
+                raise Undecodable(f"more than {MAX_OPS} opcodes in one file")
             while True:
                 if self.pos >= end:
                     raise Reject("the pickle ends before STOP")
@@ -430,8 +443,8 @@ class _Decoder(Reader):
                 if not self.ops & 0xFFFF:
                     if self._size() > MAX_STACK:
                         raise Undecodable(f"more than {MAX_STACK} values on the stack")
-                    if self.ops > MAX_OPS:
-                        raise Undecodable(f"more than {MAX_OPS} opcodes")
+                    if self.ops > self.budget.ops:
+                        raise Undecodable(f"more than {MAX_OPS} opcodes in one file")
         except Reject as exc:
             return Decoded("reject", self.pos, tuple(self.imports), f"{exc} at byte {self.pos}")
         except Undecodable as exc:
@@ -443,18 +456,23 @@ class _Decoder(Reader):
         return len(self.stack) + sum(map(len, self.metastack))
 
 
-def decode_stream(blob: Blob, start: int, end: int) -> list[Decoded]:
-    """Decode consecutive pickles from ``start`` until one does not reach STOP (or the data ends).
+def decode_stream(
+    blob: Blob, start: int, end: int, most: int = 1 << 30, budget: Budget | None = None
+) -> list[Decoded]:
+    """Decode consecutive pickles from ``start`` until one does not reach STOP, the data ends,
+    or ``most`` have been decoded.
 
     Each element but the last is a ``stop``; the last may be anything. A loader may reuse one
     unpickler (memo carried over) or not; both are followed.
     """
     results: list[Decoded] = []
     earlier: dict[int, object] | None = None
+    budget = Budget() if budget is None else budget
     pos = start
-    while pos < end:
-        decoder = _Decoder(blob, pos, end, earlier)
+    while pos < end and len(results) < most:
+        decoder = _Decoder(blob, pos, end, earlier, budget)
         found = decoder.run()
+        budget.ops -= decoder.ops
         results.append(found)
         if found.outcome != "stop":
             break

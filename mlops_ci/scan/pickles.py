@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import IO, Literal
 
 from mlops_ci.scan.pickle_input import Blob
-from mlops_ci.scan.pickle_vm import Decoded, decode_stream
+from mlops_ci.scan.pickle_vm import Budget, Decoded, decode_stream
 
 Verdict = Literal["safe", "unsafe", "unknown"]
 
@@ -234,6 +234,7 @@ def scan_blob(
     claimed: bool,
     text: bool = False,
     policy: PicklePolicy = DEFAULT_POLICY,
+    budget: Budget | None = None,
 ) -> PickleScan | None:
     """Scan the pickles at ``blob[start:end]``; ``None`` when the bytes are not a pickle.
 
@@ -248,7 +249,7 @@ def scan_blob(
     no data is when the only modules it names hold a NUL (no import can find one).
     """
     end = len(blob) if end is None else end
-    found = decode_stream(blob, start, end)
+    found = decode_stream(blob, start, end, most=MAX_PICKLES + 1, budget=budget)
     if not found:
         return _judge([], "an empty pickle stream", 0, policy) if claimed else None
     complete = [d for d in found if d.outcome == "stop"]
