@@ -277,11 +277,16 @@ class _ZlibReader(io.RawIOBase):
         self.raw, self.inflate = raw, zlib.decompressobj()
 
     def read(self, size: int | None = -1) -> bytes:
-        limit = size if size is not None and size > 0 else 0
-        data = self.inflate.decompress(self.raw.read(), limit)
-        if not self.inflate.eof and (limit == 0 or len(data) < limit):
-            raise zlib.error("truncated zlib stream")
-        return data
+        """Up to ``size`` bytes, fed a MiB at a time: data that only looks like zlib fails on
+        its first chunk, not after the whole file is read."""
+        limit = size if size is not None and size > 0 else 1 << 62
+        out = bytearray()
+        while len(out) < limit and not self.inflate.eof:
+            chunk = self.inflate.unconsumed_tail or self.raw.read(1 << 20)
+            if not chunk:
+                raise zlib.error("truncated zlib stream")
+            out += self.inflate.decompress(chunk, limit - len(out))
+        return bytes(out)
 
 
 def _compression(head: bytes) -> tuple[str, bool] | None:
