@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from mlops_ci.findings import Severity
 
@@ -19,6 +19,15 @@ def _parse_severity(value: Any) -> Any:
 
 
 SeverityField = Annotated[Severity, BeforeValidator(_parse_severity)]
+
+
+def _allow_pattern(value: str) -> str:
+    from mlops_ci.scan.pickles import check_allow_pattern
+
+    return check_allow_pattern(value)
+
+
+PickleAllowPattern = Annotated[str, AfterValidator(_allow_pattern)]
 
 
 class StrictModel(BaseModel):
@@ -138,6 +147,11 @@ class ScanConfig(StrictModel):
     unknown_severity: SeverityField = Field(
         default=Severity.HIGH,
         description="one of info, low, medium, high, critical: for advisories without a severity",
+    )
+    pickle_allow: list[PickleAllowPattern] = Field(
+        default_factory=list,
+        description="a list of pickle globals to allow: 'module.name', or 'package.*' for every"
+        " plain global of a package and its submodules (never a dangerous one)",
     )
 
 

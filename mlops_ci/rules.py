@@ -366,12 +366,25 @@ _CATALOG += (
         "ART-PICKLE-UNKNOWN",
         "artifacts",
         "Pickle imports a global outside the allowlist",
-        "A pickle-based model file imports a global that is neither on the allowlist (numpy"
-        " arrays, torch tensors and storages, collections containers, harmless builtins) nor"
-        " known to be dangerous, or its opcode stream could not be read to the end.",
-        "Review the named globals before loading the file, or re-export the model as ONNX or"
-        " safetensors; waive the finding with a reason if the globals are trusted.",
-        Severity.MEDIUM,
+        "A pickle in a model file (found by content, whatever the file is called, compressed or"
+        " inside an archive) imports a global that is neither on the allowlist (numpy arrays,"
+        " torch tensors and storages, collections containers, harmless builtins, and"
+        " scan.pickle_allow) nor known to be dangerous. Loading the file would import and run it.",
+        "Review the named globals; allow trusted ones in scan.pickle_allow ('module.name' or"
+        " 'package.*'), or re-export the model as ONNX or safetensors.",
+        Severity.HIGH,
+        502,
+    ),
+    Rule(
+        "ART-PICKLE-UNDECODABLE",
+        "artifacts",
+        "Pickle cannot be fully decoded",
+        "A pickle, or data a loader would read as one, cannot be fully decoded the way CPython's"
+        " unpicklers read it: truncated, an invalid opcode, an extension code, a global named from"
+        " a value computed at load time, or a container (archive, compression, nesting) past a"
+        " bound or unreadable. What loading it would run is unknown, so it blocks.",
+        "Do not load the file; re-export the model as ONNX or safetensors from a trusted source.",
+        Severity.CRITICAL,
         502,
     ),
     Rule(

@@ -99,9 +99,9 @@ def test_unknown_globals_and_dynamic_names() -> None:
     assert classify("collections", "OrderedDict") == "safe"
     scan = scan_pickle(io.BytesIO(pickle.dumps(Path("/x"), protocol=4)))
     assert scan.unknown == ("pathlib.PosixPath",) and scan.unsafe == ()
-    # A STACK_GLOBAL whose names are not literal strings cannot be judged: unsafe.
-    dynamic = b"\x80\x04N\x94N\x94\x93)R."
-    assert scan_pickle(io.BytesIO(dynamic)).unsafe == ("<1 global(s) named at run time>",)
+    # A STACK_GLOBAL whose names are computed at load time cannot be judged: undecodable.
+    dynamic = b"\x80\x04cbuiltins\nstr\n)R\x94h\x00\x93)R."
+    assert "computed at load time" in (scan_pickle(io.BytesIO(dynamic)).error or "")
     # builtins.getattr chains are reported by name (protocol 2 writes Python 2's module name).
     assert scan_pickle(io.BytesIO(pickle.dumps(getattr, protocol=2))).unsafe == (
         "__builtin__.getattr",
@@ -144,6 +144,7 @@ def test_npy_and_npz_object_arrays(tmp_path: Path) -> None:
     np.savez(model / "bundle.npz", ok=np.ones(2), bad=np.array([Path("/x")], dtype=object))
     scan = scan_model_path(model)
     found = {(f.path.name, f.member): f.scan.unknown for f in scan.pickle_findings}
+    assert all(f.scan.error is None for f in scan.pickle_findings)
     assert found == {
         ("objects.npy", None): ("pathlib.PosixPath",),
         ("bundle.npz", "bad.npy"): ("pathlib.PosixPath",),

@@ -1,12 +1,10 @@
-"""Walking a model path and scanning each file by what it is, without loading anything.
+"""Walking a model path and scanning every file by what its bytes are, without loading anything.
 
-- pickles (``.pkl``, ``.pickle``, ``.joblib``, legacy ``torch.save`` files, and any file that
-  starts like a protocol 2+ pickle), gzip/bz2/xz-compressed ones included;
-- zip archives (PyTorch ``.pt``/``.pth``/``.bin``/``.ckpt``): every ``*.pkl`` member, such as
-  ``archive/data.pkl``, and every object-dtype ``.npy`` member;
-- ``.npy`` files and ``.npz`` archives: an object-dtype array's data is a pickle, and is scanned;
-- ``.onnx`` files (see :mod:`mlops_ci.scan.onnx_scan`); a single-file ONNX model's external data
-  files are part of the model and are scanned like any other file.
+Every regular file is sniffed (see :mod:`mlops_ci.scan.containers`): pickles of every protocol
+whatever the file is called, compressed ones, zip and tar archives and every member of them,
+``.npy``/``.npz`` object arrays; ``.onnx`` files are also read as ONNX (see
+:mod:`mlops_ci.scan.onnx_scan`). Files are mapped into memory, not read: a multi-gigabyte
+weights file costs what its sniffing reads.
 
 Symlinks are never followed: one whose target lies outside the model path is reported, any other
 is skipped (its target is scanned where it lives). Files are opened with ``O_NOFOLLOW``.
@@ -14,25 +12,16 @@ is skipped (its target is scanned where it lives). Files are opened with ``O_NOF
 
 from __future__ import annotations
 
-import ast
-import bz2
-import gzip
-import lzma
+import mmap
 import os
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.scan.containers import DEFAULT_LIMITS, BlobScanner, Limits
 from mlops_ci.scan.onnx_scan import OnnxScan, scan_onnx, within
-from mlops_ci.scan.pickles import PickleScan, scan_pickle, scan_pickles
-
-PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".dat"})
-ZIP_MAGIC = b"PK\x03\x04"
-NPY_MAGIC = b"\x93NUMPY"
-_COMPRESSION_MAGIC = (b"\x1f\x8b", b"BZ", b"\xfd7")
+from mlops_ci.scan.pickles import DEFAULT_POLICY, PicklePolicy, PickleScan
 
 
 @dataclass(frozen=True)
@@ -61,6 +50,7 @@ class ModelFilesScan:
     pickle_findings: list[PickleFinding] = field(default_factory=list)
     symlinks: list[SymlinkEscape] = field(default_factory=list)
     onnx: list[tuple[Path, OnnxScan]] = field(default_factory=list)
+    seen: set[Path] = field(default_factory=set)  # each file once, however it was reached
 
 
 def walk(root: Path) -> Iterator[tuple[Path, bool]]:
@@ -79,14 +69,35 @@ def walk(root: Path) -> Iterator[tuple[Path, bool]]:
         dirnames.sort()
 
 
-def scan_model_path(model_path: Path) -> ModelFilesScan:
+def scan_model_path(
+    model_path: Path, policy: PicklePolicy = DEFAULT_POLICY, limits: Limits = DEFAULT_LIMITS
+) -> ModelFilesScan:
     """Scan every file under ``model_path`` (a directory, or a single file)."""
-    root = model_path if model_path.is_dir() else model_path.parent
+    return scan_model_paths([model_path], policy, limits)
+
+
+def scan_model_paths(
+    model_paths: list[Path], policy: PicklePolicy = DEFAULT_POLICY, limits: Limits = DEFAULT_LIMITS
+) -> ModelFilesScan:
+    """Scan every file under each of ``model_paths`` (directories, or single files)."""
     report = ModelFilesScan()
+    for model_path in model_paths:
+        _scan_path(model_path, policy, limits, report)
+    return report
+
+
+def _scan_path(
+    model_path: Path, policy: PicklePolicy, limits: Limits, report: ModelFilesScan
+) -> None:
+    root = model_path if model_path.is_dir() else model_path.parent
     entries = list(walk(model_path))
     if not model_path.is_dir() and not model_path.is_symlink():
+        # A single ONNX file's external data may sit in a subdirectory: it is part of the model.
         entries += [(data, False) for data in _data_files(model_path)]
     for path, is_link in entries:
+        if path in report.seen:
+            continue
+        report.seen.add(path)
         if is_link:
             target = str(path.readlink())
             if not within(os.path.realpath(path), os.path.realpath(root)):
@@ -95,8 +106,9 @@ def scan_model_path(model_path: Path) -> ModelFilesScan:
         if not path.is_file():
             continue
         report.files += 1
-        _scan_file(path, root, report)
-    return report
+        if path.suffix.lower() == ".onnx":
+            report.onnx.append((path, scan_onnx(path, root)))
+        _scan_file(path, policy, limits, report)
 
 
 def _data_files(model_file: Path) -> list[Path]:
@@ -109,7 +121,11 @@ def _data_files(model_file: Path) -> list[Path]:
         return []  # scan_onnx reports the refused location
 
 
-def _open(path: Path) -> IO[bytes]:
+def _scan_file(path: Path, policy: PicklePolicy, limits: Limits, report: ModelFilesScan) -> None:
+    found: dict[str | None, list[PickleScan]] = {}
+    scanner = BlobScanner(
+        policy, limits, lambda member, scan: found.setdefault(member, []).append(scan)
+    )
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
@@ -118,98 +134,23 @@ def _open(path: Path) -> IO[bytes]:
             " check its permissions",
             SourcePosition(str(path)),
         ) from None
-    return os.fdopen(descriptor, "rb")
-
-
-def _scan_file(path: Path, root: Path, report: ModelFilesScan) -> None:
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        report.onnx.append((path, scan_onnx(path, root)))
-        return
-    with _open(path) as handle:
-        head = handle.read(16)
-        handle.seek(0)
-        if head.startswith(ZIP_MAGIC):
-            _scan_zip(path, handle, report)
-        elif head.startswith(NPY_MAGIC):
-            _scan_npy(path, None, handle, report)
-        elif suffix in PICKLE_SUFFIXES and head[:2] in _COMPRESSION_MAGIC:
-            _scan_compressed(path, _decompressed(head[:2], handle), report)
-        elif suffix in PICKLE_SUFFIXES:
-            _record(path, None, list(scan_pickles(handle)), report)
-        elif len(head) > 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-            scans = list(scan_pickles(handle))
-            if scans and (scans[0].imported or scans[0].error is None):
-                _record(path, None, scans, report)  # it parsed: it is a pickle
-
-
-def _decompressed(magic: bytes, raw: IO[bytes]) -> IO[bytes]:
-    """A gzip, bz2 or xz reader over ``raw`` (joblib's usual compressors)."""
-    if magic == b"\x1f\x8b":
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
-    if magic == b"BZ":
-        return cast(IO[bytes], bz2.BZ2File(raw))
-    return cast(IO[bytes], lzma.LZMAFile(raw))
-
-
-def _scan_compressed(path: Path, stream: IO[bytes], report: ModelFilesScan) -> None:
     try:
-        with stream:
-            scans = list(scan_pickles(stream))
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        scans = [PickleScan(error=f"the compressed stream could not be read: {exc}"[:200])]
-    _record(path, None, scans, report)
-
-
-def _scan_zip(path: Path, handle: IO[bytes], report: ModelFilesScan) -> None:
-    try:
-        archive = zipfile.ZipFile(handle)
-    except zipfile.BadZipFile:
-        return
-    with archive:
-        for info in archive.infolist():
-            name = info.filename
-            if info.is_dir():
-                continue
-            if name.endswith((".pkl", ".pickle")):
-                with archive.open(info) as member:
-                    _record(path, name, [scan_pickle(member)], report)
-            elif name.endswith(".npy"):
-                with archive.open(info) as member:
-                    _scan_npy(path, name, member, report)
-
-
-def _scan_npy(path: Path, member: str | None, handle: IO[bytes], report: ModelFilesScan) -> None:
-    header = _npy_header(handle)
-    if header is None:
-        error = PickleScan(error="not a readable .npy header")
-        report.pickle_findings.append(PickleFinding(path, member, error))
-        return
-    if "O" in repr(header.get("descr")):
-        _record(path, member, [scan_pickle(handle)], report)
-
-
-def _npy_header(handle: IO[bytes]) -> dict[str, Any] | None:
-    """The header dict of a .npy stream (read with ``ast.literal_eval``); the stream is left at
-    the start of the array data."""
-    magic = handle.read(8)
-    if len(magic) < 8 or not magic.startswith(NPY_MAGIC):
-        return None
-    size_bytes = 2 if magic[6] == 1 else 4
-    length = int.from_bytes(handle.read(size_bytes), "little")
-    if length > 1 << 20:
-        return None
-    try:
-        header = ast.literal_eval(handle.read(length).decode("latin1"))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return header if isinstance(header, dict) else None
+        size = os.fstat(descriptor).st_size
+        if size == 0:
+            scanner.scan(b"", 0, 0, None, path.name, 0)
+        else:
+            with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as blob:
+                scanner.scan(blob, 0, size, None, path.name, 0)
+    finally:
+        os.close(descriptor)
+    for member, scans in found.items():
+        _record(path, member, scans, report)
 
 
 def _record(
     path: Path, member: str | None, scans: list[PickleScan], report: ModelFilesScan
 ) -> None:
-    report.pickles += 1
+    report.pickles += sum(1 for s in scans if s.pickles)
     unsafe = tuple(dict.fromkeys(g for s in scans for g in s.unsafe))
     unknown = tuple(dict.fromkeys(g for s in scans for g in s.unknown))
     imported = tuple(dict.fromkeys(g for s in scans for g in s.imported))
