@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from mlops_ci.config_paths import check_config_paths, trusted_values
 from mlops_ci.config_sections import (
     PRE_PUSH_CHECKS,
     AuthorConfig,
@@ -35,6 +36,8 @@ from mlops_ci.config_sections import (
 )
 from mlops_ci.errors import ConfigError, SourcePosition
 from mlops_ci.findings import Severity
+from mlops_ci.safepath import confine, read_bytes, read_text
+from mlops_ci.scrub import excerpt
 from mlops_ci.validation import describe_errors, did_you_mean
 from mlops_ci.yamlio import PathKey, YamlDocument, load_yaml
 
@@ -115,6 +118,8 @@ class LoadedConfig:
     path: Path | None
     root: Path
     document: YamlDocument | None = None
+    # Path values given by flags or MLOPS_CI_* variables: the pipeline's, so they may lie outside.
+    trusted: frozenset[str] = frozenset()
 
     def where(self, *loc: str | int) -> SourcePosition:
         """The position of a configuration key, for error messages (the file when unknown)."""
@@ -141,8 +146,16 @@ class LoadedConfig:
             raise ConfigError(exc.message, self.where("models")) from None
 
     def resolve(self, relative: str) -> Path:
-        """A path from the configuration, resolved against the repository root."""
-        return (self.root / relative).resolve()
+        """A path from the configuration, resolved against the repository root (symlinks
+        followed); ConfigError when it leaves the repository (see :mod:`mlops_ci.safepath`)."""
+        return confine(
+            relative,
+            self.root,
+            what="the configured path",
+            position=SourcePosition(self.display(self.path) if self.path else CONFIG_FILENAME),
+            trusted=relative in self.trusted,
+            error=ConfigError,
+        )
 
     def display(self, path: Path) -> str:
         """A path as users should read it: relative to the root when inside it."""
@@ -153,13 +166,22 @@ class LoadedConfig:
 
 
 def find_config(start: Path) -> Path | None:
-    """The configuration file for ``start``: mlops-ci.yaml, or a pyproject.toml with the table."""
-    for candidate in (start / CONFIG_FILENAME, start / "mlops-ci.yml"):
-        if candidate.is_file():
+    """The configuration file for ``start``: mlops-ci.yaml, or a pyproject.toml with the table.
+
+    A file found here is part of the repository: it must be a regular file that stays inside
+    ``start`` (a symlink to ``/proc/self/environ`` is refused, a FIFO is never opened).
+    """
+    for name in (CONFIG_FILENAME, "mlops-ci.yml"):
+        candidate = start / name
+        if candidate.exists() or candidate.is_symlink():
+            confine(name, start, what="configuration file", error=ConfigError)
             return candidate
     pyproject = start / "pyproject.toml"
-    if pyproject.is_file() and "[tool.mlops-ci" in pyproject.read_text(errors="replace"):
-        return pyproject
+    if pyproject.exists() or pyproject.is_symlink():
+        real = confine("pyproject.toml", start, what="pyproject.toml", error=ConfigError)
+        text = read_bytes(real, what="pyproject.toml", error=ConfigError)
+        if b"[tool.mlops-ci" in text:
+            return pyproject
     return None
 
 
@@ -187,7 +209,7 @@ def load_config(
                 " or pass --config PATH",
                 SourcePosition(str(cwd / CONFIG_FILENAME)),
             )
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(
             "configuration file not found; check the path, or run 'mlops-ci init'",
             SourcePosition(str(path)),
@@ -206,7 +228,16 @@ def load_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, document) from None
-    return LoadedConfig(config=config, path=path, root=path.resolve().parent, document=document)
+    trusted = trusted_values(apply_environment({}, environ), dict(overrides or {}))
+    loaded = LoadedConfig(
+        config=config,
+        path=path,
+        root=path.resolve().parent,
+        document=document,
+        trusted=trusted,
+    )
+    check_config_paths(loaded)
+    return loaded
 
 
 def default_config(
@@ -224,16 +255,17 @@ def default_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, YamlDocument("environment", data, {}, {})) from None
-    return LoadedConfig(config=config, path=None, root=cwd.resolve())
+    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_values(data))
 
 
 def _read_document(path: Path) -> YamlDocument:
     display = str(path)
+    position = SourcePosition(display)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path, what="configuration file", position=position, error=ConfigError)
+    except OSError as exc:
         raise ConfigError(
-            f"cannot read the configuration: {exc.__class__.__name__}", SourcePosition(display)
+            f"cannot read the configuration: {exc.__class__.__name__}", position
         ) from None
     return parse_config_text(text, display, pyproject=path.name == "pyproject.toml")
 
@@ -245,7 +277,8 @@ def parse_config_text(text: str, display: str, *, pyproject: bool = False) -> Ya
     try:
         table = tomllib.loads(text).get("tool", {}).get("mlops-ci")
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", SourcePosition(display)) from None
+        # tomllib names the line and the kind of problem; the excerpt is short and scrubbed.
+        raise ConfigError(f"invalid TOML: {excerpt(str(exc))}", SourcePosition(display)) from None
     if table is None:
         raise ConfigError("pyproject.toml has no [tool.mlops-ci] table", SourcePosition(display))
     line = next(

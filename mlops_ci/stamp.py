@@ -28,7 +28,9 @@ from pathlib import Path
 
 from mlops_ci import __version__
 from mlops_ci.cache import CACHE_DIRNAME, FileDigests, code_fingerprint
+from mlops_ci.errors import MlopsCiError
 from mlops_ci.fsutil import atomic_write
+from mlops_ci.safepath import read_bytes
 
 STAMP_FORMAT = 1
 
@@ -104,7 +106,7 @@ def replay(cwd: Path, config: str | None, key: str, environ: Mapping[str, str]) 
     """The stamp of the last run when nothing it depends on changed, else None."""
     path = _stamp_path(cwd, config, environ)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bytes(path, what="stamp"))
         if data.get("format") != STAMP_FORMAT or data.get("key") != key:
             return None
         digests = FileDigests(_cache_dir(cwd, environ) / "stat.json")
@@ -116,7 +118,7 @@ def replay(cwd: Path, config: str | None, key: str, environ: Mapping[str, str]) 
             if _listing(Path(directory), recursive=kind == "r") != listing:
                 return None
         return Stamp(str(data["stderr"]), str(data["summary"]), int(data["exit_code"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, MlopsCiError):
         return None
 
 

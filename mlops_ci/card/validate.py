@@ -14,6 +14,7 @@ from mlops_ci.card.frontmatter import split_front_matter
 from mlops_ci.card.schema import GOVERNANCE_KEY, CardMetadata
 from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.findings import Finding, JsonValue, Location, Severity, fingerprint
+from mlops_ci.safepath import read_text
 from mlops_ci.validation import describe_errors
 from mlops_ci.yamlio import YamlDocument, load_yaml
 
@@ -105,10 +106,11 @@ class ValidatedCard:
 def read_card_text(path: Path, shown: str) -> str:
     """The card's text, or an InputError naming it."""
     try:
-        return path.read_text(encoding="utf-8")
+        # Never a FIFO or a device, never more than the cap: the card is pull-request input.
+        return read_text(path, what="model card", position=SourcePosition(shown))
     except FileNotFoundError:
         raise InputError("model card not found; check the path", SourcePosition(shown)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputError(
             f"cannot read the model card ({exc.__class__.__name__}); save it as UTF-8 text",
             SourcePosition(shown),

@@ -64,7 +64,12 @@ class SbomCheck:
                 r for r in ctx.config.scan.requirements if Path(r).name != "pyproject.toml"
             ]
         source = software_source(
-            settings.source, requirements, settings.python, ctx.loaded.resolve, config_position
+            settings.source,
+            requirements,
+            settings.python,
+            ctx.loaded.resolve,
+            config_position,
+            root=ctx.root,
         )
         card, card_path = _card(ctx, model)
         bench = ctx.needs.get("bench")

@@ -26,6 +26,7 @@ from mlops_ci.errors import InputError, SourcePosition, UsageError
 from mlops_ci.policy.engine import evaluate_packs
 from mlops_ci.policy.facts import empty_facts
 from mlops_ci.policy.pack import load_pack
+from mlops_ci.safepath import confine, read_text
 from mlops_ci.validation import describe_errors, did_you_mean
 from mlops_ci.yamlio import load_yaml
 
@@ -72,15 +73,21 @@ def find_test_files(directory: Path) -> list[Path]:
     return files
 
 
-def run_test_file(path: Path, shown: str) -> list[CaseResult]:
-    """Run every case of one test file."""
-    document = load_yaml(path.read_text(encoding="utf-8"), shown)
+def run_test_file(path: Path, shown: str, root: Path | None = None) -> list[CaseResult]:
+    """Run every case of one test file; it and the pack it names stay inside ``root`` (the
+    repository, default the working directory) after following symlinks."""
+    root = root or Path.cwd()
+    real = confine(
+        path, root, what="policy test file", position=SourcePosition(shown), trusted=True
+    )
+    text = read_text(real, what="policy test file", position=SourcePosition(shown))
+    document = load_yaml(text, shown)
     try:
         spec = _TestFile.model_validate(document.data)
     except ValidationError as exc:
         problem = describe_errors(exc, document, _TestFile)[0]
         raise InputError(problem.message, problem.position) from None
-    pack = load_pack(spec.pack, path.parent)
+    pack = load_pack(spec.pack, root, base=path.parent)
     rule_ids = [rule.id for rule in pack.rules]
     results = []
     for index, case in enumerate(spec.cases):

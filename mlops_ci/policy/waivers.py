@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.findings import CheckResult, Finding, Location, Severity, fingerprint
+from mlops_ci.safepath import read_text
 from mlops_ci.validation import describe_errors, did_you_mean
 from mlops_ci.yamlio import load_yaml
 
@@ -87,11 +88,11 @@ class Waiver:
 
 def load_waivers(path: Path, shown: str) -> list[Waiver]:
     """Read a waivers file; a missing file means no waivers."""
-    if not path.exists():
+    if not (path.exists() or path.is_symlink()):
         return []
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path, what="waivers file", position=SourcePosition(shown))
+    except OSError as exc:
         raise InputError(
             f"cannot read the waivers file ({exc.__class__.__name__})", SourcePosition(shown)
         ) from None

@@ -22,6 +22,7 @@ from pathlib import Path
 from mlops_ci.config import Config, LoadedConfig, ModelConfig, apply_environment, find_config
 from mlops_ci.errors import InputError, SourcePosition, UsageError
 from mlops_ci.findings import Report
+from mlops_ci.safepath import read_bytes
 from mlops_ci.signing import paths
 
 
@@ -49,8 +50,11 @@ def load_signing_config(
     environ = os.environ if environ is None else environ
     if environ.get(f"{ENV_PREFIX}CONFIG") or find_config(cwd) is not None:
         return load_config(cwd=cwd, environ=environ)
-    config = Config.model_validate(apply_environment({}, environ))
-    return LoadedConfig(config=config, path=None, root=cwd.resolve())
+    from mlops_ci.config_paths import trusted_values
+
+    data = apply_environment({}, environ)
+    config = Config.model_validate(data)
+    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_values(data))
 
 
 def report_file(loaded: LoadedConfig) -> Path | None:
@@ -61,9 +65,9 @@ def report_file(loaded: LoadedConfig) -> Path | None:
 
 def read_report(path: Path | None, shown: str) -> tuple[Report, bytes] | None:
     """The report at ``path`` and its bytes, or None when there is none; bad JSON is exit 2."""
-    if path is None or not path.is_file():
+    if path is None or not (path.exists() or path.is_symlink()):
         return None
-    data = path.read_bytes()
+    data = read_bytes(path, what="JSON report", position=SourcePosition(shown))
     try:
         return Report.from_dict(json.loads(data)), data
     except (ValueError, KeyError, TypeError) as exc:
