@@ -1,4 +1,4 @@
-# ruff: noqa: PTH100, PTH116, PTH117, PTH118, PTH206
+# ruff: noqa: PTH100, PTH112, PTH114, PTH116, PTH117, PTH118, PTH120, PTH206
 # (string-level path arithmetic on purpose: realpath, normpath and os.open flags)
 """Path confinement: a path a repository file names stays inside the repository.
 
@@ -95,7 +95,21 @@ def confine(
             " the repository; replace the link with the file itself",
             position,
         )
+    if _in_git_dir(real, real_root) or (not trusted and ".git" in Path(text).parts):
+        # .git/ is the runner's, not the pull request's: actions/checkout keeps the job's
+        # token in .git/config (an http extraheader), GitLab its CI_JOB_TOKEN in the remote URL.
+        raise error(
+            f"{what} {_shown(text)!r} points into .git/, which holds the runner's credentials;"
+            " give a file of the repository",
+            position,
+        )
     return Path(real)
+
+
+def _in_git_dir(real: str, real_root: str) -> bool:
+    if not _is_within(real, real_root):
+        return False
+    return ".git" in Path(os.path.relpath(real, real_root)).parts
 
 
 def kind_of(mode: int) -> str:
@@ -207,3 +221,33 @@ def output_path(
     """
     parent = confine(path.parent, root, what=what, position=position, trusted=trusted, error=error)
     return parent / path.name
+
+
+def refuse_escaping_links(
+    top: Path, root: Path, *, what: str, error: type[MlopsCiError] = InputError
+) -> None:
+    """Refuse the first symlink under ``top`` that leads outside ``root`` (or to ``/proc``...).
+
+    For trees handed whole to a tool that follows file links itself (bandit reads
+    ``src/x.py -> /home/runner/.netrc`` and quotes its lines). ``root`` is the repository, or
+    ``top`` itself when ``top`` lies outside it (a flag named it).
+    """
+    real_root = os.path.realpath(root)
+    real_top = os.path.realpath(top)
+    if not _is_within(real_top, real_root):
+        real_root = real_top
+    if not os.path.isdir(top):
+        return
+    for directory, dirnames, filenames in os.walk(top, followlinks=False):
+        for name in (*dirnames, *filenames):
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                continue
+            real = os.path.realpath(path)
+            if _special(real) or not _is_within(real, real_root) or _in_git_dir(real, real_root):
+                shown = os.path.relpath(path, os.path.dirname(os.path.abspath(top)))
+                raise error(
+                    f"{what} {_shown(shown)!r} is a symlink that leads outside the repository;"
+                    " replace the link with the file itself, or remove it",
+                    SourcePosition(shown),
+                )

@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.scrub import excerpt
 
 PathKey = tuple[str | int, ...]
 
@@ -97,12 +98,14 @@ def load_yaml(
             if mark is not None
             else SourcePosition(path, line_offset + 1)
         )
-        raise InputError(f"invalid YAML: {problem}", pos) from None
+        # ``problem`` is the kind of error; ruamel's str(exc) would quote the line with a caret.
+        raise InputError(f"invalid YAML: {excerpt(str(problem))}", pos) from None
     except YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", SourcePosition(path, line_offset + 1)) from None
+        reason = excerpt(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise InputError(f"invalid YAML: {reason}", SourcePosition(path, line_offset + 1)) from None
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
         # ruamel's constructors raise plain exceptions for values like 2026-13-45 or !!int x.
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        reason = excerpt(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         raise InputError(
             f"invalid YAML value: {reason}", SourcePosition(path, line_offset + 1)
         ) from None

@@ -30,6 +30,7 @@ from mlops_ci.checks.onnx_model import onnx_files
 from mlops_ci.config import BenchSettings
 from mlops_ci.errors import UsageError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
+from mlops_ci.safepath import confine
 
 if TYPE_CHECKING:
     from mlops_ci.bench.compare import Decision
@@ -168,7 +169,7 @@ class BenchCheck:
             display=display,
             dims=dict(settings.dims),
             shapes={k: InputShape(tuple(v.shape), v.dtype) for k, v in settings.inputs.items()},
-            npz=ctx.loaded.resolve(settings.npz) if settings.npz else None,
+            npz=_confined(ctx.root, settings.npz, "bench.npz") if settings.npz else None,
             npz_display=settings.npz or "",
             settings=SessionSettings(
                 provider=settings.provider,
@@ -337,5 +338,12 @@ def _ms(value: float) -> str:
 
 
 def results_path_for(root: Path, name: str, configured: str | None) -> Path:
-    """Where the results file of model ``name`` goes."""
-    return (root / (configured or f".mlops-ci/bench/{name}.json")).resolve()
+    """Where the results file of model ``name`` goes (inside the repository, see _confined)."""
+    return _confined(root, configured or f".mlops-ci/bench/{name}.json", "bench.results")
+
+
+def _confined(root: Path, path: str, what: str) -> Path:
+    # The configuration's relative paths were confined when it loaded; an absolute one here
+    # came from a flag of `mlops-ci bench` (the pipeline's), which may lie outside the
+    # repository, but never through a symlink planted inside it.
+    return confine(path, root, what=what, trusted=Path(path).is_absolute())

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from mlops_ci.errors import MlopsCiError
+from mlops_ci.safepath import read_bytes
 from mlops_ci.signing import keyless, oms
 from mlops_ci.signing.errors import VerificationError
 from mlops_ci.signing.policy import Mode, VerificationPolicy
@@ -61,9 +63,10 @@ def inspect_bundle(path: Path, subject: str) -> BundleInfo:
     if not path.is_file():
         raise VerificationError(subject, f"no signature: {path} does not exist")
     try:
-        text = path.read_text(encoding="utf-8")
+        # Capped and FIFO-safe; a link out of the repository was refused with the model path.
+        text = read_bytes(path, what="signature").decode("utf-8")
         data = json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, MlopsCiError):
         raise VerificationError(subject, f"{path} is not a sigstore bundle (JSON)") from None
     if not isinstance(data, dict):
         raise VerificationError(subject, f"{path} is not a sigstore bundle")
