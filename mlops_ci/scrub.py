@@ -23,9 +23,11 @@ REDACTED = "***"
 EXCERPT_CHARS = 80
 
 # Names of environment variables whose values are credentials (GITHUB_TOKEN, CI_JOB_TOKEN,
-# ACTIONS_ID_TOKEN_REQUEST_TOKEN, AWS_SECRET_ACCESS_KEY, CI_REGISTRY_PASSWORD, NPM_AUTH, ...).
+# ACTIONS_ID_TOKEN_REQUEST_TOKEN, AWS_SECRET_ACCESS_KEY, CI_REGISTRY_PASSWORD, NPM_AUTH, ...);
+# KEY and AUTH only as whole words, so PIP_KEYRING_PROVIDER or XAUTHORITY keep their values.
 _SECRET_NAME = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|KEY|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|_PAT$",
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|COOKIE|APIKEY"
+    r"|(^|_)KEY(S)?($|_)|(^|_)AUTH($|_)|_PAT$",
     re.IGNORECASE,
 )
 # Values too short or too common to be a credential; redacting them would shred ordinary text.
@@ -33,12 +35,16 @@ _MIN_SECRET_CHARS = 6
 _NOT_SECRET = {"true", "false", "none", "null", "yes", "no"}
 
 _URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/@\s'\"<>]+@")
-# ``token=…`` in a query string or an option, ``password: …`` in quoted YAML or INI text.
+# ``token=…`` in a query string or an option; ``password: …`` in YAML or INI text. Only '='
+# for most names: prose such as "grant 'permissions: id-token: write'" must survive.
 _PARAMETER = re.compile(
     r"(?i)\b((?:[a-z0-9]+[_-])*(?:token|secret|password|passwd|pwd|api[_-]?key|access[_-]?key"
-    r"|private[_-]?key))(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s&;,'\"<>)]+)"
+    r"|private[_-]?key)(\s*=\s*)|(?:[a-z0-9]+[_-])*(?:password|passwd)(\s*:\s*))"
+    r"(\"[^\"]*\"|'[^']*'|[^\s&;,'\"<>)]+)"
 )
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_BEARER = re.compile(
+    r"(?i)\b(authorization:\s*(?:bearer|basic|token)|bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -48,12 +54,26 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     environ = os.environ if environ is None else environ
     values = {
         value
-        for name, value in environ.items()
-        if _SECRET_NAME.search(name)
+        for name in _secret_names(frozenset(environ))
+        if (value := environ.get(name, ""))
         and len(value) >= _MIN_SECRET_CHARS
         and value.lower() not in _NOT_SECRET
     }
     return sorted(values, key=len, reverse=True)
+
+
+_NAMES_CACHE: dict[frozenset[str], tuple[str, ...]] = {}
+
+
+def _secret_names(names: frozenset[str]) -> tuple[str, ...]:
+    # Every message and finding is scrubbed: match the names once per set of variables.
+    found = _NAMES_CACHE.get(names)
+    if found is None:
+        if len(_NAMES_CACHE) > 32:
+            _NAMES_CACHE.clear()
+        found = tuple(name for name in names if _SECRET_NAME.search(name))
+        _NAMES_CACHE[names] = found
+    return found
 
 
 def scrub(text: str, environ: Mapping[str, str] | None = None) -> str:
@@ -70,10 +90,10 @@ def scrub(text: str, environ: Mapping[str, str] | None = None) -> str:
 
 
 def _redact_parameter(match: re.Match[str]) -> str:
-    value = match.group(3)
-    if value == REDACTED or value.strip("'\"") in ("", REDACTED):
+    value = match.group(4)
+    if value.strip("'\"") in ("", REDACTED):
         return match.group(0)
-    return f"{match.group(1)}{match.group(2)}{REDACTED}"
+    return f"{match.group(1)}{REDACTED}"
 
 
 def scrub_line(text: str, environ: Mapping[str, str] | None = None) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from mlops_ci.config import Config, LoadedConfig, ModelConfig, apply_environment, find_config
 from mlops_ci.errors import InputError, SourcePosition, UsageError
 from mlops_ci.findings import Report
-from mlops_ci.safepath import read_bytes
+from mlops_ci.safepath import confine, output_path, read_bytes
 from mlops_ci.signing import paths
 
 
@@ -111,7 +111,9 @@ def select_targets(
         found = loaded.config.model(model)
         chosen = [(found, loaded.resolve(found.path))]
     elif path is not None:
-        resolved = path.resolve()
+        # The pipeline's own argument, but a link planted in the repository cannot take it (and
+        # the .sig written beside it) outside.
+        resolved = confine(path.absolute(), loaded.root, what="model path", trusted=True)
         match = next((m for m in loaded.config.models if loaded.resolve(m.path) == resolved), None)
         chosen = [(match, resolved)]
     else:
@@ -122,7 +124,11 @@ def select_targets(
         raise UsageError("--signature needs a single model: add --model NAME or a PATH")
     targets = []
     for config, model_path in chosen:
-        sig = signature.resolve() if signature else paths.signature_path(model_path)
+        sig = (
+            output_path(signature.absolute(), loaded.root, what="--signature")
+            if signature
+            else paths.signature_path(model_path)
+        )
         targets.append(
             Target(
                 name=config.name if config else model_path.name,

@@ -485,4 +485,57 @@ CASES = [
         2,
         SYMLINK,
     ),
+    Case(
+        "leak-cli-comment-body-proc",
+        "cli",
+        _link("reports/comment.md", "/proc/self/environ"),
+        ("ci", "comment", "reports/comment.md", "--forge", "github", "--pr", "1"),
+        2,
+        SPECIAL,
+    ),
+    Case(
+        "leak-cli-comment-body-outside",
+        "cli",
+        _link("reports/comment.md", "../../outside/secret.txt"),
+        ("ci", "comment", "reports/comment.md", "--forge", "github", "--pr", "1"),
+        2,
+        SYMLINK,
+    ),
+    Case(
+        "leak-cli-outputs-report-link",
+        "cli",
+        _link("reports/other.json", "../../outside/secret.txt"),
+        ("ci", "outputs", "reports/other.json"),
+        2,
+        SYMLINK,
+    ),
+    Case(
+        "leak-cli-sign-path-link",
+        "cli",
+        _all(
+            lambda repo, outside: shutil.copy(
+                repo / "models" / "fraud-detector" / "model.onnx", outside / "model.onnx"
+            ),
+            _link("models/other.onnx", "../../outside/model.onnx"),
+        ),
+        ("sign", "models/other.onnx"),
+        2,
+        SYMLINK,
+    ),
+    Case(
+        "leak-cli-signature-through-link",
+        "cli",
+        _link("sigs", "../outside"),
+        ("sign", "--model", "fraud-detector", "--signature", "sigs/model.sig"),
+        2,
+        SYMLINK,
+    ),
+    Case(
+        "leak-cli-sbom-diff-fifo",
+        "cli",
+        _fifo("old.cdx.json"),
+        ("sbom", "diff", "old.cdx.json", ".mlops-ci/sbom/fraud-detector.cdx.json"),
+        2,
+        "FIFO",
+    ),
 ]
