@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from mlops_ci.config_paths import check_config_paths, trusted_values
+from mlops_ci.config_paths import check_config_paths, trusted_pairs
 from mlops_ci.config_sections import (
     PRE_PUSH_CHECKS,
     AuthorConfig,
@@ -118,8 +118,10 @@ class LoadedConfig:
     path: Path | None
     root: Path
     document: YamlDocument | None = None
-    # Path values given by flags or MLOPS_CI_* variables: the pipeline's, so they may lie outside.
-    trusted: frozenset[str] = frozenset()
+    # (key, value) pairs of paths given by flags or MLOPS_CI_* variables ("signing.key", "/x"):
+    # the pipeline's, so they may lie outside. Keyed, so the same string written for another
+    # key (card: /runner/tmp/key.pem) or read from a report stays untrusted.
+    trusted: frozenset[tuple[str, str]] = frozenset()
 
     def where(self, *loc: str | int) -> SourcePosition:
         """The position of a configuration key, for error messages (the file when unknown)."""
@@ -145,17 +147,25 @@ class LoadedConfig:
         except ConfigError as exc:
             raise ConfigError(exc.message, self.where("models")) from None
 
-    def resolve(self, relative: str) -> Path:
+    def resolve(self, relative: str, key: str | None = None) -> Path:
         """A path from the configuration, resolved against the repository root (symlinks
-        followed); ConfigError when it leaves the repository (see :mod:`mlops_ci.safepath`)."""
+        followed); ConfigError when it leaves the repository (see :mod:`mlops_ci.safepath`).
+
+        ``key`` names the setting (``signing.key``): a value a flag or a variable gave for that
+        very key may lie outside the repository.
+        """
         return confine(
             relative,
             self.root,
             what="the configured path",
             position=SourcePosition(self.display(self.path) if self.path else CONFIG_FILENAME),
-            trusted=relative in self.trusted,
+            trusted=self.is_trusted(key, relative),
             error=ConfigError,
         )
+
+    def is_trusted(self, key: str | None, value: str) -> bool:
+        """Whether the pipeline (a flag or an ``MLOPS_CI_*`` variable) gave ``value`` for ``key``."""
+        return key is not None and (key, value) in self.trusted
 
     def display(self, path: Path) -> str:
         """A path as users should read it: relative to the root when inside it."""
@@ -228,7 +238,7 @@ def load_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, document) from None
-    trusted = trusted_values(apply_environment({}, environ), dict(overrides or {}))
+    trusted = trusted_pairs(apply_environment({}, environ), dict(overrides or {}))
     loaded = LoadedConfig(
         config=config,
         path=path,
@@ -255,7 +265,7 @@ def default_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, YamlDocument("environment", data, {}, {})) from None
-    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_values(data))
+    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_pairs(data))
 
 
 def _read_document(path: Path) -> YamlDocument:

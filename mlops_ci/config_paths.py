@@ -103,7 +103,7 @@ def _looks_like_path(spec: str) -> bool:
 def check_config_paths(loaded: LoadedConfig) -> None:
     """Refuse the first configured path that leaves the repository (ConfigError at its key)."""
     for loc, value in configured_paths(loaded.config):
-        if value in loaded.trusted:
+        if loaded.is_trusted(dotted(loc), value):
             continue
         confine(
             value,
@@ -120,23 +120,29 @@ def _format(loc: PathKey) -> str:
     return format_path(loc)
 
 
-def trusted_values(*sources: Any) -> frozenset[str]:
-    """Every string inside ``sources`` (values given by flags or ``MLOPS_CI_*`` variables)."""
-    found: set[str] = set()
+def dotted(loc: PathKey) -> str:
+    """A key path without list indices: ``("models", 0, "card")`` is ``models.card``."""
+    return ".".join(str(part) for part in loc if not isinstance(part, int))
 
-    def walk(value: Any) -> None:
+
+def trusted_pairs(*sources: Any) -> frozenset[tuple[str, str]]:
+    """``(dotted key, value)`` for every string in ``sources`` (data given by flags or
+    ``MLOPS_CI_*`` variables, shaped like the configuration)."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(value: Any, loc: tuple[str, ...]) -> None:
         if isinstance(value, str):
-            found.add(value)
+            found.add((".".join(loc), value))
         elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
+            for key, item in value.items():
+                walk(item, (*loc, str(key)))
         elif isinstance(value, list | tuple):
             for item in value:
-                walk(item)
+                walk(item, loc)
 
     for source in sources:
-        walk(source)
+        walk(source, ())
     return frozenset(found)
 
 
-__all__ = ["ConfigError", "check_config_paths", "configured_paths", "trusted_values"]
+__all__ = ["ConfigError", "check_config_paths", "configured_paths", "dotted", "trusted_pairs"]

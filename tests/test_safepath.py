@@ -222,3 +222,35 @@ def test_the_cli_streams_are_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sink.getvalue() == f"token {REDACTED}\n"
     with pytest.raises(AttributeError):
         stream.buffer  # noqa: B018  (no binary side door)
+
+
+def test_trust_is_keyed_a_pipeline_path_does_not_open_other_keys(tree: tuple[Path, Path]) -> None:
+    """MLOPS_CI_SIGNING_KEY_FILE may point outside; the same string as a card is still refused."""
+    from mlops_ci.config import load_config
+
+    repo, outside = tree
+    key = str(outside / "secret.txt")
+    environ = {"MLOPS_CI_SIGNING_KEY_FILE": key}
+    (repo / "mlops-ci.yaml").write_text("version: 1\n")
+    loaded = load_config(cwd=repo, environ=environ)
+    assert loaded.resolve(key, "signing.key") == Path(key).resolve()
+    with pytest.raises(ConfigError, match="absolute path"):
+        loaded.resolve(key, "models.card")
+    with pytest.raises(ConfigError, match="absolute path"):
+        loaded.resolve(key)
+    (repo / "mlops-ci.yaml").write_text(
+        f"version: 1\nmodels:\n  - {{name: m, path: m.onnx, card: {key}}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(cwd=repo, environ=environ)
+    assert "mlops-ci.yaml:3:" in str(caught.value) and "models[0].card" in str(caught.value)
+
+
+def test_a_config_path_out_names_its_key_and_line(tree: tuple[Path, Path]) -> None:
+    from mlops_ci.config import load_config
+
+    repo, _ = tree
+    (repo / "mlops-ci.yaml").write_text("version: 1\nscan:\n  vuln_db: ../outside\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(cwd=repo, environ={})
+    assert str(caught.value).startswith("mlops-ci.yaml:3:3: 'scan.vuln_db' '../outside' leads")

@@ -146,7 +146,7 @@ class BenchCheck:
                 " to benchmark it",
             )
         settings = effective_settings(model.bench, requested or {}, os.environ)
-        target = ctx.loaded.resolve(model.path)
+        target = ctx.loaded.resolve(model.path, "models.path")  # `bench PATH` gives its own
         files = onnx_files(target) if target.is_dir() else [target]
         if not files:
             return skipped(ctx, self.name, f"no .onnx file under {ctx.display(target)}")

@@ -63,7 +63,9 @@ def select_model(target: str, cwd: Path, config: Path | None) -> tuple[LoadedCon
     config_model = base.model_copy(update={"models": [model]})
     root = loaded.root if loaded is not None else cwd
     # The path came from the command line (the pipeline's): trusted, it may lie anywhere.
-    trusted = (loaded.trusted if loaded is not None else frozenset()) | {model.path}
+    trusted = (loaded.trusted if loaded is not None else frozenset()) | {
+        ("models.path", model.path)
+    }
     return LoadedConfig(config_model, loaded.path if loaded else None, root, trusted=trusted), model
 
 

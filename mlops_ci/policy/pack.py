@@ -101,17 +101,22 @@ def shipped_pack_names() -> list[str]:
     )
 
 
-def pack_file(reference: str, root: Path, base: Path | None = None) -> Path:
+def pack_file(
+    reference: str, root: Path, base: Path | None = None, *, trusted: bool = False
+) -> Path:
     """The file a pack reference reads: a shipped pack's YAML, or the path given, which must
-    stay inside the repository ``root`` (relative to ``base``, default ``root``)."""
+    stay inside the repository ``root`` (relative to ``base``, default ``root``) unless the
+    pipeline gave it (``trusted``: ``MLOPS_CI_POLICIES``)."""
     if "/" not in reference and not reference.endswith((".yaml", ".yml")):
         return Path(str(resource_dir("policies").joinpath(f"{reference}.yaml")))
-    return confine(reference, root, what="policy pack", base=base)
+    return confine(reference, root, what="policy pack", base=base, trusted=trusted)
 
 
-def load_pack(reference: str, root: Path, base: Path | None = None) -> PolicyPack:
+def load_pack(
+    reference: str, root: Path, base: Path | None = None, *, trusted: bool = False
+) -> PolicyPack:
     """Load a pack by shipped name (``baseline``) or by path (relative to ``base``, default
-    ``root``; it must stay inside the repository ``root``)."""
+    ``root``; it must stay inside the repository ``root`` unless ``trusted``)."""
     if "/" not in reference and not reference.endswith((".yaml", ".yml")):
         names = shipped_pack_names()
         if reference not in names:
@@ -121,7 +126,7 @@ def load_pack(reference: str, root: Path, base: Path | None = None) -> PolicyPac
             )
         text = resource_dir("policies").joinpath(f"{reference}.yaml").read_text(encoding="utf-8")
         return load_pack_text(text, f"policies/{reference}.yaml")
-    path = pack_file(reference, root, base)
+    path = pack_file(reference, root, base, trusted=trusted)
     try:
         text = read_text(path, what="policy pack", position=SourcePosition(reference))
     except OSError as exc:

@@ -50,11 +50,11 @@ def load_signing_config(
     environ = os.environ if environ is None else environ
     if environ.get(f"{ENV_PREFIX}CONFIG") or find_config(cwd) is not None:
         return load_config(cwd=cwd, environ=environ)
-    from mlops_ci.config_paths import trusted_values
+    from mlops_ci.config_paths import trusted_pairs
 
     data = apply_environment({}, environ)
     config = Config.model_validate(data)
-    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_values(data))
+    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_pairs(data))
 
 
 def report_file(loaded: LoadedConfig) -> Path | None:
