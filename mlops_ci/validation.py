@@ -77,7 +77,7 @@ def _describe(
         hint = did_you_mean(key, known_keys(root, inner[:-1]))
         where = format_path(loc[:-1]) if loc[:-1] else "top level"
         position = document.position(loc, prefer_key=True)
-        return FieldProblem(kind, loc, position, f"{where}: unknown key {key!r}{hint}")
+        return FieldProblem(kind, loc, position, f"{where}: unknown key {excerpt(key, 40)!r}{hint}")
     if kind == "missing":
         where = format_path(loc[:-1]) or "top level"
         position = document.position(loc[:-1])

@@ -254,3 +254,13 @@ def test_a_config_path_out_names_its_key_and_line(tree: tuple[Path, Path]) -> No
     with pytest.raises(ConfigError) as caught:
         load_config(cwd=repo, environ={})
     assert str(caught.value).startswith("mlops-ci.yaml:3:3: 'scan.vuln_db' '../outside' leads")
+
+
+def test_init_writes_nothing_through_a_linked_directory(
+    tree: tuple[Path, Path], cli: Callable[..., CliResult]
+) -> None:
+    repo, outside = tree
+    (repo / ".github").symlink_to(outside)
+    result = cli("init", str(repo))
+    assert result.exit_code == 2 and "symlink" in result.stderr
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
