@@ -116,6 +116,14 @@ def _all(*steps: Setup) -> Setup:
     return setup
 
 
+def _outside_package(repo: Path, outside: Path) -> None:
+    """A local package outside the repository whose metadata holds a marker."""
+    (outside / "pkg").mkdir()
+    (outside / "pkg" / "pyproject.toml").write_text(
+        f'[project]\nname = "{MARKER}-pkg"\nversion = "1"\n', encoding="utf-8"
+    )
+
+
 def _outside_models(repo: Path, outside: Path) -> None:
     """The model directory moved outside, a symlink left in its place: signing would write
     ``model.onnx.sig`` through it, outside the repository."""
@@ -538,4 +546,15 @@ CASES = [
         2,
         "FIFO",
     ),
+    Case(
+        "leak-req-sbom-editable-outside",
+        "requirements",
+        _all(
+            _outside_package,
+            _append("requirements.txt", "-e ../outside/pkg", "./../outside/pkg"),
+        ),
+        SBOM,
+        0,
+    ),
+    _req("editable-outside", ("-e ../outside/pkg",), 1, None, _outside_package),
 ]
