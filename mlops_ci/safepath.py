@@ -23,6 +23,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from mlops_ci.errors import InputError, MlopsCiError, SourcePosition
 
@@ -154,6 +155,27 @@ def require_regular(
             position,
         )
     return info
+
+
+def open_regular(
+    path: Path,
+    *,
+    what: str,
+    position: SourcePosition | None = None,
+    error: type[MlopsCiError] = InputError,
+) -> BinaryIO:
+    """``path`` opened for reading only if it is a regular file (no size cap: for hashing
+    models), never blocking on a FIFO: opened with ``O_NONBLOCK``, then checked with ``fstat``."""
+    real = os.path.realpath(path)
+    if _special(real):
+        raise error(f"{what} leads to a special file system; give a regular file", position)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    handle = os.fdopen(fd, "rb")
+    mode = os.fstat(handle.fileno()).st_mode
+    if not stat.S_ISREG(mode):
+        handle.close()
+        raise error(f"cannot read the {what}: it is {kind_of(mode)}, not a regular file", position)
+    return handle
 
 
 def read_bytes(

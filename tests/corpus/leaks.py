@@ -557,4 +557,19 @@ CASES = [
         0,
     ),
     _req("editable-outside", ("-e ../outside/pkg",), 1, None, _outside_package),
+    _path("model-fifo-sbom", _fifo("models/fraud-detector/model.onnx"), SBOM, 2, "FIFO"),
+    _path(
+        "model-fifo-bench",
+        _fifo("models/fraud-detector/model.onnx"),
+        ("check", "--offline", "--only", "bench"),
+        2,
+        None,
+    ),
+    _path(
+        "model-dev-zero",
+        _link("models/fraud-detector/model.onnx", "/dev/zero"),
+        ("sign",),
+        2,
+        SPECIAL,
+    ),
 ]
