@@ -96,7 +96,7 @@ def confine(
             " the repository; replace the link with the file itself",
             position,
         )
-    if _in_git_dir(real, real_root) or (not trusted and ".git" in Path(text).parts):
+    if _in_git_dir(real, real_root) or (not trusted and _has_git_part(text)):
         # .git/ is the runner's, not the pull request's: actions/checkout keeps the job's
         # token in .git/config (an http extraheader), GitLab its CI_JOB_TOKEN in the remote URL.
         raise error(
@@ -110,7 +110,12 @@ def confine(
 def _in_git_dir(real: str, real_root: str) -> bool:
     if not _is_within(real, real_root):
         return False
-    return ".git" in Path(os.path.relpath(real, real_root)).parts
+    return _has_git_part(os.path.relpath(real, real_root))
+
+
+def _has_git_part(path: str) -> bool:
+    # Case-insensitive: on macOS and Windows runners '.GIT/config' is the same file.
+    return any(part.lower() == ".git" for part in Path(path).parts)
 
 
 def kind_of(mode: int) -> str:

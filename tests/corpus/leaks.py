@@ -572,4 +572,21 @@ CASES = [
         2,
         SPECIAL,
     ),
+    Case(
+        "leak-cli-config-etc-passwd",
+        "cli",
+        _nothing,
+        ("check", "--config", "/etc/passwd"),
+        2,
+        "must be a mapping",
+    ),
+    Case(
+        "leak-path-git-dir-uppercase",
+        "path",
+        _all(_git_credentials, _config("policies: [baseline]", "policies: [.GIT/config]")),
+        POLICY,
+        2,
+        GIT_DIR,
+        reports=True,
+    ),
 ]
