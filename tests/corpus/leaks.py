@@ -589,4 +589,11 @@ CASES = [
         GIT_DIR,
         reports=True,
     ),
+    _path(
+        "vuln-db-record-link",
+        _link("vuln-db/requests/PYSEC-LEAK.json", "/proc/self/environ"),
+        DEPS,
+        2,
+        SYMLINK,
+    ),
 ]
