@@ -77,6 +77,19 @@ def _pack_outside(repo: Path, outside: Path) -> None:
     _age(config)
 
 
+def _absolute_pack(repo: Path, outside: Path) -> None:
+    """``policies: [/etc/passwd]``, with a file that holds a marker."""
+    config = repo / "mlops-ci.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("policies: [baseline]", f"policies: [{outside}/secret.txt]"))
+    _age(config)
+
+
+def _database_links(repo: Path, outside: Path) -> None:
+    (repo / "vuln-db" / "requests" / "PYSEC-0000-1.json").symlink_to("/proc/self/environ")
+    (repo / "src" / "environ.py").symlink_to("/proc/self/environ")
+
+
 def _card_and_state_links(repo: Path, outside: Path) -> None:
     _relink(repo / "models" / "fraud-detector" / "README.md", outside / "secret.txt")
     _relink(repo / "deploy" / "staging.yaml", outside / "secret.txt")
@@ -115,6 +128,8 @@ HOSTILE: dict[str, Hostile] = {
     "requirements-links": _requirements_links,
     "url-credentials": _url_credentials,
     "pack-outside": _pack_outside,
+    "absolute-pack": _absolute_pack,
+    "database-and-source-links": _database_links,
     "card-state-waiver-links": _card_and_state_links,
     "git-credentials": _git_credentials,
     "models-outside": _models_outside,
