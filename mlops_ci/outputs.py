@@ -11,7 +11,7 @@ from mlops_ci.findings import Report
 from mlops_ci.formats import FORMATS, render
 from mlops_ci.fsutil import atomic_write
 from mlops_ci.safepath import output_path
-from mlops_ci.scrub import scrub
+from mlops_ci.scrub import scrub_document
 from mlops_ci.validation import did_you_mean
 
 
@@ -56,7 +56,7 @@ def deliver(report: Report, specs: Sequence[OutputSpec]) -> list[str]:
     """
     to_stdout = []
     for spec in specs:
-        text = scrub(render(spec.format, report))
+        text = scrub_document(render(spec.format, report))
         if spec.path is None:
             to_stdout.append(text)
         else:

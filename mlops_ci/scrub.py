@@ -14,6 +14,7 @@ excerpt (:func:`excerpt`). Every text that leaves mlops-ci passes :func:`scrub` 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -40,7 +41,7 @@ _URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/@\s'\"<>]+@")
 _PARAMETER = re.compile(
     r"(?i)\b((?:[a-z0-9]+[_-])*(?:token|secret|password|passwd|pwd|api[_-]?key|access[_-]?key"
     r"|private[_-]?key)(\s*=\s*)|(?:[a-z0-9]+[_-])*(?:password|passwd)(\s*:\s*))"
-    r"(\"[^\"]*\"|'[^']*'|[^\s&;,'\"<>)]+)"
+    r"(\"[^\"]*\"|'[^']*'|[^\s&;,'\"<>)\\]+)"
 )
 _BEARER = re.compile(
     r"(?i)\b(authorization:\s*(?:bearer|basic|token)|bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
@@ -58,6 +59,7 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
         if (value := environ.get(name, ""))
         and len(value) >= _MIN_SECRET_CHARS
         and value.lower() not in _NOT_SECRET
+        and not value.isdigit()  # a bare number would also match JSON numbers and line counts
     }
     return sorted(values, key=len, reverse=True)
 
@@ -158,3 +160,35 @@ def subprocess_environ(environ: Mapping[str, str] | None = None) -> dict[str, st
     the variable gone, nothing can copy its value into an SBOM or an error message."""
     environ = os.environ if environ is None else environ
     return {name: value for name, value in environ.items() if not _SECRET_NAME.search(name)}
+
+
+def scrub_document(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """:func:`scrub` for a whole report or SBOM; a JSON document stays valid JSON.
+
+    Redacting text can, in contrived cases (a secret value that matches inside a ``\\uXXXX``
+    escape), break a JSON document; then every string of the parsed document is scrubbed
+    instead and the document is written again.
+    """
+    scrubbed = scrub(text, environ)
+    if scrubbed == text or text[:1] not in "{[":
+        return scrubbed
+    try:
+        json.loads(scrubbed)
+        return scrubbed
+    except ValueError:
+        pass
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return scrubbed
+    return json.dumps(_scrub_strings(data, environ), indent=2) + "\n"
+
+
+def _scrub_strings(value: Any, environ: Mapping[str, str] | None) -> Any:
+    if isinstance(value, str):
+        return scrub(value, environ)
+    if isinstance(value, list):
+        return [_scrub_strings(item, environ) for item in value]
+    if isinstance(value, dict):
+        return {scrub(str(k), environ): _scrub_strings(v, environ) for k, v in value.items()}
+    return value

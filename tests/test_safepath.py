@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlops_ci.errors import ConfigError, InputError, MlopsCiError
 from mlops_ci.findings import Finding, Severity
@@ -264,3 +266,54 @@ def test_init_writes_nothing_through_a_linked_directory(
     result = cli("init", str(repo))
     assert result.exit_code == 2 and "symlink" in result.stderr
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+def test_scrubbing_a_json_report_keeps_it_json() -> None:
+    """Report files are scrubbed whole: the result must still parse."""
+    import json
+
+    environ = {"GITHUB_TOKEN": "ghs_abcdef123456", "SECRET_PIN": "123456"}
+    document = {
+        "message": 'password: "hunter2" and token=ghs_abcdef123456 at https://u:p@h/x',
+        "path": "C:\\\\dir\\\\password=x",
+        "count": 123456,
+        "url": "https://user:ghs_abcdef123456@host/",
+    }
+    text = scrub(json.dumps(document), environ)
+    parsed = json.loads(text)
+    assert parsed["count"] == 123456
+    assert "ghs_abcdef123456" not in text and "u:p@" not in text
+
+
+def test_a_json_document_stays_json_even_when_a_secret_sits_in_an_escape() -> None:
+    import json
+
+    from mlops_ci.scrub import scrub_document
+
+    environ = {"ODD_TOKEN": "u00e9abcdef"}
+    text = json.dumps({"name": "caf\u00e9abcdef", "n": 1})
+    assert "\\u00e9abcdef" in text
+    parsed = json.loads(scrub_document(text, environ))
+    assert parsed["n"] == 1
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_json_values, secret=st.text(min_size=6, max_size=20))
+def test_scrubbed_json_always_parses_and_holds_no_secret(document: object, secret: str) -> None:
+    """Whatever the document and whatever the secret value, the result is JSON."""
+    import json
+
+    from mlops_ci.scrub import scrub_document
+
+    text = json.dumps({"doc": document, "leak": f"https://u:{secret}@h/ {secret}"}, indent=2)
+    out = scrub_document(text, {"CI_JOB_TOKEN": secret})
+    json.loads(out)
