@@ -596,4 +596,12 @@ CASES = [
         2,
         SYMLINK,
     ),
+    Case(
+        "leak-req-sbom-url-credentials-malformed",
+        "requirements",
+        _append("requirements.txt", f"pkg @ https://u:{MARKER}-url@host/p.whl ; os_name <<< 'x'"),
+        SBOM,
+        2,
+        "invalid requirement",
+    ),
 ]
