@@ -32,6 +32,7 @@ OUTSIDE = "leads outside the repository"
 SYMLINK = "is a symlink"
 SPECIAL = "special file system"
 GIT_DIR = "points into .git/"
+NOT_REGULAR = "not a regular file"
 
 
 def _aged(path: Path) -> None:
@@ -170,8 +171,8 @@ CASES = [
     _req("r-symlink-dir", ("-r d/secret.txt",), 2, SYMLINK, _link("d", "../outside")),
     _req("r-symlink-proc", ("-r env.txt",), 2, SPECIAL, _link("env.txt", "/proc/self/environ")),
     _req("r-symlink-dir-proc", ("-r p/environ",), 2, SPECIAL, _link("p", "/proc/self")),
-    _req("r-fifo", ("-r pipe.txt",), 2, "FIFO", _fifo("pipe.txt")),
-    _req("c-fifo", ("-c pipe.txt",), 2, "FIFO", _fifo("pipe.txt")),
+    _req("r-fifo", ("-r pipe.txt",), 2, NOT_REGULAR, _fifo("pipe.txt")),
+    _req("c-fifo", ("-c pipe.txt",), 2, NOT_REGULAR, _fifo("pipe.txt")),
     _req(
         "nested-chain",
         ("-r reqs/a.txt",),
@@ -410,7 +411,7 @@ CASES = [
         2,
         SYMLINK,
     ),
-    Case("leak-config-fifo", "config", _fifo("mlops-ci.yaml"), CARD, 2, "FIFO"),
+    Case("leak-config-fifo", "config", _fifo("mlops-ci.yaml"), CARD, 2, NOT_REGULAR),
     Case(
         "leak-config-pyproject-environ",
         "config",
@@ -544,7 +545,7 @@ CASES = [
         _fifo("old.cdx.json"),
         ("sbom", "diff", "old.cdx.json", ".mlops-ci/sbom/fraud-detector.cdx.json"),
         2,
-        "FIFO",
+        NOT_REGULAR,
     ),
     Case(
         "leak-req-sbom-editable-outside",
@@ -557,7 +558,7 @@ CASES = [
         0,
     ),
     _req("editable-outside", ("-e ../outside/pkg",), 1, None, _outside_package),
-    _path("model-fifo-sbom", _fifo("models/fraud-detector/model.onnx"), SBOM, 2, "FIFO"),
+    _path("model-fifo-sbom", _fifo("models/fraud-detector/model.onnx"), SBOM, 2, NOT_REGULAR),
     _path(
         "model-fifo-bench",
         _fifo("models/fraud-detector/model.onnx"),
