@@ -41,11 +41,12 @@ from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, JsonValue
 from mlops_ci.fsutil import atomic_write
 from mlops_ci.safepath import confine, read_bytes
+from mlops_ci.sealed import seal, unseal
 
 if TYPE_CHECKING:  # the pre-push fast path imports this module without pydantic
     from mlops_ci.config import LoadedConfig
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: entries sealed (mlops_ci.sealed)
 CACHE_DIRNAME = ".mlops-ci/cache"
 _RACY_NS = 2_000_000_000  # FAT's 2 s mtime granularity is the coarsest in use
 MAX_ENTRIES = 4096
@@ -219,8 +220,9 @@ class ResultCache:
     def get(self, key: str) -> CheckResult | None:
         """The stored result for ``key``, or None (a corrupt entry counts as a miss)."""
         try:
-            data = json.loads(read_bytes(self._entry(key), what="cache entry"))
-            found = CheckResult.from_dict(data)
+            # Only an entry this machine sealed: a pull request can commit cache files too.
+            data = unseal(read_bytes(self._entry(key), what="cache entry"))
+            found = None if data is None else CheckResult.from_dict(data)
         except (OSError, ValueError, KeyError, TypeError, MlopsCiError):
             found = None
         with self._lock:
@@ -234,8 +236,11 @@ class ResultCache:
         """Store ``result`` under ``key``; errored results are never stored."""
         if result.status == "errored":
             return
+        sealed = seal(result.to_dict())
+        if sealed is None:  # no key outside the repository: nothing could be trusted later
+            return
         with contextlib.suppress(OSError):  # a read-only checkout just gets no caching
-            atomic_write(self._entry(key), json.dumps(result.to_dict(), sort_keys=True))
+            atomic_write(self._entry(key), sealed)
 
     def close(self, max_entries: int = MAX_ENTRIES) -> None:
         """Save the digest memo; drop the oldest results beyond ``max_entries``."""

@@ -31,6 +31,7 @@ from mlops_ci.cache import CACHE_DIRNAME, FileDigests, code_fingerprint
 from mlops_ci.errors import MlopsCiError
 from mlops_ci.fsutil import atomic_write
 from mlops_ci.safepath import read_bytes
+from mlops_ci.sealed import seal, unseal
 
 STAMP_FORMAT = 1
 
@@ -106,7 +107,9 @@ def replay(cwd: Path, config: str | None, key: str, environ: Mapping[str, str]) 
     """The stamp of the last run when nothing it depends on changed, else None."""
     path = _stamp_path(cwd, config, environ)
     try:
-        data = json.loads(read_bytes(path, what="stamp"))
+        data = unseal(read_bytes(path, what="stamp"))  # a committed stamp is not ours
+        if not isinstance(data, dict):
+            return None
         if data.get("format") != STAMP_FORMAT or data.get("key") != key:
             return None
         digests = FileDigests(_cache_dir(cwd, environ) / "stat.json")
@@ -145,8 +148,11 @@ def record(
         "exit_code": stamp.exit_code,
     }
     path = _stamp_path(cwd, config, environ)
+    sealed = seal(data)
+    if sealed is None:  # no key outside the repository: the next run checks again
+        return
     try:
-        atomic_write(path, json.dumps(data, sort_keys=True))
+        atomic_write(path, sealed)
         digests.save()
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
