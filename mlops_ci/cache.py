@@ -33,16 +33,20 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from mlops_ci import __version__
+from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, JsonValue
 from mlops_ci.fsutil import atomic_write
+from mlops_ci.safepath import confine, read_bytes
+from mlops_ci.sealed import seal, unseal
 
 if TYPE_CHECKING:  # the pre-push fast path imports this module without pydantic
     from mlops_ci.config import LoadedConfig
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: entries sealed (mlops_ci.sealed)
 CACHE_DIRNAME = ".mlops-ci/cache"
 _RACY_NS = 2_000_000_000  # FAT's 2 s mtime granularity is the coarsest in use
 MAX_ENTRIES = 4096
@@ -96,9 +100,9 @@ class FileDigests:
         self._lock = threading.Lock()
         self._changed = False
         try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
+            loaded = json.loads(read_bytes(path, what="stat memo"))
             self._entries: dict[str, list[Any]] = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, MlopsCiError):
             self._entries = {}
 
     def digest(self, path: Path) -> str:
@@ -118,6 +122,8 @@ class FileDigests:
             return "missing"
         except OSError:
             return "unreadable"
+        if not S_ISREG(stat.st_mode):  # a FIFO would block open() forever; a device never ends
+            return f"special:{stat.st_mode:o}"
         signature = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
         name = str(path)
         with self._lock:
@@ -126,7 +132,7 @@ class FileDigests:
             return str(entry[5])
         hashed_at = time.time_ns()
         try:
-            with path.open("rb") as handle:
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
                 value = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
         except OSError:
             return "unreadable"
@@ -214,9 +220,10 @@ class ResultCache:
     def get(self, key: str) -> CheckResult | None:
         """The stored result for ``key``, or None (a corrupt entry counts as a miss)."""
         try:
-            data = json.loads(self._entry(key).read_text(encoding="utf-8"))
-            found = CheckResult.from_dict(data)
-        except (OSError, ValueError, KeyError, TypeError):
+            # Only an entry this machine sealed: a pull request can commit cache files too.
+            data = unseal(read_bytes(self._entry(key), what="cache entry"))
+            found = None if data is None else CheckResult.from_dict(data)
+        except (OSError, ValueError, KeyError, TypeError, MlopsCiError):
             found = None
         with self._lock:
             if found is None:
@@ -229,8 +236,11 @@ class ResultCache:
         """Store ``result`` under ``key``; errored results are never stored."""
         if result.status == "errored":
             return
+        sealed = seal(result.to_dict())
+        if sealed is None:  # no key outside the repository: nothing could be trusted later
+            return
         with contextlib.suppress(OSError):  # a read-only checkout just gets no caching
-            atomic_write(self._entry(key), json.dumps(result.to_dict(), sort_keys=True))
+            atomic_write(self._entry(key), sealed)
 
     def close(self, max_entries: int = MAX_ENTRIES) -> None:
         """Save the digest memo; drop the oldest results beyond ``max_entries``."""
@@ -266,7 +276,13 @@ def open_cache(loaded: LoadedConfig, environ: Mapping[str, str]) -> ResultCache:
     what is applied to results after the cache (``fail_on``, ``waivers``) or only chooses checks
     (``hook``).
     """
-    directory = Path(environ.get("MLOPS_CI_CACHE_DIR") or loaded.root / CACHE_DIRNAME)
+    configured = environ.get("MLOPS_CI_CACHE_DIR")
+    # The default lies in the repository, where a planted symlink could carry writes outside.
+    directory = (
+        Path(configured)
+        if configured
+        else confine(CACHE_DIRNAME, loaded.root, what="cache directory")
+    )
     material = loaded.config.model_dump(mode="json", exclude=_APPLIED_AFTER)
     return ResultCache(directory, loaded.root, material)
 

@@ -206,13 +206,32 @@ _register_command_groups()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and map every outcome to an exit code."""
+    """Entry point: run the CLI and map every outcome to an exit code.
+
+    Standard output and standard error pass through :mod:`mlops_ci.scrub` for the whole run:
+    whatever a command prints, the value of a secret variable never reaches a CI log.
+    """
+    from mlops_ci.scrub import ScrubbingStream
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
+    try:
+        return _run(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _run(argv: list[str] | None) -> int:
     from typer.exceptions import TyperException
+
+    from mlops_ci.scrub import excerpt, scrub_line
 
     try:
         result = app(args=argv, prog_name="mlops-ci", standalone_mode=False)
     except MlopsCiError as exc:
-        print(f"{exc.label}: {exc}", file=sys.stderr)
+        print(f"{exc.label}: {scrub_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -221,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            print(f"error: {exc.format_message()}", file=sys.stderr)
+            print(f"error: {scrub_line(exc.format_message())}", file=sys.stderr)
         return EXIT_INPUT
     except typer.Abort:
         print("aborted", file=sys.stderr)
@@ -232,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MLOPS_CI_DEBUG"):
             raise
         hint = "set MLOPS_CI_DEBUG=1 for a traceback"
-        print(f"internal error: {exc.__class__.__name__}: {exc} ({hint})", file=sys.stderr)
+        # An exception's text may quote input: a short, scrubbed excerpt only.
+        shown = excerpt(str(exc), limit=200)
+        print(f"internal error: {exc.__class__.__name__}: {shown} ({hint})", file=sys.stderr)
         return EXIT_INTERNAL
     return result if isinstance(result, int) else EXIT_OK

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from mlops_ci.config_paths import check_config_paths, trusted_pairs
 from mlops_ci.config_sections import (
     PRE_PUSH_CHECKS,
     AuthorConfig,
@@ -36,6 +37,8 @@ from mlops_ci.config_sections import (
 )
 from mlops_ci.errors import ConfigError, InputError, SourcePosition
 from mlops_ci.findings import Severity
+from mlops_ci.safepath import confine, read_bytes
+from mlops_ci.scrub import excerpt
 from mlops_ci.validation import describe_errors, did_you_mean
 from mlops_ci.yamlio import PathKey, YamlDocument, load_yaml, read_yaml_file
 
@@ -119,6 +122,10 @@ class LoadedConfig:
     path: Path | None
     root: Path
     document: YamlDocument | None = None
+    # (key, value) pairs of paths given by flags or MLOPS_CI_* variables ("signing.key", "/x"):
+    # the pipeline's, so they may lie outside. Keyed, so the same string written for another
+    # key (card: /runner/tmp/key.pem) or read from a report stays untrusted.
+    trusted: frozenset[tuple[str, str]] = frozenset()
 
     def where(self, *loc: str | int) -> SourcePosition:
         """The position of a configuration key, for error messages (the file when unknown)."""
@@ -144,9 +151,25 @@ class LoadedConfig:
         except ConfigError as exc:
             raise ConfigError(exc.message, self.where("models")) from None
 
-    def resolve(self, relative: str) -> Path:
-        """A path from the configuration, resolved against the repository root."""
-        return (self.root / relative).resolve()
+    def resolve(self, relative: str, key: str | None = None) -> Path:
+        """A path from the configuration, resolved against the repository root (symlinks
+        followed); ConfigError when it leaves the repository (see :mod:`mlops_ci.safepath`).
+
+        ``key`` names the setting (``signing.key``): a value a flag or a variable gave for that
+        very key may lie outside the repository.
+        """
+        return confine(
+            relative,
+            self.root,
+            what="the configured path",
+            position=SourcePosition(self.display(self.path) if self.path else CONFIG_FILENAME),
+            trusted=self.is_trusted(key, relative),
+            error=ConfigError,
+        )
+
+    def is_trusted(self, key: str | None, value: str) -> bool:
+        """Whether the pipeline (a flag or an ``MLOPS_CI_*`` variable) gave ``value`` for ``key``."""
+        return key is not None and (key, value) in self.trusted
 
     def display(self, path: Path) -> str:
         """A path as users should read it: relative to the root when inside it."""
@@ -157,13 +180,22 @@ class LoadedConfig:
 
 
 def find_config(start: Path) -> Path | None:
-    """The configuration file for ``start``: mlops-ci.yaml, or a pyproject.toml with the table."""
-    for candidate in (start / CONFIG_FILENAME, start / "mlops-ci.yml"):
-        if candidate.is_file():
+    """The configuration file for ``start``: mlops-ci.yaml, or a pyproject.toml with the table.
+
+    A file found here is part of the repository: it must be a regular file that stays inside
+    ``start`` (a symlink to ``/proc/self/environ`` is refused, a FIFO is never opened).
+    """
+    for name in (CONFIG_FILENAME, "mlops-ci.yml"):
+        candidate = start / name
+        if candidate.exists() or candidate.is_symlink():
+            confine(name, start, what="configuration file", error=ConfigError)
             return candidate
     pyproject = start / "pyproject.toml"
-    if pyproject.is_file() and "[tool.mlops-ci" in pyproject.read_text(errors="replace"):
-        return pyproject
+    if pyproject.exists() or pyproject.is_symlink():
+        real = confine("pyproject.toml", start, what="pyproject.toml", error=ConfigError)
+        text = read_bytes(real, what="pyproject.toml", error=ConfigError)
+        if b"[tool.mlops-ci" in text:
+            return pyproject
     return None
 
 
@@ -182,7 +214,7 @@ def load_config(
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ
     path = locate_config(path, cwd=cwd, environ=environ)
-    if not path.is_file():
+    if not path.exists():  # a FIFO or a link to /proc gets its own message from the reader
         raise ConfigError(
             "configuration file not found; check the path, or run 'mlops-ci init'",
             SourcePosition(str(path)),
@@ -234,7 +266,10 @@ def config_from_document(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, document) from None
-    return LoadedConfig(config=config, path=path, root=root, document=document)
+    trusted = trusted_pairs(apply_environment({}, environ), dict(overrides or {}))
+    loaded = LoadedConfig(config=config, path=path, root=root, document=document, trusted=trusted)
+    check_config_paths(loaded)
+    return loaded
 
 
 def default_config(
@@ -252,7 +287,7 @@ def default_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, YamlDocument("environment", data, {}, {})) from None
-    return LoadedConfig(config=config, path=None, root=cwd.resolve())
+    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_pairs(data))
 
 
 def _read_document(path: Path) -> YamlDocument:
@@ -271,7 +306,8 @@ def parse_config_text(text: str, display: str, *, pyproject: bool = False) -> Ya
     try:
         table = tomllib.loads(text).get("tool", {}).get("mlops-ci")
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", SourcePosition(display)) from None
+        # tomllib names the line and the kind of problem; the excerpt is short and scrubbed.
+        raise ConfigError(f"invalid TOML: {excerpt(str(exc))}", SourcePosition(display)) from None
     if table is None:
         raise ConfigError("pyproject.toml has no [tool.mlops-ci] table", SourcePosition(display))
     line = next(

@@ -7,6 +7,7 @@ prints ``str(error)`` as a single line on stderr and exits with :attr:`MlopsCiEr
 from __future__ import annotations
 
 from mlops_ci.findings import Location
+from mlops_ci.scrub import scrub_line
 
 # A place in a user's file is the same thing as a finding's location (path, 1-based line, column).
 SourcePosition = Location
@@ -23,8 +24,9 @@ class MlopsCiError(Exception):
     label = "error"
 
     def __init__(self, message: str, position: SourcePosition | None = None) -> None:
-        super().__init__(message)
-        self.message = " ".join(message.split())
+        # No secret in any message, whoever built it.
+        self.message = scrub_line(" ".join(message.split()))
+        super().__init__(self.message)
         self.position = position
 
     def __str__(self) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Literal, cast
 
+from mlops_ci.scrub import scrub_line
+
 REPORT_VERSION = 1
 
 Status = Literal["passed", "failed", "skipped", "errored"]
@@ -78,6 +80,10 @@ class Finding:
     fingerprint: str
     suppressed_by: str | None = None
 
+    def __post_init__(self) -> None:
+        # A message may quote input (a requirement line, a YAML value): never a secret in it.
+        object.__setattr__(self, "message", scrub_line(self.message))
+
     def blocks(self, fail_on: Severity) -> bool:
         """Whether this finding fails the gate at threshold ``fail_on``."""
         return self.suppressed_by is None and self.severity >= fail_on
@@ -132,6 +138,11 @@ class CheckResult:
     detail: str | None = None
     error_kind: ErrorKind | None = None
     summary: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # ``detail`` is an error's message or a skip reason: scrubbed like every message.
+        if self.detail:
+            object.__setattr__(self, "detail", scrub_line(self.detail))
 
     def with_status(self, fail_on: Severity) -> CheckResult:
         """Settle ``passed``/``failed`` from the findings; skipped and errored results stay."""

@@ -10,6 +10,8 @@ from mlops_ci.errors import UsageError
 from mlops_ci.findings import Report
 from mlops_ci.formats import FORMATS, render
 from mlops_ci.fsutil import atomic_write
+from mlops_ci.safepath import output_path
+from mlops_ci.scrub import scrub_document
 from mlops_ci.validation import did_you_mean
 
 
@@ -44,12 +46,22 @@ def parse_format_specs(specs: Sequence[str], default: str = "markdown") -> list[
 
 
 def deliver(report: Report, specs: Sequence[OutputSpec]) -> list[str]:
-    """Write every file output; return the texts meant for standard output, in order."""
+    """Write every file output; return the texts meant for standard output, in order.
+
+    Every text is scrubbed (:func:`mlops_ci.scrub.scrub`) before it is written: the formats
+    are pure renderings of findings that were scrubbed already, and this is the second line.
+    A path inside the working directory must stay inside it after following symlinks (a link
+    planted in the repository cannot carry the report elsewhere); one outside came from the
+    pipeline's own flag and is written as given.
+    """
     to_stdout = []
     for spec in specs:
-        text = render(spec.format, report)
+        text = scrub_document(render(spec.format, report))
         if spec.path is None:
             to_stdout.append(text)
         else:
-            atomic_write(spec.path, text)
+            target = output_path(
+                Path.cwd() / spec.path, Path.cwd(), what=f"--format {spec.format} output"
+            )
+            atomic_write(target, text)
     return to_stdout

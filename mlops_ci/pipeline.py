@@ -174,7 +174,7 @@ def _waiver_ledger(loaded: LoadedConfig, now: dt.datetime) -> Any:
     name = loaded.config.waivers
     if name is None:
         return WaiverLedger([], now.date())
-    path = loaded.resolve(name)
+    path = loaded.resolve(name, "waivers")
     if not path.exists() and "waivers" in loaded.config.model_fields_set:
         raise ConfigError(
             f"waivers file {name} does not exist; create it or remove 'waivers:'",

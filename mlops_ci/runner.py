@@ -22,6 +22,7 @@ from mlops_ci.checks.base import Check, Context
 from mlops_ci.config import LoadedConfig, ModelConfig
 from mlops_ci.errors import MlopsCiError, UsageError
 from mlops_ci.findings import CheckResult, GitInfo, ModelRef, Report, Severity
+from mlops_ci.scrub import excerpt
 from mlops_ci.validation import did_you_mean
 
 ResultHook = Callable[[CheckResult, Context], CheckResult]
@@ -125,7 +126,9 @@ def run_checks(
         except MlopsCiError as exc:
             outcome = _errored(check, model, str(exc), "input")
         except Exception as exc:  # one crashing check must not take the others down
-            outcome = _errored(check, model, f"{exc.__class__.__name__}: {exc}", "internal")
+            # A library's exception text may quote its input: a short, scrubbed excerpt only.
+            shown = excerpt(f"{exc.__class__.__name__}: {exc}", 300)
+            outcome = _errored(check, model, shown, "internal")
         if hook is not None and outcome.status != "errored":
             outcome = hook(outcome, ctx)
         outcome = replace(outcome.with_status(fail_on), duration_s=time.perf_counter() - began)

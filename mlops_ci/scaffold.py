@@ -7,6 +7,7 @@ from pathlib import Path
 from mlops_ci import __version__
 from mlops_ci.fsutil import atomic_write
 from mlops_ci.resources import template_text
+from mlops_ci.safepath import output_path
 
 # Destination (relative to the repository) -> template under templates/.
 SCAFFOLD: dict[str, str] = {
@@ -54,6 +55,8 @@ def scaffold(
             done.append((destination, "kept"))
             continue
         action = "replaced" if path.exists() else "created"
-        atomic_write(path, render_template(template))
+        # A directory linked out of the repository (.github -> ~) cannot carry the write away.
+        target = output_path(path.absolute(), directory, what=f"'{destination}'")
+        atomic_write(target, render_template(template))
         done.append((destination, action))
     return done

@@ -28,7 +28,10 @@ from pathlib import Path
 
 from mlops_ci import __version__
 from mlops_ci.cache import CACHE_DIRNAME, FileDigests, code_fingerprint
+from mlops_ci.errors import MlopsCiError
 from mlops_ci.fsutil import atomic_write
+from mlops_ci.safepath import read_bytes
+from mlops_ci.sealed import seal, unseal
 
 STAMP_FORMAT = 1
 
@@ -104,7 +107,9 @@ def replay(cwd: Path, config: str | None, key: str, environ: Mapping[str, str]) 
     """The stamp of the last run when nothing it depends on changed, else None."""
     path = _stamp_path(cwd, config, environ)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = unseal(read_bytes(path, what="stamp"))  # a committed stamp is not ours
+        if not isinstance(data, dict):
+            return None
         if data.get("format") != STAMP_FORMAT or data.get("key") != key:
             return None
         digests = FileDigests(_cache_dir(cwd, environ) / "stat.json")
@@ -116,7 +121,7 @@ def replay(cwd: Path, config: str | None, key: str, environ: Mapping[str, str]) 
             if _listing(Path(directory), recursive=kind == "r") != listing:
                 return None
         return Stamp(str(data["stderr"]), str(data["summary"]), int(data["exit_code"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, MlopsCiError):
         return None
 
 
@@ -143,8 +148,11 @@ def record(
         "exit_code": stamp.exit_code,
     }
     path = _stamp_path(cwd, config, environ)
+    sealed = seal(data)
+    if sealed is None:  # no key outside the repository: the next run checks again
+        return
     try:
-        atomic_write(path, json.dumps(data, sort_keys=True))
+        atomic_write(path, sealed)
         digests.save()
         ignore = path.parent / ".gitignore"
         if not ignore.exists():

@@ -13,6 +13,7 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from mlops_ci.errors import SourcePosition
+from mlops_ci.scrub import excerpt
 from mlops_ci.yamlio import PathKey, YamlDocument, format_path
 
 _EXPECTED = {
@@ -76,7 +77,7 @@ def _describe(
         hint = did_you_mean(key, known_keys(root, inner[:-1]))
         where = format_path(loc[:-1]) if loc[:-1] else "top level"
         position = document.position(loc, prefer_key=True)
-        return FieldProblem(kind, loc, position, f"{where}: unknown key {key!r}{hint}")
+        return FieldProblem(kind, loc, position, f"{where}: unknown key {excerpt(key, 40)!r}{hint}")
     if kind == "missing":
         where = format_path(loc[:-1]) or "top level"
         position = document.position(loc[:-1])
@@ -84,13 +85,22 @@ def _describe(
     if kind in _EXPECTED:
         description = field_description(root, inner) or _EXPECTED[kind]
         got = error.get("input")
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        message = f"{field}: expected {description}, got {shown[:60]}"
+        message = f"{field}: expected {description}, got {_kind_of_value(got)}"
     elif kind in ("value_error", "assertion_error") and "ctx" in error:
-        message = f"{field}: {error['ctx'].get('error', error['msg'])}"
+        message = f"{field}: {excerpt(str(error['ctx'].get('error', error['msg'])), 200)}"
     else:
-        message = f"{field}: {error['msg'][:1].lower()}{error['msg'][1:]}"
+        message = f"{field}: {excerpt(error['msg'][:1].lower() + error['msg'][1:], 200)}"
     return FieldProblem(kind, loc, document.position(loc), message)
+
+
+def _kind_of_value(value: Any) -> str:
+    """What a wrong value is, without quoting text: the file may hold anything (a path may
+    have pointed at a credential file), and file:line:column already shows where it is."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return f"text ({len(value)} characters)" if value else "empty text"
+    return type(value).__name__
 
 
 def model_at(root: type[BaseModel], loc: PathKey) -> Any:

@@ -29,6 +29,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.scrub import excerpt
 from mlops_ci.yamlguard import (
     CORE,
     MAX_DEPTH,
@@ -93,31 +94,16 @@ def read_yaml_file(path: Path, shown: str, *, max_bytes: int = MAX_YAML_BYTES) -
     before it is read whole), UTF-8 (a byte-order mark is dropped), no NUL bytes, regular files
     only (a FIFO or device would block or never end). Raises :class:`InputError` naming ``shown``.
     """
-    import stat
+    from mlops_ci.safepath import read_bytes  # regular files only, FIFO-safe, /proc refused
 
     try:
-        info = path.stat()
+        data = read_bytes(path, what="file", position=SourcePosition(shown), max_bytes=max_bytes)
     except FileNotFoundError:
         raise InputError("file not found; check the path", SourcePosition(shown)) from None
     except OSError as exc:
         raise InputError(
             f"cannot read the file ({exc.__class__.__name__})", SourcePosition(shown)
         ) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError("not a regular file; give a YAML file", SourcePosition(shown))
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the file ({exc.__class__.__name__})", SourcePosition(shown)
-        ) from None
-    if len(data) > max_bytes:
-        raise InputError(
-            f"the file is over the {max_bytes // 1048576} MiB limit;"
-            " keep large data out of configuration, cards and policies",
-            SourcePosition(shown, 1),
-        )
     return decode_yaml_bytes(data, shown)
 
 
@@ -170,9 +156,10 @@ def load_yaml(
             if mark is not None
             else SourcePosition(path, line_offset + 1)
         )
-        raise InputError(f"invalid YAML: {problem}", pos) from None
+        # ``problem`` is the kind of error; ruamel's str(exc) would quote the line with a caret.
+        raise InputError(f"invalid YAML: {excerpt(str(problem))}", pos) from None
     except YAMLError as exc:
-        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        reason = excerpt(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise InputError(f"invalid YAML: {reason}", SourcePosition(path, line_offset + 1)) from None
     except RecursionError:
         raise InputError(
@@ -181,7 +168,7 @@ def load_yaml(
         ) from None
     except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
         # ruamel's constructors raise plain exceptions for values like 2026-13-45 or !!int x.
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        reason = excerpt(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         raise InputError(
             f"invalid YAML value: {reason}", SourcePosition(path, line_offset + 1)
         ) from None

@@ -235,7 +235,7 @@ def test_bad_inputs_exit_2_with_file_and_line(cli: Cli, tmp_path: Path) -> None:
     result = cli("scan", "--offline", "-r", str(unreadable), "--vuln-db", str(FIXTURE_DB))
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"error: {unreadable}: the requirements file is not UTF-8 text; save it as UTF-8"
+        f"error: {unreadable}:1: the requirements file is not UTF-8 text; save it as UTF-8"
     )
 
     missing = tmp_path / "nope.txt"
@@ -275,10 +275,11 @@ def test_full_advisory_database(cli: Cli, tmp_path: Path, shared_data: Path) -> 
 def test_environment_audit(cli: Cli, tmp_path: Path) -> None:
     from importlib import metadata
 
-    (tmp_path / "mlops-ci.yaml").write_text(
-        f"version: 1\nscan:\n  environment: true\n  vuln_db: {FIXTURE_DB}\n"
+    (tmp_path / "mlops-ci.yaml").write_text("version: 1\nscan:\n  environment: true\n")
+    # A database outside the repository comes from the pipeline (a flag), never from the file.
+    result = cli(
+        "scan", "--format", "json", "--offline", "--vuln-db", str(FIXTURE_DB), cwd=tmp_path
     )
-    result = cli("scan", "--format", "json", "--offline", cwd=tmp_path)
     assert result.exit_code in (0, 1), result.stderr
     deps = deps_result(Report.from_dict(json.loads(result.stdout)))
     installed = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions()}

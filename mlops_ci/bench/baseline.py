@@ -21,6 +21,7 @@ from pathlib import Path
 from mlops_ci.bench.results import StoredResults, load_results
 from mlops_ci.config import LoadedConfig
 from mlops_ci.errors import InputError
+from mlops_ci.safepath import read_text
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ def environment_baseline(loaded: LoadedConfig, model: str, environment: str) -> 
 
     loaded.environment(environment)
     relative = state_path(loaded.config.state_dir, environment)
-    state_file = loaded.root / relative
-    text = state_file.read_text(encoding="utf-8") if state_file.is_file() else None
+    state_file = loaded.resolve(relative)  # inside the repository, symlinks followed
+    text = read_text(state_file, what="state file") if state_file.is_file() else None
     names = [m.name for m in loaded.config.models]
     entry = parse_state(text, environment, relative, models=names).entry(model)
     label = f"env:{environment}"

@@ -30,6 +30,7 @@ from mlops_ci.checks.onnx_model import onnx_files
 from mlops_ci.config import BenchSettings
 from mlops_ci.errors import UsageError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
+from mlops_ci.safepath import confine, require_regular
 
 if TYPE_CHECKING:
     from mlops_ci.bench.compare import Decision
@@ -145,7 +146,7 @@ class BenchCheck:
                 " to benchmark it",
             )
         settings = effective_settings(model.bench, requested or {}, os.environ)
-        target = ctx.loaded.resolve(model.path)
+        target = ctx.loaded.resolve(model.path, "models.path")  # `bench PATH` gives its own
         files = onnx_files(target) if target.is_dir() else [target]
         if not files:
             return skipped(ctx, self.name, f"no .onnx file under {ctx.display(target)}")
@@ -157,6 +158,12 @@ class BenchCheck:
                 " at the one to benchmark",
             )
         path, display = files[0], ctx.display(files[0])
+        # onnxruntime and numpy open what they are given: a FIFO would block them forever.
+        require_regular(path, what=f"model {display}", max_bytes=_NO_CAP)
+        if settings.npz:
+            npz = _confined(ctx.root, settings.npz, "bench.npz")
+            if npz.exists():
+                require_regular(npz, what=f"bench.npz {settings.npz}", max_bytes=_NO_CAP)
         baseline = None
         if settings.baseline and settings.baseline.startswith("env:"):
             baseline = environment_baseline(ctx.loaded, model.name, settings.baseline[4:])
@@ -168,7 +175,7 @@ class BenchCheck:
             display=display,
             dims=dict(settings.dims),
             shapes={k: InputShape(tuple(v.shape), v.dtype) for k, v in settings.inputs.items()},
-            npz=ctx.loaded.resolve(settings.npz) if settings.npz else None,
+            npz=_confined(ctx.root, settings.npz, "bench.npz") if settings.npz else None,
             npz_display=settings.npz or "",
             settings=SessionSettings(
                 provider=settings.provider,
@@ -337,5 +344,15 @@ def _ms(value: float) -> str:
 
 
 def results_path_for(root: Path, name: str, configured: str | None) -> Path:
-    """Where the results file of model ``name`` goes."""
-    return (root / (configured or f".mlops-ci/bench/{name}.json")).resolve()
+    """Where the results file of model ``name`` goes (inside the repository, see _confined)."""
+    return _confined(root, configured or f".mlops-ci/bench/{name}.json", "bench.results")
+
+
+_NO_CAP = 1 << 62  # models and input data are as big as they are; only their type is checked
+
+
+def _confined(root: Path, path: str, what: str) -> Path:
+    # The configuration's relative paths were confined when it loaded; an absolute one here
+    # came from a flag of `mlops-ci bench` (the pipeline's), which may lie outside the
+    # repository, but never through a symlink planted inside it.
+    return confine(path, root, what=what, trusted=Path(path).is_absolute())

@@ -61,7 +61,7 @@ class DepsCheck:
                 self.name,
                 "no requirements to audit (set 'scan.requirements' or use --requirements)",
             )
-        requirements = read_requirements(list(settings.requirements))
+        requirements = read_requirements(list(settings.requirements), ctx.root)
         if settings.environment:
             requirements = Requirements(
                 requirements.pins + environment_pins(), requirements.unpinned

@@ -127,6 +127,8 @@ def graph_signature(
     import onnx
     from google.protobuf.message import DecodeError
 
+    if not path.is_file():  # a FIFO would block onnx.load forever; a device never ends
+        return None
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError):

@@ -19,7 +19,10 @@ OTHER_CHECKS = ("card", "onnx-model", "deps", "sast", "artifacts", "sbom", "benc
 
 def load_configured_packs(ctx: Context) -> list[PolicyPack]:
     """The packs named in the configuration, loaded and compiled."""
-    return [load_pack(ref, ctx.root) for ref in ctx.config.policies]
+    trusted = ctx.loaded.is_trusted
+    return [
+        load_pack(ref, ctx.root, trusted=trusted("policies", ref)) for ref in ctx.config.policies
+    ]
 
 
 def facts_for(ctx: Context) -> dict[str, Any]:
@@ -46,7 +49,12 @@ class PolicyCheck:
 
     def inputs(self, ctx: Context) -> list[Path]:
         """The pack files, and the card (findings point into it)."""
-        return [pack_file(ref, ctx.root) for ref in ctx.config.policies] + card_inputs(ctx)
+        trusted = ctx.loaded.is_trusted
+        packs = [
+            pack_file(ref, ctx.root, trusted=trusted("policies", ref))
+            for ref in ctx.config.policies
+        ]
+        return packs + card_inputs(ctx)
 
     def cache_material(self, ctx: Context) -> dict[str, Any]:
         """The facts document: rules are a pure function of it and the packs."""

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
+from mlops_ci.safepath import read_bytes
 from mlops_ci.scan.bandit import BanditIssue, bandit_config, run_bandit
 from mlops_ci.scan.settings import scan_settings
 
@@ -33,7 +35,7 @@ class SastCheck:
             return skipped(
                 ctx, self.name, "no source paths to scan (set 'scan.source' or use --source)"
             )
-        run = run_bandit(list(settings.source), bandit_config(ctx.root))
+        run = run_bandit(list(settings.source), bandit_config(ctx.root), ctx.root)
         findings: list[Finding] = []
         seen: dict[tuple[str, str, str], int] = {}
         counts = {"high": 0, "medium": 0, "low": 0}
@@ -73,7 +75,8 @@ def _message(issue: BanditIssue) -> str:
 
 def _source_line(path: Path, line: int) -> str:
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        data = read_bytes(path, what="source file")
+    except (OSError, MlopsCiError):
         return ""
+    lines = data.decode("utf-8", errors="replace").splitlines()
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""

@@ -37,7 +37,9 @@ def sbom_output(ctx: Context, model: ModelConfig) -> Path:
     gitlab = bool(ctx.options.get(OPTION_GITLAB)) or ctx.config.sbom.gitlab
     directory = ctx.options.get(OPTION_OUTPUT_DIR)
     base = (
-        Path(directory) if directory is not None else ctx.loaded.resolve(ctx.config.sbom.output_dir)
+        Path(directory)
+        if directory is not None
+        else ctx.loaded.resolve(ctx.config.sbom.output_dir, "sbom.output_dir")
     )
     return base / sbom_filename(model.name, gitlab)
 
@@ -58,13 +60,19 @@ class SbomCheck:
         settings = ctx.config.sbom
         config_position = SourcePosition(ctx.display(ctx.loaded.path) if ctx.loaded.path else ".")
         if settings.requirements is not None:
-            requirements = settings.requirements
+            requirements, key = settings.requirements, "sbom.requirements"
         else:  # the scanners' list may name pyproject.toml files, which are not requirements
             requirements = [
                 r for r in ctx.config.scan.requirements if Path(r).name != "pyproject.toml"
             ]
+            key = "scan.requirements"
         source = software_source(
-            settings.source, requirements, settings.python, ctx.loaded.resolve, config_position
+            settings.source,
+            requirements,
+            settings.python,
+            lambda path: ctx.loaded.resolve(path, key),
+            config_position,
+            root=ctx.root,
         )
         card, card_path = _card(ctx, model)
         bench = ctx.needs.get("bench")

@@ -66,7 +66,11 @@ def select_model(target: str, cwd: Path, config: Path | None) -> tuple[LoadedCon
     base = loaded.config if loaded is not None else Config()
     config_model = base.model_copy(update={"models": [model]})
     root = loaded.root if loaded is not None else cwd
-    return LoadedConfig(config_model, loaded.path if loaded else None, root), model
+    # The path came from the command line (the pipeline's): trusted, it may lie anywhere.
+    trusted = (loaded.trusted if loaded is not None else frozenset()) | {
+        ("models.path", model.path)
+    }
+    return LoadedConfig(config_model, loaded.path if loaded else None, root, trusted=trusted), model
 
 
 class LineProgress:

@@ -35,6 +35,7 @@ def validate(
     from mlops_ci.errors import MlopsCiError, UsageError
     from mlops_ci.findings import CheckResult, GitInfo, Report, Severity
     from mlops_ci.outputs import deliver, parse_format_specs
+    from mlops_ci.safepath import confine
 
     try:
         threshold = Severity.parse(fail_on)
@@ -46,7 +47,9 @@ def validate(
     for path in paths:
         shown = str(path)
         try:
-            card = validate_card(read_card_text(path, shown), shown, sections)
+            # A card argument inside the working tree must not be a link planted out of it.
+            real = confine(path.absolute(), Path.cwd(), what="model card", trusted=True)
+            card = validate_card(read_card_text(real, shown), shown, sections)
         except MlopsCiError as exc:
             print(f"error: {exc}", file=sys.stderr)
             broken = True

@@ -83,9 +83,11 @@ def outputs(
 
     from mlops_ci.errors import InputError
     from mlops_ci.findings import Report
+    from mlops_ci.safepath import confine, read_bytes
 
     try:
-        data = Report.from_dict(json.loads(report.read_text(encoding="utf-8")))
+        real = confine(report.absolute(), Path.cwd(), what="report", trusted=True)
+        data = Report.from_dict(json.loads(read_bytes(real, what="report")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(
             f"cannot read the report ({exc.__class__.__name__}); run 'mlops-ci check"
@@ -116,14 +118,19 @@ def comment(
     """Create or update the one sticky PR/MR comment marked <!-- mlops-ci:report -->."""
     from mlops_ci.comment import comment_body, comment_target, post_comment
     from mlops_ci.errors import InputError
+    from mlops_ci.safepath import confine, read_text
+    from mlops_ci.scrub import scrub
 
     target = comment_target(os.environ, number, forge)
     if target is None:
         typer.echo("not a pull/merge request pipeline: no comment posted")
         return
     try:
-        text = body.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        # The body is posted where everyone reads it: never a link planted in the repository
+        # (to /proc/self/environ), never a FIFO; and scrubbed like every report.
+        real = confine(body.absolute(), Path.cwd(), what="comment body", trusted=True)
+        text = scrub(read_text(real, what="comment body"))
+    except OSError as exc:
         raise InputError(f"cannot read the comment body: {exc.__class__.__name__}") from None
     where = post_comment(target, comment_body(text, target.run_url), os.environ)
     typer.echo(f"updated the mlops-ci comment on {where}")

@@ -121,6 +121,6 @@ def _run_gates(config: Path | None, cwd: Path, scope: str | None, key: str | Non
         if loaded.path is not None:
             read.add(loaded.path.resolve())
         if loaded.config.waivers:
-            read.add(loaded.resolve(loaded.config.waivers))
+            read.add(loaded.resolve(loaded.config.waivers, "waivers"))
         record(cwd, scope, key, read, stamp, os.environ)
     return stamp

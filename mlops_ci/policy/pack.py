@@ -21,6 +21,7 @@ from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.findings import Severity
 from mlops_ci.policy.cel import CelSyntaxError, compile_expression
 from mlops_ci.resources import resource_dir
+from mlops_ci.safepath import confine
 from mlops_ci.validation import describe_errors, did_you_mean
 from mlops_ci.yamlio import YamlDocument, load_yaml, read_yaml_file
 
@@ -106,15 +107,22 @@ def shipped_pack_names() -> list[str]:
     )
 
 
-def pack_file(reference: str, root: Path) -> Path:
-    """The file a pack reference reads: a shipped pack's YAML, or the path given."""
+def pack_file(
+    reference: str, root: Path, base: Path | None = None, *, trusted: bool = False
+) -> Path:
+    """The file a pack reference reads: a shipped pack's YAML, or the path given, which must
+    stay inside the repository ``root`` (relative to ``base``, default ``root``) unless the
+    pipeline gave it (``trusted``: ``MLOPS_CI_POLICIES``)."""
     if "/" not in reference and not reference.endswith((".yaml", ".yml")):
         return Path(str(resource_dir("policies").joinpath(f"{reference}.yaml")))
-    return (root / reference) if not Path(reference).is_absolute() else Path(reference)
+    return confine(reference, root, what="policy pack", base=base, trusted=trusted)
 
 
-def load_pack(reference: str, root: Path) -> PolicyPack:
-    """Load a pack by shipped name (``baseline``) or by path (relative to ``root``)."""
+def load_pack(
+    reference: str, root: Path, base: Path | None = None, *, trusted: bool = False
+) -> PolicyPack:
+    """Load a pack by shipped name (``baseline``) or by path (relative to ``base``, default
+    ``root``; it must stay inside the repository ``root`` unless ``trusted``)."""
     if "/" not in reference and not reference.endswith((".yaml", ".yml")):
         names = shipped_pack_names()
         if reference not in names:
@@ -124,7 +132,7 @@ def load_pack(reference: str, root: Path) -> PolicyPack:
             )
         text = resource_dir("policies").joinpath(f"{reference}.yaml").read_text(encoding="utf-8")
         return load_pack_text(text, f"policies/{reference}.yaml")
-    path = (root / reference) if not Path(reference).is_absolute() else Path(reference)
+    path = pack_file(reference, root, base, trusted=trusted)
     try:
         text = read_yaml_file(path, reference)
     except InputError as exc:

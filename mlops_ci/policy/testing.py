@@ -26,6 +26,7 @@ from mlops_ci.errors import InputError, SourcePosition, UsageError
 from mlops_ci.policy.engine import evaluate_packs
 from mlops_ci.policy.facts import empty_facts
 from mlops_ci.policy.pack import load_pack
+from mlops_ci.safepath import confine
 from mlops_ci.validation import describe_errors, did_you_mean
 from mlops_ci.yamlio import load_yaml, read_yaml_file
 
@@ -79,15 +80,20 @@ def find_test_files(directory: Path) -> list[Path]:
     return files
 
 
-def run_test_file(path: Path, shown: str) -> list[CaseResult]:
-    """Run every case of one test file."""
-    document = load_yaml(read_yaml_file(path, shown), shown)
+def run_test_file(path: Path, shown: str, root: Path | None = None) -> list[CaseResult]:
+    """Run every case of one test file; it and the pack it names stay inside ``root`` (the
+    repository, default the working directory) after following symlinks."""
+    root = root or Path.cwd()
+    real = confine(
+        path, root, what="policy test file", position=SourcePosition(shown), trusted=True
+    )
+    document = load_yaml(read_yaml_file(real, shown), shown)
     try:
         spec = _TestFile.model_validate(document.data)
     except ValidationError as exc:
         problem = describe_errors(exc, document, _TestFile)[0]
         raise InputError(problem.message, problem.position) from None
-    pack = load_pack(spec.pack, path.parent)
+    pack = load_pack(spec.pack, root, base=path.parent)
     rule_ids = [rule.id for rule in pack.rules]
     results = []
     for index, case in enumerate(spec.cases):

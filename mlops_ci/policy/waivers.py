@@ -117,7 +117,7 @@ class Waiver:
 
 def load_waivers(path: Path, shown: str) -> list[Waiver]:
     """Read a waivers file; a missing file means no waivers."""
-    if not path.exists():
+    if not (path.exists() or path.is_symlink()):
         return []
     try:
         text = read_yaml_file(path, shown)

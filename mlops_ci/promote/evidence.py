@@ -23,6 +23,7 @@ from mlops_ci.policy.pack import load_pack
 from mlops_ci.promote.gitwork import PromotionRepo
 from mlops_ci.promote.plan import PromotionRefused
 from mlops_ci.promote.state import StateEntry
+from mlops_ci.safepath import confine
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,10 @@ def _data_paths(entry: StateEntry, where: Path) -> list[str]:
 
 def _files(entry: StateEntry, root: Path) -> tuple[Path, Path, Path, list[Path]]:
     artifact_rel, signature_rel, attestation_rel = _evidence_paths(entry)
+    # A state file is pull-request input: each path it names stays inside the tree checked.
     artifact, signature, attestation = (
-        root / p for p in (artifact_rel, signature_rel, attestation_rel)
+        confine(p, root, what="state entry path", error=PromotionRefused)
+        for p in (artifact_rel, signature_rel, attestation_rel)
     )
     ignore = [p for p in (signature, attestation) if artifact.is_dir() and artifact in p.parents]
     return artifact, signature, attestation, ignore

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.safepath import read_text
 from mlops_ci.sbom.licenses import license_names
 
 MARKER = "<!-- mlops-ci:sbom-diff -->"
@@ -76,10 +77,10 @@ class SbomDiff:
 def load_sbom(path: Path, shown: str) -> dict[str, Any]:
     """Read a CycloneDX JSON document, or raise InputError naming the file (and line)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, what="SBOM", position=SourcePosition(shown))
     except FileNotFoundError:
         raise InputError("SBOM file not found; check the path", SourcePosition(shown)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputError(
             f"cannot read the SBOM ({exc.__class__.__name__}); give a CycloneDX JSON file",
             SourcePosition(shown),

@@ -29,6 +29,7 @@ from mlops_ci.sbom.mlbom import (
     sha256_file,
 )
 from mlops_ci.sbom.software import SoftwareSource, build_software_part
+from mlops_ci.scrub import scrub_document
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
         software=software.components,
         dependencies=software.dependencies,
     )
-    text = document.render(bom)
+    # Requirement URLs may carry credentials (https://user:token@host): never into the file.
+    text = scrub_document(document.render(bom))
     warm_up.join()
     document.validate(text)
     atomic_write(request.output, text)

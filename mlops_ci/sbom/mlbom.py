@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_ci.card.schema import CardMetadata, DataSource, Governance
+from mlops_ci.safepath import open_regular
 from mlops_ci.sbom.licenses import license_entries
 
 PROPERTY_PREFIX = "mlops-ci:"
@@ -73,7 +74,7 @@ def model_files(model_path: Path) -> list[tuple[str, Path]]:
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_regular(path, what=f"model file {path.name}") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

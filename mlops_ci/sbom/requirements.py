@@ -9,29 +9,41 @@ the same parser cyclonedx-py uses (``pip-requirements-parser``), and the first p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.safepath import read_text
+from mlops_ci.scan.requirements import confine_include, include_root
+from mlops_ci.scrub import excerpt, scrub
 
 MAX_INCLUDE_DEPTH = 10
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def redact_credentials(text: str) -> str:
-    """``https://user:token@host`` becomes ``https://***@host``."""
-    return _URL_CREDENTIALS.sub("***@", text)
+    """``https://user:token@host`` becomes ``https://***@host`` (and every other secret goes)."""
+    return scrub(text)
 
 
-def check_requirements_file(path: Path, display: Callable[[Path], str]) -> None:
-    """Raise InputError (file and line) if ``path`` or a file it includes cannot be used."""
-    _check(path, display, depth=0, included_from=None)
+def check_requirements_file(
+    path: Path, display: Callable[[Path], str], root: Path | None = None
+) -> None:
+    """Raise InputError (file and line) if ``path`` or a file it includes cannot be used.
+
+    Every ``-r``/``-c`` include, in whatever spelling pip accepts (the parser normalises them),
+    must resolve inside ``root`` (see :func:`mlops_ci.scan.requirements.include_root`), so
+    cyclonedx-py, which follows them itself, only ever reads files checked here.
+    """
+    _check(path, display, depth=0, included_from=None, root=include_root(path, root))
 
 
 def _check(
-    path: Path, display: Callable[[Path], str], depth: int, included_from: SourcePosition | None
+    path: Path,
+    display: Callable[[Path], str],
+    depth: int,
+    included_from: SourcePosition | None,
+    root: Path,
 ) -> None:
     shown = display(path)
     if depth > MAX_INCLUDE_DEPTH:
@@ -41,45 +53,28 @@ def _check(
     for invalid in parsed.invalid_lines:
         first = invalid.error_message.strip().splitlines()[0] if invalid.error_message else ""
         reason = first.removeprefix("Invalid requirement: ").strip(": ")
-        line = redact_credentials(invalid.line.strip())  # no tokens in CI logs
         raise InputError(
-            f"invalid requirement {line!r} ({redact_credentials(reason)});"
+            f"invalid requirement {excerpt(invalid.line.strip())!r} ({excerpt(reason, 100)});"
             " write it as 'name==version' (PEP 508)",
             SourcePosition(shown, invalid.line_number),
         )
     for option in parsed.options:
-        for key in ("requirements", "constraints"):
+        for key, flag in (("requirements", "-r"), ("constraints", "-c")):
             for name in option.options.get(key) or ():
-                included = path.parent / name
                 position = SourcePosition(shown, option.line_number)
-                if not included.is_file():
-                    raise InputError(
-                        f"included file {name} does not exist; fix the '-r'/'-c' line", position
-                    )
-                _check(included, display, depth + 1, position)
+                included = confine_include(str(name), path, root, position, flag)
+                _check(included, display, depth + 1, position, root)
 
 
 def _ensure_readable(path: Path, shown: str, included_from: SourcePosition | None) -> None:
     """Raise an InputError saying why the file cannot be read as UTF-8 text, if it cannot."""
     where = f" (included at {included_from})" if included_from else ""
     try:
-        path.read_text(encoding="utf-8")
+        read_text(path, what="requirements file", position=SourcePosition(shown))
     except FileNotFoundError:
         raise InputError(
             f"requirements file does not exist{where}; fix the path in 'sbom.requirements'"
             " or 'scan.requirements'",
-            SourcePosition(shown),
-        ) from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise InputError(
-            "the requirements file is not UTF-8 text; save it as UTF-8",
-            SourcePosition(shown, line),
-        ) from None
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the requirements file ({exc.strerror or exc.__class__.__name__});"
-            " check the path and its permissions",
             SourcePosition(shown),
         ) from None
 
@@ -92,5 +87,5 @@ def _parse(path: Path, shown: str) -> Any:
     except Exception as exc:  # the parser raises pip's error types for bad options
         message = str(exc).split("|n")[0].strip() or exc.__class__.__name__
         raise InputError(
-            f"cannot parse the requirements file: {message}", SourcePosition(shown)
+            f"cannot parse the requirements file: {excerpt(message, 120)}", SourcePosition(shown)
         ) from None

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlops_ci.errors import ConfigError, SourcePosition
-from mlops_ci.sbom.requirements import check_requirements_file, redact_credentials
+from mlops_ci.sbom.requirements import check_requirements_file
+from mlops_ci.scrub import excerpt, subprocess_environ
 
 SourceKind = Literal["requirements", "environment"]
 CYCLONEDX_TIMEOUT_S = 900
@@ -39,6 +40,7 @@ class SoftwareSource:
     kind: SourceKind
     requirements: tuple[Path, ...] = ()
     python: str | None = None
+    root: Path | None = None  # the repository: where -r/-c includes must stay
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def software_source(
     python: str | None,
     resolve: Callable[[str], Path],
     config_position: SourcePosition,
+    root: Path | None = None,
 ) -> SoftwareSource:
     """Decide the source from the ``sbom:`` settings (``auto``: requirements when there are any)."""
     kind = source
@@ -75,7 +78,8 @@ def software_source(
                     " file in sbom.requirements, or set sbom.source: environment",
                     config_position,
                 )
-        return SoftwareSource("requirements", tuple(resolve(name) for name in requirements))
+        paths = tuple(resolve(name) for name in requirements)
+        return SoftwareSource("requirements", paths, root=root)
     interpreter = None
     if python is not None:
         candidate = resolve(python)
@@ -93,7 +97,7 @@ def build_software_part(source: SoftwareSource, display: Callable[[Path], str]) 
     if source.kind == "environment":
         return _environment_part(source.python)
     for path in source.requirements:
-        check_requirements_file(path, display)
+        check_requirements_file(path, display, source.root)
     components: list[dict[str, Any]] = []
     dependencies: list[dict[str, Any]] = []
     tools: list[dict[str, Any]] = []
@@ -182,7 +186,12 @@ def _run_cyclonedx(args: list[str]) -> dict[str, Any]:
     ]
     try:
         proc = subprocess.run(
-            command, capture_output=True, text=True, timeout=CYCLONEDX_TIMEOUT_S, check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=CYCLONEDX_TIMEOUT_S,
+            check=False,
+            env=subprocess_environ(),  # pip's parser expands ${VAR}: no secret to expand
         )
     except subprocess.TimeoutExpired:
         raise CycloneDxError(
@@ -191,8 +200,7 @@ def _run_cyclonedx(args: list[str]) -> dict[str, Any]:
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         last = lines[-1].replace("|n", " ") if lines else f"exit status {proc.returncode}"
-        last = redact_credentials(last)
-        raise CycloneDxError(f"cyclonedx-py {args[0]} failed: {last[:300]}")
+        raise CycloneDxError(f"cyclonedx-py {args[0]} failed: {excerpt(last, 300)}")
     try:
         bom: dict[str, Any] = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.safepath import confine, read_bytes, refuse_escaping_links
+from mlops_ci.scrub import excerpt, subprocess_environ
 
 _RUN_LIMIT_S = 600
 
@@ -51,20 +53,27 @@ def bandit_config(root: Path) -> Path | None:
     if not pyproject.is_file():
         return None
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        # Inside the repository and a regular file, or it is not bandit's configuration.
+        real = confine("pyproject.toml", root, what="pyproject.toml")
+        data = tomllib.loads(read_bytes(real, what="pyproject.toml").decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, InputError):
         return None
     return pyproject if "bandit" in data.get("tool", {}) else None
 
 
-def run_bandit(paths: list[Path], config: Path | None = None) -> BanditRun:
-    """Run bandit recursively on ``paths``; each must exist."""
+def run_bandit(
+    paths: list[Path], config: Path | None = None, root: Path | None = None
+) -> BanditRun:
+    """Run bandit recursively on ``paths``; each must exist, and no symlink under them may lead
+    outside ``root`` (bandit follows file links and quotes the lines it flags)."""
     for path in paths:
         if not path.exists():
             raise InputError(
                 "source path does not exist; fix 'scan.source' or --source",
                 SourcePosition(str(path)),
             )
+        if root is not None:
+            refuse_escaping_links(path, root, what="source file")
     with tempfile.TemporaryDirectory(prefix="mlops-ci-bandit-") as work:
         report = Path(work) / "bandit.json"
         command = [sys.executable, "-m", "bandit", "-r", "-q", "-f", "json", "-o", str(report)]
@@ -73,13 +82,18 @@ def run_bandit(paths: list[Path], config: Path | None = None) -> BanditRun:
         command += [str(p) for p in paths]
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=_RUN_LIMIT_S, check=False
+                command,
+                capture_output=True,
+                text=True,
+                timeout=_RUN_LIMIT_S,
+                check=False,
+                env=subprocess_environ(),  # bandit needs no credential of this runner
             )
         except subprocess.TimeoutExpired:
             raise InputError(f"bandit did not finish in {_RUN_LIMIT_S} s") from None
         if done.returncode not in (0, 1) or not report.is_file():
             lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
-            detail = lines[-1].strip()[:300] if lines else f"exit code {done.returncode}"
+            detail = excerpt(lines[-1], 200) if lines else f"exit code {done.returncode}"
             where = SourcePosition(str(config)) if config is not None else None
             raise InputError(f"bandit failed: {detail}", where)
         data = json.loads(report.read_text(encoding="utf-8"))

@@ -154,6 +154,8 @@ def scan_onnx(path: Path, root: Path) -> OnnxScan:
     from google.protobuf.message import DecodeError
 
     size = path.stat().st_size
+    if not path.is_file():  # never open a FIFO or a device: it would block or never end
+        return OnnxScan(None, size, 0, 0, (), (), "not a regular file")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:

@@ -26,6 +26,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.safepath import refuse_escaping_links
 
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 ECOSYSTEM = "PyPI"
@@ -77,6 +78,8 @@ def _record_files(path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _directory_files(path: Path) -> list[tuple[str, bytes]]:
+    # Records are read whole: no link in the database may lead out of it (to a secret, /proc).
+    refuse_escaping_links(path, path, what="OSV record")
     return [(name, file.read_bytes()) for name, file in _record_files(path)]
 
 

@@ -29,6 +29,7 @@ from typing import Literal
 from packaging.utils import canonicalize_name
 
 from mlops_ci.scan.osv import parse_version
+from mlops_ci.scrub import excerpt, subprocess_environ
 
 Service = Literal["pypi", "osv"]
 DEFAULT_TIMEOUT_S = 15
@@ -174,7 +175,7 @@ def _environment(*, loopback_only: bool) -> dict[str, str]:
     needs (no proxy settings, no tokens): nothing can route it off the machine, and requests'
     per-query scan of the environment for proxies stays cheap."""
     if not loopback_only:
-        return dict(os.environ)
+        return subprocess_environ()  # PyPI's JSON API needs no credential of this runner
     env = {
         name: value
         for name, value in os.environ.items()
@@ -186,7 +187,7 @@ def _environment(*, loopback_only: bool) -> dict[str, str]:
 
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    last = lines[-1] if lines else "no error output"
+    last = excerpt(lines[-1], 200) if lines else "no error output"
     if "ConnectionError" in last or "Max retries exceeded" in last:
         last = "the vulnerability service could not be reached (no network?)"
     return _URL_CREDENTIALS.sub("***@", last)[:300]

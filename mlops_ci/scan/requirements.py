@@ -13,6 +13,7 @@ A line that is not a valid requirement, or a file that cannot be read, is an
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -22,14 +23,20 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.safepath import confine, read_text, require_regular
+from mlops_ci.scrub import excerpt
 
 # pip options that stand alone on a line and name no requirement.
 _OPTION_LINE = re.compile(
     r"^(-i|--index-url|--extra-index-url|-f|--find-links|--no-index|--pre|--prefer-binary"
     r"|--trusted-host|--require-hashes|--only-binary|--no-binary|--use-feature|--config-settings"
-    r"|-c|--constraint)(\s|=|$)"
+    r")(\s|=|$)"
 )
-_INCLUDE = re.compile(r"^(-r|--requirement)(\s+|=)(?P<path>\S+)$")
+# Every spelling pip accepts: ``-r X``, ``-rX``, ``-r=X``, ``--requirement X``, ``--requirement=X``
+# (and the same for ``-c``/``--constraint``, whose files are confined but not audited).
+_INCLUDE = re.compile(
+    r"^(?P<option>-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?<=^-[rc]))(?P<path>\S+)$"
+)
 _EDITABLE = re.compile(r"^(-e|--editable)(\s+|=)")
 # Per-requirement options that may follow a requirement on the same logical line.
 _TRAILING_OPTION = re.compile(r"\s+--(hash|global-option|config-settings)(=|\s+)\S+")
@@ -72,38 +79,60 @@ class Requirements:
     unpinned: tuple[Unpinned, ...] = ()
 
 
-def read_requirements(paths: list[Path]) -> Requirements:
-    """Parse requirements files (and ``pyproject.toml`` files) in order, following ``-r``."""
+def read_requirements(paths: list[Path], root: Path | None = None) -> Requirements:
+    """Parse requirements files (and ``pyproject.toml`` files) in order, following ``-r``.
+
+    Includes resolve inside ``root`` (the repository) after following symlinks, or inside the
+    directory of a top-level file that lies outside it (one a flag named); see
+    :func:`include_root`.
+    """
     pins: list[Pin] = []
     unpinned: list[Unpinned] = []
     for path in paths:
         if path.name == "pyproject.toml":
             _read_pyproject(path, pins, unpinned)
         else:
-            _read_file(path, pins, unpinned, depth=0)
+            _read_file(path, pins, unpinned, depth=0, root=include_root(path, root))
     return Requirements(tuple(pins), tuple(unpinned))
+
+
+def include_root(path: Path, root: Path | None) -> Path:
+    """The directory ``-r``/``-c`` includes of ``path`` must stay in: the repository ``root``
+    when ``path`` lies in it, else ``path``'s own directory (a file a flag named elsewhere)."""
+    real = Path(os.path.realpath(path))
+    if root is not None:
+        real_root = Path(os.path.realpath(root))
+        if real == real_root or real_root in real.parents:
+            return real_root
+    return real.parent
+
+
+def confine_include(
+    written: str, including: Path, root: Path, position: SourcePosition, option: str
+) -> Path:
+    """The real path of an include written ``written`` in ``including``; InputError (exit 2)
+    when it is absolute, climbs out of ``root``, passes a symlink out, or is not a file."""
+    included = confine(
+        written, root, what=f"'{option}' include", position=position, base=including.parent
+    )
+    if not included.exists():
+        raise InputError(
+            f"included file {excerpt(written)} does not exist; fix the '{option}' line",
+            position,
+        )
+    require_regular(included, what=f"'{option}' include {excerpt(written)!r}", position=position)
+    return included
 
 
 def _read_text(path: Path, included_from: SourcePosition | None = None) -> str:
     where = included_from or SourcePosition(str(path))
-    if not path.exists():
+    try:
+        return read_text(path, what="requirements file", position=SourcePosition(str(path)))
+    except FileNotFoundError:
         raise InputError(
             f"requirements file {path} does not exist; fix the path in 'scan.requirements'"
             " or --requirements",
             where,
-        )
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(
-            "the requirements file is not UTF-8 text; save it as UTF-8",
-            SourcePosition(str(path)),
-        ) from None
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise InputError(
-            f"cannot read the requirements file ({reason}); check the path and its permissions",
-            SourcePosition(str(path)),
         ) from None
 
 
@@ -131,7 +160,9 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
     return joined
 
 
-def _read_file(path: Path, pins: list[Pin], unpinned: list[Unpinned], *, depth: int) -> None:
+def _read_file(
+    path: Path, pins: list[Pin], unpinned: list[Unpinned], *, depth: int, root: Path
+) -> None:
     text = _read_text(path)
     for line_number, content in logical_lines(text):
         position = SourcePosition(str(path), line_number)
@@ -139,14 +170,10 @@ def _read_file(path: Path, pins: list[Pin], unpinned: list[Unpinned], *, depth: 
         if include:
             if depth >= _MAX_INCLUDE_DEPTH:
                 raise InputError("requirements files include each other too deeply", position)
-            included = (path.parent / include.group("path")).resolve()
-            if not included.is_file():
-                raise InputError(
-                    f"included requirements file {include.group('path')} does not exist;"
-                    " fix the '-r' line",
-                    position,
-                )
-            _read_file(included, pins, unpinned, depth=depth + 1)
+            option = include.group("option")
+            included = confine_include(include.group("path"), path, root, position, option)
+            if option in ("-r", "--requirement"):  # a constraint file pins nothing by itself
+                _read_file(included, pins, unpinned, depth=depth + 1, root=root)
             continue
         if _OPTION_LINE.match(content):
             continue
@@ -157,8 +184,8 @@ def _read_file(path: Path, pins: list[Pin], unpinned: list[Unpinned], *, depth: 
             continue
         if content.startswith("-"):
             raise InputError(
-                f"unsupported pip option {content.split()[0]!r}; remove it or move it to pip's"
-                " configuration",
+                f"unsupported pip option {excerpt(content.split()[0], 40)!r}; remove it or move"
+                " it to pip's configuration",
                 position,
             )
         _add_requirement(_TRAILING_OPTION.sub("", content).strip(), position, pins, unpinned)
@@ -175,9 +202,10 @@ def _add_requirement(
     try:
         requirement = Requirement(text)
     except InvalidRequirement as exc:
-        detail = str(exc).splitlines()[0]
+        detail = excerpt(str(exc).splitlines()[0] if str(exc) else "", 100)
         raise InputError(
-            f"malformed requirement {text!r} ({detail}); write it as 'name==version'", position
+            f"malformed requirement {excerpt(text)!r} ({detail}); write it as 'name==version'",
+            position,
         ) from None
     if requirement.url:
         reason = "a URL requirement has no released version"
@@ -213,7 +241,8 @@ def _read_pyproject(path: Path, pins: list[Pin], unpinned: list[Unpinned]) -> No
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"invalid TOML: {exc}", SourcePosition(str(path))) from None
+        # tomllib's message names the line and the kind of problem, never the text.
+        raise InputError(f"invalid TOML: {excerpt(str(exc))}", SourcePosition(str(path))) from None
     dependencies = data.get("project", {}).get("dependencies", [])
     if not isinstance(dependencies, list):
         raise InputError(

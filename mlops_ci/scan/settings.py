@@ -43,13 +43,13 @@ def scan_settings(ctx: Context) -> ScanSettings:
     def paths(key: str, configured: list[str]) -> tuple[Path, ...]:
         if flags.get(key):
             return tuple(Path(p) for p in flags[key])
-        return tuple(ctx.loaded.resolve(p) for p in configured)
+        return tuple(ctx.loaded.resolve(p, f"scan.{key}") for p in configured)
 
     vuln_db: Path | None = None
     if flags.get("vuln_db"):
         vuln_db = Path(flags["vuln_db"])
     elif config.vuln_db:
-        vuln_db = ctx.loaded.resolve(config.vuln_db)
+        vuln_db = ctx.loaded.resolve(config.vuln_db, "scan.vuln_db")
     return ScanSettings(
         requirements=paths("requirements", config.requirements),
         source=paths("source", config.source),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_ci.errors import SourcePosition
+from mlops_ci.safepath import read_bytes
 from mlops_ci.signing.errors import SigningError
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def load_private_key(source: KeySource, environ: Mapping[str, str]) -> ec.Ellipt
         )
     if source.path is not None:
         try:
-            pem = source.path.read_bytes()
+            pem = read_bytes(source.path, what="private key", error=SigningError)
         except OSError as exc:
             raise SigningError(
                 f"cannot read the private key ({exc.__class__.__name__}); check the path",
@@ -103,7 +104,9 @@ def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
+        key = serialization.load_pem_public_key(
+            read_bytes(path, what="public key", error=SigningError)
+        )
     except (OSError, ValueError) as exc:
         raise SigningError(
             f"cannot load the public key ({exc.__class__.__name__}); give a PEM public key",
@@ -121,7 +124,8 @@ def load_certificates(paths: Sequence[Path]) -> list[x509.Certificate]:
     certificates: list[x509.Certificate] = []
     for path in paths:
         try:
-            certificates.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+            pem = read_bytes(path, what="certificate file", error=SigningError)
+            certificates.extend(x509.load_pem_x509_certificates(pem))
         except (OSError, ValueError) as exc:
             raise SigningError(
                 f"cannot load certificates ({exc.__class__.__name__}); give PEM certificates",

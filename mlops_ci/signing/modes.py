@@ -74,7 +74,7 @@ def signing_inputs(
 ) -> SigningInputs:
     """Merge ``sign`` flags with ``signing:``; the key is a path, else the PEM in ``key_env``."""
     signing = loaded.config.signing
-    key_path = key or (loaded.resolve(signing.key) if signing.key else None)
+    key_path = key or (loaded.resolve(signing.key, "signing.key") if signing.key else None)
     source: KeySource | None = None
     if key_path is not None:
         source = KeySource(
@@ -89,9 +89,13 @@ def signing_inputs(
         key=source,
         certificate=certificate,
         chain=chain_paths,
-        ca=tuple(loaded.resolve(p) for p in signing.ca),
+        ca=tuple(loaded.resolve(p, "signing.ca") for p in signing.ca),
         staging=staging or signing.staging,
-        trust_config=loaded.resolve(signing.trust_config) if signing.trust_config else None,
+        trust_config=(
+            loaded.resolve(signing.trust_config, "signing.trust_config")
+            if signing.trust_config
+            else None
+        ),
         allow_unsigned=signing.allow_unsigned,
     )
 

@@ -75,19 +75,20 @@ def policy_from_config(
     github = signing.github
     policy = VerificationPolicy(
         mode=chosen if chosen in MODES else None,
-        public_key=public_key or _configured(loaded, signing.public_key),
-        ca=tuple(ca) or tuple(loaded.resolve(p) for p in signing.ca),
+        public_key=public_key or _configured(loaded, signing.public_key, "signing.public_key"),
+        ca=tuple(ca) or tuple(loaded.resolve(p, "signing.ca") for p in signing.ca),
         identity=identity or signing.identity,
         issuer=issuer or signing.issuer,
         github=GitHubPolicy(github.repository, github.ref, github.workflow),
-        trust_config=trust_config or _configured(loaded, signing.trust_config),
+        trust_config=trust_config
+        or _configured(loaded, signing.trust_config, "signing.trust_config"),
         staging=signing.staging,
     )
     return policy
 
 
-def _configured(loaded: LoadedConfig, path: str | None) -> Path | None:
-    return loaded.resolve(path) if path else None
+def _configured(loaded: LoadedConfig, path: str | None, key: str) -> Path | None:
+    return loaded.resolve(path, key) if path else None
 
 
 def with_mode(policy: VerificationPolicy, mode: Mode) -> VerificationPolicy:

@@ -23,6 +23,7 @@ from pathlib import Path
 from mlops_ci.config import Config, LoadedConfig, ModelConfig, apply_environment, find_config
 from mlops_ci.errors import InputError, SourcePosition, UsageError
 from mlops_ci.findings import Report
+from mlops_ci.safepath import confine, output_path, read_bytes
 from mlops_ci.signing import paths
 
 
@@ -50,8 +51,11 @@ def load_signing_config(
     environ = os.environ if environ is None else environ
     if environ.get(f"{ENV_PREFIX}CONFIG") or find_config(cwd) is not None:
         return load_config(cwd=cwd, environ=environ)
-    config = Config.model_validate(apply_environment({}, environ))
-    return LoadedConfig(config=config, path=None, root=cwd.resolve())
+    from mlops_ci.config_paths import trusted_pairs
+
+    data = apply_environment({}, environ)
+    config = Config.model_validate(data)
+    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_pairs(data))
 
 
 def report_file(loaded: LoadedConfig) -> Path | None:
@@ -62,9 +66,9 @@ def report_file(loaded: LoadedConfig) -> Path | None:
 
 def read_report(path: Path | None, shown: str) -> tuple[Report, bytes] | None:
     """The report at ``path`` and its bytes, or None when there is none; bad JSON is exit 2."""
-    if path is None or not path.is_file():
+    if path is None or not (path.exists() or path.is_symlink()):
         return None
-    data = path.read_bytes()
+    data = read_bytes(path, what="JSON report", position=SourcePosition(shown))
     try:
         return Report.from_dict(json.loads(data)), data
     except (ValueError, KeyError, TypeError) as exc:
@@ -108,7 +112,9 @@ def select_targets(
         found = loaded.config.model(model)
         chosen = [(found, loaded.resolve(found.path))]
     elif path is not None:
-        resolved = path.resolve()
+        # The pipeline's own argument, but a link planted in the repository cannot take it (and
+        # the .sig written beside it) outside.
+        resolved = confine(path.absolute(), loaded.root, what="model path", trusted=True)
         match = next((m for m in loaded.config.models if loaded.resolve(m.path) == resolved), None)
         chosen = [(match, resolved)]
     else:
@@ -122,7 +128,11 @@ def select_targets(
         raise UsageError("--signature needs a single model: add --model NAME or a PATH")
     targets = []
     for config, model_path in chosen:
-        sig = signature.resolve() if signature else paths.signature_path(model_path)
+        sig = (
+            output_path(signature.absolute(), loaded.root, what="--signature")
+            if signature
+            else paths.signature_path(model_path)
+        )
         targets.append(
             Target(
                 name=config.name if config else model_path.name,
