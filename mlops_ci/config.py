@@ -345,6 +345,8 @@ _ENV_SCALARS: dict[str, PathKey] = {
     "SBOM_SOURCE": ("sbom", "source"),
     "SBOM_REQUIREMENTS": ("sbom", "requirements"),
     "SBOM_GITLAB": ("sbom", "gitlab"),
+    "SBOM_PYTHON": ("sbom", "python"),
+    "FORGE_API_URL": ("forge", "api_url"),
 }
 _ENV_LISTS = {
     "POLICIES",

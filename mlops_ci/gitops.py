@@ -202,3 +202,23 @@ def push_current(path: Path) -> None:
     with git.Repo(path) as repo:
         current = repo.active_branch.name
         repo.remotes.origin.push(refspec=f"{current}:{current}")
+
+
+def is_tracked(root: Path, path: Path) -> bool:
+    """Whether git tracks ``path`` (a file, or any file under a directory) in ``root``'s repository.
+
+    Files a pull request commits are the attacker's; a tool the pipeline installed (a virtualenv)
+    is untracked. Outside a git repository nothing is tracked.
+    """
+    import subprocess
+
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return False
+    completed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-z", "--", relative.as_posix() or "."],
+        capture_output=True,
+        check=False,
+    )
+    return completed.returncode == 0 and bool(completed.stdout.strip(b"\0"))

@@ -263,7 +263,11 @@ def test_check_benchmarks_only_models_with_a_bench_section(cli: Cli, tmp_path: P
     save_mlp(tmp_path / "m.onnx", (8, 2))
     (tmp_path / "mlops-ci.yaml").write_text("models:\n  - {name: m, path: m.onnx}\n")
     out = tmp_path / "r.json"
-    result = cli("check", "--only", "bench", "--format", f"json={out}", cwd=tmp_path)
+    # Alone, a skipped bench would be "nothing to check" (exit 2): run it beside a real gate.
+    alone = cli("check", "--only", "bench", cwd=tmp_path)
+    assert alone.exit_code == 2 and "nothing to check" in alone.stderr
+    only = ("--only", "bench", "--only", "onnx-model")
+    result = cli("check", *only, "--format", f"json={out}", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
     bench = bench_result(out)
     assert bench["status"] == "skipped" and "has no bench: section" in bench["detail"]

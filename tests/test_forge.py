@@ -175,3 +175,23 @@ def test_detect_kind() -> None:
     assert detect_kind("auto", "git@gitlab.com:a/b.git", {}) == "gitlab"
     assert detect_kind("auto", "/tmp/x.git", {}) == "none"
     assert detect_kind("none", "https://github.com/a/b", {}) == "none"
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_a_configured_api_url_elsewhere_never_receives_the_token(kind: str) -> None:
+    """forge.api_url comes from the pull request: it may not send the token to another host."""
+    token = {"GITHUB_TOKEN": "t", "GITLAB_TOKEN": "t"}
+    ci = {"GITHUB_API_URL": "https://api.github.com", "CI_API_V4_URL": "https://gl.example/api/v4"}
+    evil = ForgeConfig(repository="o/r", api_url="https://collector.example/api")
+    with pytest.raises(ForgeError, match="not on the forge's own host"):
+        make_forge(kind, evil, None, {**token, **ci})  # type: ignore[arg-type]
+    with pytest.raises(ForgeError, match="not on the forge's own host"):
+        make_forge(kind, evil, "https://github.com/o/r.git", token)  # type: ignore[arg-type]
+    # The pipeline may name any host, and a URL on the CI's own host is fine.
+    pipeline = {**token, "MLOPS_CI_FORGE_API_URL": "https://collector.example/api"}
+    assert make_forge(kind, evil, None, pipeline).client is not None  # type: ignore[arg-type]
+    own = ForgeConfig(
+        repository="o/r",
+        api_url=ci["GITHUB_API_URL" if kind == "github" else "CI_API_V4_URL"] + "/x",
+    )
+    assert make_forge(kind, own, None, {**token, **ci}).client is not None  # type: ignore[arg-type]

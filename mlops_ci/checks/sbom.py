@@ -70,9 +70,13 @@ class SbomCheck:
             settings.source,
             requirements,
             settings.python,
-            lambda path: ctx.loaded.resolve(path, key),
+            lambda path: ctx.loaded.resolve(
+                path, "sbom.python" if path == settings.python else key
+            ),
             config_position,
             root=ctx.root,
+            python_trusted=bool(settings.python)
+            and ctx.loaded.is_trusted("sbom.python", str(settings.python)),
         )
         card, card_path = _card(ctx, model)
         bench = ctx.needs.get("bench")

@@ -58,6 +58,43 @@ def detect_kind(configured: str, remote_url: str | None, environ: Mapping[str, s
     return "none"
 
 
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _api_url(
+    configured: str | None,
+    ci_url: str | None,
+    parts: tuple[str, str] | None,
+    environ: Mapping[str, str],
+) -> str | None:
+    """``forge.api_url`` from the configuration, if it may receive the token; else ForgeError.
+
+    The configuration is part of the pull request, and the token goes wherever the API URL
+    points: a configured URL must be on the host the pipeline names (``MLOPS_CI_FORGE_API_URL``,
+    the CI's own API URL) or, outside CI, the remote's host or this machine (local stand-ins).
+    """
+    if not configured:
+        return None
+    host = _host(configured)
+    pipeline = environ.get("MLOPS_CI_FORGE_API_URL") or ci_url
+    if pipeline:
+        allowed = {_host(pipeline)}
+    else:
+        allowed = {"127.0.0.1", "localhost", "::1", *([parts[0].lower()] if parts else [])}
+    if host and host in allowed:
+        return configured
+    raise ForgeError(
+        "forge.api_url is not on the forge's own host, and the forge token would be sent there;"
+        " remove it, or set MLOPS_CI_FORGE_API_URL in the pipeline"
+    )
+
+
 def make_forge(
     kind: ForgeKind,
     config: ForgeConfig,
@@ -86,7 +123,9 @@ def make_forge(
                 "GitHub promotion needs a token: set GITHUB_TOKEN or GH_TOKEN (a GitHub App token or"
                 " PAT if the promotion PR's own checks must run)"
             )
-        api_url = config.api_url or environ.get("GITHUB_API_URL") or "https://api.github.com"
+        ci_url = environ.get("GITHUB_API_URL")
+        api_url = _api_url(config.api_url, ci_url, parts, environ) or ci_url
+        api_url = api_url or "https://api.github.com"
         api = ApiClient(
             api_url,
             GitHubForge.headers(token),
@@ -106,9 +145,10 @@ def make_forge(
         raise ForgeError("cannot tell the GitLab project; set forge.repository to group/project")
     if not token:
         return ForgeTarget("gitlab", project, None, push_options=True)
+    ci_url = environ.get("CI_API_V4_URL")
     api_url = (
-        config.api_url
-        or environ.get("CI_API_V4_URL")
+        _api_url(config.api_url, ci_url, parts, environ)
+        or ci_url
         or (f"https://{parts[0]}/api/v4" if parts else "https://gitlab.com/api/v4")
     )
     api = ApiClient(

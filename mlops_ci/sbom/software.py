@@ -9,6 +9,7 @@ validated once, in-process, after the ML-BOM part is added) and ``--output-repro
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -59,8 +60,13 @@ def software_source(
     resolve: Callable[[str], Path],
     config_position: SourcePosition,
     root: Path | None = None,
+    python_trusted: bool = False,
 ) -> SoftwareSource:
-    """Decide the source from the ``sbom:`` settings (``auto``: requirements when there are any)."""
+    """Decide the source from the ``sbom:`` settings (``auto``: requirements when there are any).
+
+    ``python_trusted``: the interpreter came from the pipeline (``MLOPS_CI_SBOM_PYTHON``), not
+    from the repository's configuration, so it may be any file.
+    """
     kind = source
     if kind == "auto":
         kind = "requirements" if requirements else "environment"
@@ -88,8 +94,24 @@ def software_source(
                 f"sbom.python {python!r} does not exist; give a Python interpreter or a virtualenv",
                 config_position,
             )
+        if not python_trusted and root is not None and _committed(root, python, candidate):
+            # cyclonedx-py runs the interpreter it inventories: a committed one is the PR's code.
+            raise ConfigError(
+                "sbom.python names a file committed to the repository, which mlops-ci would run;"
+                " name an interpreter the pipeline installed, or set MLOPS_CI_SBOM_PYTHON",
+                config_position,
+            )
         interpreter = str(candidate)
     return SoftwareSource("environment", python=interpreter)
+
+
+def _committed(root: Path, configured: str, resolved: Path) -> bool:
+    """Whether the configured interpreter, or what it resolves to, is a file git tracks."""
+    from mlops_ci.gitops import is_tracked
+
+    base = root.resolve()
+    unresolved = Path(os.path.normpath(base / configured))
+    return is_tracked(base, unresolved) or is_tracked(base, resolved.resolve())
 
 
 def build_software_part(source: SoftwareSource, display: Callable[[Path], str]) -> SoftwarePart:
