@@ -147,9 +147,7 @@ class BlobScanner:
         handle = self._window(blob, start, end, member)
         if handle is None:
             return
-        view: Blob = (
-            blob if start == 0 and end == len(blob) else cast(io.BytesIO, handle).getvalue()
-        )
+        view = _view(blob, start, end, handle)
         try:
             archive = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
@@ -195,9 +193,7 @@ class BlobScanner:
         handle = self._window(blob, start, end, member)
         if handle is None:
             return
-        view: Blob = (
-            blob if start == 0 and end == len(blob) else cast(io.BytesIO, handle).getvalue()
-        )
+        view = _view(blob, start, end, handle)
         try:
             with tarfile.open(fileobj=handle, mode="r:") as archive:
                 entries = []
@@ -377,3 +373,8 @@ def _holds_objects(descr: object) -> bool:
         return bool(dtype.hasobject) if isinstance(dtype, np.dtype) else True
     except Exception:  # numpy's many errors on hostile input: scan it as a pickle
         return True
+
+
+def _view(blob: Blob, start: int, end: int, handle: IO[bytes]) -> Blob:
+    """The bytes an archive's offsets count from: the whole blob, or the window's copy."""
+    return blob if start == 0 and end == len(blob) else cast(io.BytesIO, handle).getvalue()
