@@ -150,6 +150,7 @@ def tag(
     config: ConfigOption = None,
 ) -> None:
     """After a merge: GTO tags (MODEL@vX.Y.Z, MODEL#ENV#N) for what the state files' history says."""
+    from mlops_ci.errors import InputError
     from mlops_ci.promote.service import commit_author, open_repo
     from mlops_ci.promote.tags import tag_promotions
 
@@ -164,8 +165,8 @@ def tag(
         repo.close()
     for name in outcome.created:
         print(f"tagged {name}")
-    for line in outcome.skipped:
-        print(f"not tagged: {line}", file=sys.stderr)
+    if outcome.skipped:  # GTO would disagree with the state files: say so, exit 2
+        raise InputError("GTO cannot mirror " + "; ".join(outcome.skipped))
     if not outcome.created:
         print("nothing to tag: the tags already say what the state files' history says")
 

@@ -159,7 +159,10 @@ def planned_events(
     unusable = _unusable(repo, commits, skipped)
     events: list[Event] = []
     last: dict[str, int] = {}
-    for date, _, env, model, old, new, why in sorted(moves, key=lambda m: (m[0], m[1])):
+    line = (repo.git_bytes("rev-list", "--first-parent", ref) or b"").decode().split()
+    position = {sha: -i for i, sha in enumerate(line)}  # merge order, even within one second
+    moves.sort(key=lambda m: (position.get(m[6], m[0]), m[1]))
+    for date, _, env, model, old, new, why in moves:
         for action, entry in (("unassign", old), ("assign", new)):
             if entry is None or (model, entry.version) in unusable:
                 continue
