@@ -273,3 +273,33 @@ def test_tag_names_parse_as_gto_parses_them() -> None:
             assert ours.counter == theirs.get("counter"), name
             assert ours.version == theirs.get("version"), name
             assert ours.stage == theirs.get("stage"), name
+
+
+def test_push_replans_when_another_job_pushed_first(
+    cli: Cli, promoted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two tag jobs race: the loser's push is refused, it drops its tags, fetches and re-plans."""
+    from mlops_ci.promote import tags as tags_module
+
+    origin = promoted / ".git" / "mlops-ci-demo-origin.git"
+    other = tmp_path / "other"
+    run_git(tmp_path, "clone", "--quiet", str(origin), str(other))
+    real_plan = tags_module.plan_tags
+    calls: list[int] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # after this job fetched the remote's tags: GTO in another clone
+            gto_api.register(str(other), DEMO_MODEL, ref=_bytes_commit(other), version="v1.0.0")
+            gto_api.assign(str(other), DEMO_MODEL, "dev", version="v1.0.0")
+            run_git(other, "push", "--quiet", "origin", "--tags")
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(tags_module, "plan_tags", racing)
+    result = cli("promote", "tag", "--push", cwd=promoted)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["tagged", f"{DEMO_MODEL}#staging#2"]
+    assert len(calls) == 2
+    remote = set(run_git(origin, "tag", "--list").split())
+    assert remote == {f"{DEMO_MODEL}@v1.0.0", f"{DEMO_MODEL}#dev#1", f"{DEMO_MODEL}#staging#2"}
+    assert_versions_once(str(promoted), {"v1.0.0": ["dev", "staging"]})

@@ -306,22 +306,38 @@ def tag_promotions(
     *,
     commit: str = "HEAD",
     push: bool = False,
+    attempts: int = 3,
 ) -> TagOutcome:
-    """Write the missing GTO tags for the history at ``commit`` (fetching and pushing with ``push``)."""
-    if push:  # the remote's tags decide the numbering and what is already there
-        _run(repo, ["fetch", "--quiet", "--no-tags", repo.remote, "refs/tags/*:refs/tags/*"])
-    plan, skipped = plan_tags(repo, state_dir, environments, commit=commit)
-    for name, event in plan:
-        identity = {
-            "GIT_COMMITTER_NAME": author.name,
-            "GIT_COMMITTER_EMAIL": author.email,
-            "GIT_COMMITTER_DATE": f"{event.when} +0000",
-        }
-        _run(repo, ["tag", "-a", name, event.commit, "-m", _message(event)], identity)
-    names = [name for name, _ in plan]
-    if push and names:
-        _run(repo, ["push", "--quiet", "--atomic", repo.remote, *(f"refs/tags/{n}" for n in names)])
-    return TagOutcome(tuple(names), tuple(skipped))
+    """Write the missing GTO tags for the history at ``commit`` (fetching and pushing with ``push``).
+
+    With ``push``, the remote's tags decide the numbering and what is already there; when another
+    job pushed tags in between (a name taken), the local ones are dropped and the plan is redone.
+    """
+    for attempt in range(1, attempts + 1):
+        if push:
+            _run(repo, ["fetch", "--quiet", "--no-tags", repo.remote, "refs/tags/*:refs/tags/*"])
+        plan, skipped = plan_tags(repo, state_dir, environments, commit=commit)
+        for name, event in plan:
+            identity = {
+                "GIT_COMMITTER_NAME": author.name,
+                "GIT_COMMITTER_EMAIL": author.email,
+                "GIT_COMMITTER_DATE": f"{event.when} +0000",
+            }
+            _run(repo, ["tag", "-a", name, event.commit, "-m", _message(event)], identity)
+        names = [name for name, _ in plan]
+        if not (push and names):
+            return TagOutcome(tuple(names), tuple(skipped))
+        try:
+            _run(
+                repo,
+                ["push", "--quiet", "--atomic", repo.remote, *(f"refs/tags/{n}" for n in names)],
+            )
+            return TagOutcome(tuple(names), tuple(skipped))
+        except GitError:
+            _run(repo, ["tag", "--delete", *names])  # ours only: never a tag someone pushed
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _run(repo: PromotionRepo, args: list[str], env: dict[str, str] | None = None) -> None:
