@@ -18,6 +18,7 @@ import pytest
 from mlops_ci.demo import DEMO_MODEL
 from mlops_ci.gitops import merge_and_push
 from tests.conftest import CliResult, copy_demo
+from tests.gitrepos import bare_remote
 from tests.gitrepos import git as run_git
 from tests.test_promote_e2e import _signed_template, sign_and_commit, signed_repo
 
@@ -303,3 +304,42 @@ def test_push_replans_when_another_job_pushed_first(
     remote = set(run_git(origin, "tag", "--list").split())
     assert remote == {f"{DEMO_MODEL}@v1.0.0", f"{DEMO_MODEL}#dev#1", f"{DEMO_MODEL}#staging#2"}
     assert_versions_once(str(promoted), {"v1.0.0": ["dev", "staging"]})
+
+
+def _state(version: str, commit: str) -> str:
+    return (
+        f"models:\n  m:\n    version: '{version}'\n    artifact: models/m.onnx\n"
+        f"    digest: sha256:{'a' * 64}\n    promoted_from: {{commit: {commit}}}\n"
+    )
+
+
+def test_what_gto_cannot_hold_is_named_not_tagged(tmp_path: Path) -> None:
+    """A non-SemVer version, or one version from two commits: named, never tagged wrongly."""
+    from mlops_ci.promote.gitwork import Author, PromotionRepo
+    from mlops_ci.promote.tags import tag_promotions
+
+    _, repo = bare_remote(tmp_path, {"models/m.onnx": "one"})
+    first = run_git(repo, "rev-parse", "HEAD")
+    steps = [("dev", "1.0", first), ("dev", "2.0.0", first), ("staging", "2.0.0", first)]
+    for env, version, commit in steps:
+        (repo / "deploy").mkdir(exist_ok=True)
+        (repo / "deploy" / f"{env}.yaml").write_text(_state(version, commit))
+        run_git(repo, "add", "-A")
+        run_git(repo, "commit", "--quiet", "-m", f"{env} {version}")
+    (repo / "models/m.onnx").write_text("two")
+    run_git(repo, "commit", "--quiet", "-am", "retrained, same version")
+    second = run_git(repo, "rev-parse", "HEAD")
+    (repo / "deploy" / "prod.yaml").write_text(_state("2.0.0", second))
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "--quiet", "-m", "prod 2.0.0 from other bytes")
+    promotion = PromotionRepo(repo)
+    try:
+        outcome = tag_promotions(promotion, "deploy", ENVS, Author("ci", "ci@example.com"))
+    finally:
+        promotion.close()
+    assert outcome.created == ()
+    assert outcome.skipped == (
+        "m 1.0: the version is not SemVer (GTO registers vMAJOR.MINOR.PATCH)",
+        "m 2.0.0: this version was promoted from two commits (GTO: one commit per version)",
+    )
+    assert tags(repo) == set()

@@ -142,6 +142,7 @@ def planned_events(
     skipped += [f"environment {env!r}: not a GTO stage name" for env in bad_envs]
     moves: list[tuple[int, int, str, str, StateEntry | None, StateEntry | None, str]] = []
     commits: dict[tuple[str, str], str] = {}
+    twice: set[tuple[str, str]] = set()
     for rank, env in enumerate(environments):
         if env in bad_envs:
             continue
@@ -151,12 +152,15 @@ def planned_events(
             before[change.model] = new
             if new is not None:
                 key = (change.model, new.version)
-                commits.setdefault(key, new.promoted_from.get("commit") or change.commit)
+                explicit = new.promoted_from.get("commit")
+                if explicit and commits.setdefault(key, explicit) != explicit:
+                    twice.add(key)  # the same version from other bytes: GTO holds one commit
+                commits.setdefault(key, change.commit)  # an entry without one: where it landed
             if _release(old) != _release(new):
                 moves.append(
                     (_epoch(change.date), rank, env, change.model, old, new, change.commit)
                 )
-    unusable = _unusable(repo, commits, skipped)
+    unusable = _unusable(repo, commits, twice, skipped)
     events: list[Event] = []
     last: dict[str, int] = {}
     line = (repo.git_bytes("rev-list", "--first-parent", ref) or b"").decode().split()
@@ -187,7 +191,10 @@ def _release(entry: StateEntry | None) -> str | None:
 
 
 def _unusable(
-    repo: PromotionRepo, commits: dict[tuple[str, str], str], skipped: list[str]
+    repo: PromotionRepo,
+    commits: dict[tuple[str, str], str],
+    twice: set[tuple[str, str]],
+    skipped: list[str],
 ) -> set[tuple[str, str]]:
     """The (model, version) pairs GTO cannot hold; each gets a line in ``skipped``."""
     bad = set()
@@ -197,12 +204,20 @@ def _unusable(
             reason = "the model name is not a GTO artifact name (letters, digits, - _ /)"
         elif not _VERSION_RE.match(version):
             reason = "the version is not SemVer (GTO registers vMAJOR.MINOR.PATCH)"
+        elif (model, version) in twice:
+            reason = "this version was promoted from two commits (GTO: one commit per version)"
         elif repo.resolve(commits[(model, version)]) is None:
             reason = f"its commit {commits[(model, version)][:12]} is not in this clone"
         if reason:
-            skipped.append(f"{model} {version}: {reason}")
+            skipped.append(f"{_shown(model)} {_shown(version)}: {reason}")
             bad.add((model, version))
     return bad
+
+
+def _shown(text: str) -> str:
+    """A name or version from a state file, short and printable (never a long blob)."""
+    short = text if len(text) <= 40 else text[:37] + "..."
+    return short if short.isprintable() and " " not in short else repr(short)
 
 
 def _commit_time(repo: PromotionRepo, commit: str) -> int:
