@@ -105,8 +105,12 @@ def test_dev_staging_prod(cli: Cli, signed_repo: Path) -> None:
     again = promote(cli, signed_repo, "prod")
     assert again.exit_code == 0 and "already promoted" in again.stdout
     tagged = cli("promote", "tag", "--push", cwd=signed_repo)  # after the prod merge, on main
-    assert tagged.stdout.strip() == "tagged fraud-detector#prod#1"
-    assert run_git(origin(signed_repo), "tag", "--list") == "fraud-detector#prod#1"
+    names = [
+        "fraud-detector@v1.0.0",
+        *(f"fraud-detector#{e}#{n}" for n, e in enumerate(("dev", "staging", "prod"), 1)),
+    ]
+    assert tagged.stdout.split() == [w for n in names for w in ("tagged", n)]
+    assert sorted(run_git(origin(signed_repo), "tag", "--list").split()) == sorted(names)
     on_date = cli("history", DEMO_MODEL, "--env", "prod", "--at", "2999-01-01", cwd=signed_repo)
     assert "1.0.0" in on_date.stdout.splitlines()[1]
 

@@ -149,7 +149,8 @@ def tag(
     push: Annotated[bool, typer.Option("--push", help="Push the tags to the remote.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """After a merge: tag each model the HEAD commit promoted as MODEL#ENV#N (GTO-compatible)."""
+    """After a merge: GTO tags (MODEL@vX.Y.Z, MODEL#ENV#N) for what the state files' history says."""
+    from mlops_ci.errors import InputError
     from mlops_ci.promote.service import commit_author, open_repo
     from mlops_ci.promote.tags import tag_promotions
 
@@ -157,15 +158,17 @@ def tag(
     repo = open_repo(loaded)
     try:
         author = commit_author(loaded, os.environ, repo)
-        created = tag_promotions(
+        outcome = tag_promotions(
             repo, loaded.config.state_dir, loaded.config.environments, author, push=push
         )
     finally:
         repo.close()
-    for name in created:
+    for name in outcome.created:
         print(f"tagged {name}")
-    if not created:
-        print("no promotion in HEAD: nothing to tag")
+    if outcome.skipped:  # GTO would disagree with the state files: say so, exit 2
+        raise InputError("GTO cannot mirror " + "; ".join(outcome.skipped))
+    if not outcome.created:
+        print("nothing to tag: the tags already say what the state files' history says")
 
 
 def rollback(
