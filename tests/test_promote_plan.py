@@ -51,7 +51,7 @@ def test_first_environment_takes_the_repository_model() -> None:
     result = plan("dev", states(), version="1.0")
     assert result is not None
     assert result.entry.digest == "sha256:aa" and result.entry.promoted_from == {"commit": "c0ffee"}
-    assert result.branch == "mlops-ci/promote/m/dev/1.0"
+    assert result.branch == "mlops-ci/promote/m/dev/1.0-promote-aa-new"
     assert result.state_file == "deploy/dev.yaml"
 
 
@@ -119,7 +119,11 @@ def test_rollback_pins_a_release_from_history() -> None:
 
 
 def test_branch_names_are_safe() -> None:
-    assert branch_name("m", "prod", "1.0 rc:1") == "mlops-ci/promote/m/prod/1.0-rc-1"
+    assert branch_name("m", "prod", "1.0 rc:1") == "mlops-ci/promote/m/prod/1.0-rc-1-promote-new"
+    assert (
+        branch_name("m/x", "prod", "1", kind="rollback", digest="sha256:" + "ab" * 32, since="c0")
+        == "mlops-ci/promote/m-x/prod/1-rollback-abababababab-c0"
+    )
 
 
 def test_state_round_trip_keeps_comments_and_order() -> None:

@@ -128,10 +128,11 @@ def promote(
 
         def planner() -> PromotionPlan | None:
             states = read_states(repo, repo.default_ref, state_dir, ladder, models=names)
+            # the environment's past of this model names the transition (the branch), so the
+            # same request asked again after a change is a new branch, never an old merged one
+            past = changes(repo, repo.default_ref, state_dir, env, request.model, models=names)
             if request.rollback_to is not None:
-                history = history_entries(
-                    changes(repo, repo.default_ref, state_dir, env, request.model, models=names)
-                )
+                history = history_entries(past)
                 plan: PromotionPlan | None = plan_rollback(
                     model=request.model,
                     environment=env,
@@ -155,6 +156,7 @@ def promote(
                     actor=author.name,
                     now_iso=when,
                     unpin=request.unpin,
+                    last_change=past[0].commit if past else None,
                 )
             if plan is not None:
                 previous = plan.source if not plan.rollback and plan.source else None
