@@ -164,6 +164,18 @@ def test_modified_model_is_refused(cli: Cli, signed_repo: Path) -> None:
     assert "refused: fraud-detector: " in result.stderr
 
 
+def test_promotion_names_only_a_commit_the_default_branch_holds(
+    cli: Cli, signed_repo: Path
+) -> None:
+    """The first rung's entry names the checked-out commit: it must be pushed, and hold the
+    bytes (an uncommitted model is refused: test_modified_model_is_refused)."""
+    run_git(signed_repo, "commit", "--quiet", "--allow-empty", "-m", "local only")
+    result = cli("promote", DEMO_MODEL, "--to", "dev", "--forge", "none", cwd=signed_repo)
+    assert result.exit_code == 1
+    assert "is not on origin/main; push it" in result.stderr
+    assert run_git(origin(signed_repo), "branch", "--list", "mlops-ci/*") == ""
+
+
 def test_state_file_keeps_comments_and_order(cli: Cli, signed_repo: Path) -> None:
     config = signed_repo / "mlops-ci.yaml"  # a state file holds only configured models
     config.write_text(

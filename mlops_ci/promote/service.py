@@ -14,7 +14,13 @@ from mlops_ci.promote.body import pull_body, status_comment
 from mlops_ci.promote.evidence import Evidence, verify_evidence
 from mlops_ci.promote.gitwork import Author, PromotionRepo
 from mlops_ci.promote.history import changes, history_entries, read_states
-from mlops_ci.promote.plan import Candidate, PromotionPlan, plan_promotion, plan_rollback
+from mlops_ci.promote.plan import (
+    Candidate,
+    PromotionPlan,
+    PromotionRefused,
+    plan_promotion,
+    plan_rollback,
+)
 from mlops_ci.promote.state import set_entry
 
 
@@ -159,6 +165,8 @@ def promote(
                     last_change=past[0].commit if past else None,
                 )
             if plan is not None:
+                if first and not plan.rollback:
+                    _bytes_on_default_branch(repo, plan)
                 previous = plan.source if not plan.rollback and plan.source else None
                 evidence_box[:] = [
                     verify_evidence(
@@ -172,6 +180,9 @@ def promote(
                         else None,
                         first=first and not plan.rollback,
                         repo=repo,
+                        # the first rung names the commit its bytes come from: they are read
+                        # there, so an uncommitted change can never be what the entry means
+                        from_commit=first and not plan.rollback,
                     )
                 ]
             return plan
@@ -196,6 +207,21 @@ def promote(
         return Outcome(landed, landed.plan, evidence_box[0] if evidence_box else None)
     finally:
         repo.close()
+
+
+def _bytes_on_default_branch(repo: PromotionRepo, plan: PromotionPlan) -> None:
+    """The commit a first-rung entry names must be one the default branch holds.
+
+    Otherwise the entry would name bytes that a deploy job (``mlops-ci fetch``, ``git show``)
+    cannot read from the remote, and ``promote verify`` would rightly refuse the PR.
+    """
+    commit = plan.entry.promoted_from.get("commit", "")
+    if not repo.is_ancestor(commit, repo.default_ref):
+        raise PromotionRefused(
+            f"{plan.model}: the checked-out commit {commit[:12]} is not on"
+            f" {repo.remote}/{repo.default_branch}; push it (the state entry names the commit"
+            " its bytes come from) and promote again"
+        )
 
 
 def _diff(repo: PromotionRepo, plan: PromotionPlan) -> str:
