@@ -17,7 +17,13 @@ from mlops_ci.gitops import commit_all, merge_and_push, push_current
 from mlops_ci.signing import model_digest
 from tests.conftest import CliResult, copy_demo
 from tests.gitrepos import git as run_git
-from tests.test_promote_e2e import branch_of, origin, state_on_main
+from tests.test_promote_e2e import (
+    branch_of,
+    origin,
+    promote_and_merge,
+    sign_and_commit,
+    state_on_main,
+)
 from tests.test_promote_forges import _two_releases  # noqa: F401  (the module-scoped template)
 
 Cli = Callable[..., CliResult]
@@ -147,3 +153,48 @@ def test_readme_deploy_block_runs_as_written(rolled_back: Path) -> None:
     assert model_digest(rolled_back / "deploy-out" / "model.onnx") == entry.digest
     assert model_digest(rolled_back / "dev-model.onnx") == entry.digest
     assert origin(rolled_back).is_dir()
+
+
+def test_fetch_writes_the_external_data_of_the_entrys_commit(
+    cli: Cli, tmp_path: Path, _demo_template: Path
+) -> None:
+    """A single ONNX file's signed file set includes its external data: fetched from the same
+    commit, after a rollback when the default branch holds other weights under the same name."""
+    from tests.external_data import DATA_NAME, save_external, use_external_data
+
+    repo = copy_demo(_demo_template, tmp_path / "repo")
+    use_external_data(repo)
+    sign_and_commit(repo, "Keep the weights in model.onnx.data")
+    promote_and_merge(cli, repo, "dev")
+    card = repo / "models/fraud-detector/README.md"
+    card.write_text(card.read_text().replace("version: 1.0.0", "version: 1.1.0", 1))
+    save_external(repo / MODEL_FILE, seed=8)
+    sign_and_commit(repo, "Model 1.1.0")
+    promote_and_merge(cli, repo, "dev", "1.1.0")
+    rolled = cli(
+        "rollback", DEMO_MODEL, "--env", "dev", "--to", "1.0.0", "--forge", "none", cwd=repo
+    )
+    merge_and_push(repo, branch_of(rolled), "Merge the rollback")
+    entry = state_on_main(repo, "dev")[DEMO_MODEL]
+    out = tmp_path / "out"
+    result = cli("fetch", DEMO_MODEL, "--env", "dev", "--to", str(out), cwd=repo)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["model.onnx", DATA_NAME]
+    assert model_digest(out / "model.onnx") == entry.digest
+    data = f"{entry.promoted_from['commit']}:models/fraud-detector/{DATA_NAME}"
+    old = subprocess.run(["git", "show", data], cwd=repo, capture_output=True, check=True).stdout
+    assert (
+        (out / DATA_NAME).read_bytes()
+        == old
+        != (repo / f"models/fraud-detector/{DATA_NAME}").read_bytes()
+    )
+
+
+def test_fetch_of_an_entry_without_a_commit_exits_2(
+    cli: Cli, rolled_back: Path, tmp_path: Path
+) -> None:
+    """A hand-written entry that names no commit says nothing about which bytes it means."""
+    _hand_edit_main(rolled_back, lambda t: re.sub(r"\n *promoted_from:[^\n]*", "", t))
+    result = cli("fetch", DEMO_MODEL, "--env", "dev", "--to", str(tmp_path / "o"), cwd=rolled_back)
+    assert result.exit_code == 2 and "names no promoted_from.commit" in result.stderr
+    assert not (tmp_path / "o").exists()
