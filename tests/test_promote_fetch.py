@@ -107,12 +107,15 @@ def test_fetch_refuses_a_commit_the_default_branch_does_not_hold(
     [
         (("--env", "prod"), "prod runs no fraud-detector on origin/main"),
         (("--env", "qa"), "unknown environment 'qa'"),
+        (("--env", "dev", "--to", "mlops-ci.yaml"), "cannot create the directory"),
     ],
 )
 def test_fetch_bad_input_exits_2(
     cli: Cli, rolled_back: Path, tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
-    result = cli("fetch", DEMO_MODEL, *args, "--to", str(tmp_path / "o"), cwd=rolled_back)
+    if "--to" not in args:
+        args = (*args, "--to", str(tmp_path / "o"))
+    result = cli("fetch", DEMO_MODEL, *args, cwd=rolled_back)
     assert result.exit_code == 2 and message in result.stderr
     assert result.stderr.count("\n") == 1
 

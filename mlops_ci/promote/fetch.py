@@ -124,11 +124,29 @@ def _verified_files(
 
 def _write(files: list[Path], scratch: Path, entry: StateEntry, destination: Path) -> list[Path]:
     """Copy ``files`` under ``destination``, laid out relative to the artifact's directory."""
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the directory belongs, no permission, a full disk
+        raise InputError(
+            f"--to {destination}: cannot create the directory ({exc.strerror})"
+        ) from None
+    base = (scratch / entry.artifact).parent.resolve()
+    written: list[Path] = []
+    try:
+        _copy(files, base, entry, destination, written)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise InputError(f"--to {destination}: cannot write the model ({exc.strerror})") from None
+    return written
+
+
+def _copy(
+    files: list[Path], base: Path, entry: StateEntry, destination: Path, written: list[Path]
+) -> None:
+    """Write each of ``files`` (under ``base``) below ``destination``, appending to ``written``."""
     from mlops_ci.safepath import output_path
 
-    destination.mkdir(parents=True, exist_ok=True)
-    base = (scratch / entry.artifact).parent.resolve()
-    written = []
     for source in files:
         try:
             relative = source.resolve().relative_to(base)
@@ -140,7 +158,6 @@ def _write(files: list[Path], scratch: Path, entry: StateEntry, destination: Pat
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, source.read_bytes())
         written.append(target)
-    return written
 
 
 def _check_written(entry: StateEntry, destination: Path, written: list[Path]) -> None:
