@@ -201,3 +201,33 @@ def test_fetch_of_an_entry_without_a_commit_exits_2(
     result = cli("fetch", DEMO_MODEL, "--env", "dev", "--to", str(tmp_path / "o"), cwd=rolled_back)
     assert result.exit_code == 2 and "names no promoted_from.commit" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_fetch_refuses_bytes_whose_signature_is_about_other_bytes(
+    cli: Cli, rolled_back: Path, tmp_path: Path
+) -> None:
+    """The digest matches, but the signature at that commit vouches for another model: exit 1."""
+    entry = state_on_main(rolled_back, "dev")[DEMO_MODEL]
+    newer_digest = model_digest(rolled_back / MODEL_FILE)
+    run_git(rolled_back, "pull", "--quiet", "origin", "main")
+    sig = f"{MODEL_FILE}.sig"
+    old_sig = subprocess.run(
+        ["git", "show", f"{entry.promoted_from['commit']}:{sig}"],
+        cwd=rolled_back,
+        capture_output=True,
+        check=True,
+    ).stdout
+    (rolled_back / sig).write_bytes(old_sig)  # a valid signature, of 1.0.0
+    commit_all(rolled_back, "swap the signature")
+    push_current(rolled_back)
+    swapped = run_git(rolled_back, "rev-parse", "HEAD")
+    _hand_edit_main(
+        rolled_back,
+        lambda t: t.replace(entry.promoted_from["commit"], swapped).replace(
+            entry.digest, newer_digest
+        ),
+    )
+    out = tmp_path / "out"
+    result = cli("fetch", DEMO_MODEL, "--env", "dev", "--to", str(out), cwd=rolled_back)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("refused: ") and not (out / "model.onnx").exists()
