@@ -231,3 +231,4 @@ def test_fetch_refuses_bytes_whose_signature_is_about_other_bytes(
     result = cli("fetch", DEMO_MODEL, "--env", "dev", "--to", str(out), cwd=rolled_back)
     assert result.exit_code == 1, result.stdout + result.stderr
     assert result.stderr.startswith("refused: ") and not (out / "model.onnx").exists()
+    assert "does not match its signature" in result.stderr
