@@ -28,7 +28,7 @@ def branch_of(result: CliResult) -> str:
     return found.group(0)
 
 
-def sign_and_commit(repo: Path, message: str = "Sign the model") -> None:
+def sign_and_commit(repo: Path, message: str = "Sign the model", *, commit: bool = True) -> None:
     from mlops_ci.demo.signing import REPORT, sign_demo
     from mlops_ci.outputs import OutputSpec, deliver
     from mlops_ci.pipeline import CheckRequest, run_check
@@ -39,8 +39,9 @@ def sign_and_commit(repo: Path, message: str = "Sign the model") -> None:
     assert report.verdict == "pass", [f.message for _, f in report.all_findings()]
     deliver(report, [OutputSpec("json", repo / REPORT)])
     sign_demo(repo)
-    commit_all(repo, message)
-    push_current(repo)
+    if commit:
+        commit_all(repo, message)
+        push_current(repo)
 
 
 @pytest.fixture(scope="session")
@@ -173,6 +174,20 @@ def test_promotion_names_only_a_commit_the_default_branch_holds(
     result = cli("promote", DEMO_MODEL, "--to", "dev", "--forge", "none", cwd=signed_repo)
     assert result.exit_code == 1
     assert "is not on origin/main; push it" in result.stderr
+    assert run_git(origin(signed_repo), "branch", "--list", "mlops-ci/*") == ""
+
+
+def test_a_signed_but_uncommitted_model_is_refused(cli: Cli, signed_repo: Path) -> None:
+    """Evidence that verifies in the checkout is not enough: the entry names the commit, and
+    the commit must hold those bytes, or a deploy from the state file would ship others."""
+    from mlops_ci.demo.model import save_mlp
+
+    save_mlp(signed_repo / "models/fraud-detector/model.onnx", (64, 32, 2), seed=8, name=DEMO_MODEL)
+    sign_and_commit(signed_repo, commit=False)
+    result = promote(cli, signed_repo, "dev")
+    assert result.exit_code == 1
+    assert "the model files differ from commit" in result.stderr
+    assert "commit and push them, then promote again" in result.stderr
     assert run_git(origin(signed_repo), "branch", "--list", "mlops-ci/*") == ""
 
 

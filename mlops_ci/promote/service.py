@@ -180,11 +180,10 @@ def promote(
                         else None,
                         first=first and not plan.rollback,
                         repo=repo,
-                        # the first rung names the commit its bytes come from: they are read
-                        # there, so an uncommitted change can never be what the entry means
-                        from_commit=first and not plan.rollback,
                     )
                 ]
+                if first and not plan.rollback:
+                    _bytes_at_commit(repo, plan)
             return plan
 
         if request.dry_run:
@@ -221,6 +220,20 @@ def _bytes_on_default_branch(repo: PromotionRepo, plan: PromotionPlan) -> None:
             f"{plan.model}: the checked-out commit {commit[:12]} is not on"
             f" {repo.remote}/{repo.default_branch}; push it (the state entry names the commit"
             " its bytes come from) and promote again"
+        )
+
+
+def _bytes_at_commit(repo: PromotionRepo, plan: PromotionPlan) -> None:
+    """The first rung's entry names the checked-out commit: its tree must hold the very bytes
+    that were verified (an uncommitted, re-signed model would make the entry name other bytes)."""
+    from mlops_ci.promote.evidence import digest_at_commit
+
+    commit = plan.entry.promoted_from.get("commit", "")
+    found = digest_at_commit(repo, plan.entry, commit)
+    if found != plan.entry.digest:
+        raise PromotionRefused(
+            f"{plan.model}: the model files differ from commit {commit[:12]} ({found} there,"
+            f" {plan.entry.digest} here); commit and push them, then promote again"
         )
 
 
