@@ -221,3 +221,7 @@ class FakeGitLab:
             note["body"] = body["body"]
             return _json(note)
         return _json({"message": "404 Not Found"}, 404)
+
+    def merge(self, iid: int) -> None:
+        """What the "Merge" button does to the MR record (the git side is the test's)."""
+        self.mrs[iid - 1]["state"] = "merged"

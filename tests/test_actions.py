@@ -312,7 +312,7 @@ def test_install_without_python_says_what_to_do(tmp_path: Path) -> None:
     assert not done.step("Run the gates").ran
 
 
-PROMOTION = "mlops-ci/promote/fraud-detector/dev/1.0.0"
+PROMOTION = "mlops-ci/promote/fraud-detector/dev/1.0.0-promote-"  # then digest and origin
 
 
 def git(repo: Path, *args: str) -> str:
@@ -341,11 +341,12 @@ def test_promote_verify_and_tag_through_the_actions(signed_repo: Path, tmp_path:
     assert (
         "## mlops-ci: promotion" in promoted.summary and f"pushed {PROMOTION}" in promoted.summary
     )
-    assert PROMOTION in git(demo_repo, "ls-remote", "--heads", "origin")
+    heads = git(demo_repo, "ls-remote", "--heads", "origin").splitlines()
+    (branch,) = [h.split("refs/heads/")[1] for h in heads if PROMOTION in h]
     assert FAKE_TOKEN not in promoted.log + promoted.summary
 
     git(demo_repo, "fetch", "-q", "origin")
-    git(demo_repo, "checkout", "-q", "-b", "review", f"origin/{PROMOTION}")
+    git(demo_repo, "checkout", "-q", "-b", "review", f"origin/{branch}")
     verified = run("verify", demo_repo, tmp_path / "v", base="main")
     assert not verified.failed, verified.log
     assert verified.outputs["verdict"] == "pass"
@@ -362,7 +363,7 @@ def test_promote_verify_and_tag_through_the_actions(signed_repo: Path, tmp_path:
     assert "## ❌" in refused.summary
 
     git(demo_repo, "checkout", "-q", "main")
-    git(demo_repo, "merge", "-q", "--no-ff", "-m", "Merge the promotion", f"origin/{PROMOTION}")
+    git(demo_repo, "merge", "-q", "--no-ff", "-m", "Merge the promotion", f"origin/{branch}")
     git(demo_repo, "push", "-q", "origin", "main")
     tagged = run("promote", demo_repo, tmp_path / "t", tag="true", token=FAKE_TOKEN)
     assert not tagged.failed, tagged.log

@@ -208,14 +208,17 @@ def test_promote_component_verifies_a_promotion_merge_request(
     use_component(repo, 'include:\n  - local: ci/promote.yml\n    inputs: {version: ""}\n')
     subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, check=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    subprocess.run(
+    pushed = subprocess.run(
         ["mlops-ci", "promote", "fraud-detector", "--to", "dev", "--forge", "none"],
         cwd=repo,
         env=env,
         check=True,
         capture_output=True,
+        text=True,
     )
-    branch = "mlops-ci/promote/fraud-detector/dev/1.0.0"
+    # one branch per requested transition: version, kind, digest and the state it starts from
+    branch = pushed.stdout.split("pushed ")[-1].split(" ")[0]
+    assert branch.startswith("mlops-ci/promote/fraud-detector/dev/1.0.0-promote-"), pushed.stdout
     subprocess.run(["git", "fetch", "-q", "origin"], cwd=repo, check=True)
     subprocess.run(
         ["git", "checkout", "-q", "-b", "review", f"origin/{branch}"], cwd=repo, check=True

@@ -156,6 +156,7 @@ def _commands(reports: Path) -> list[tuple[str, ...]]:
         ("rollback", "fraud-detector", "--env", "staging", "--to", "1.0.0", "--dry-run"),
         ("status",),
         ("history", "fraud-detector"),
+        ("fetch", "fraud-detector", "--env", "dev", "--to", str(reports / "fetched")),
         ("matrix", "--base", "HEAD"),
         ("bench", "fraud-detector", "--budget-s", "0.2"),
         ("hook", "run"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,10 +18,17 @@ from tests.forges import FakeGitHub
 from tests.gitrepos import git as run_git
 
 Cli = Callable[..., CliResult]
-BRANCH = "mlops-ci/promote/fraud-detector/{env}/{version}"
+BRANCH = re.compile(r"mlops-ci/promote/fraud-detector/[A-Za-z0-9._+/-]+?(?=[ ;]|$)", re.M)
 
 
-def sign_and_commit(repo: Path, message: str = "Sign the model") -> None:
+def branch_of(result: CliResult) -> str:
+    """The promotion branch a command pushed (one name per requested transition)."""
+    found = BRANCH.search(result.stdout)
+    assert found, result.stdout + result.stderr
+    return found.group(0)
+
+
+def sign_and_commit(repo: Path, message: str = "Sign the model", *, commit: bool = True) -> None:
     from mlops_ci.demo.signing import REPORT, sign_demo
     from mlops_ci.outputs import OutputSpec, deliver
     from mlops_ci.pipeline import CheckRequest, run_check
@@ -31,8 +39,9 @@ def sign_and_commit(repo: Path, message: str = "Sign the model") -> None:
     assert report.verdict == "pass", [f.message for _, f in report.all_findings()]
     deliver(report, [OutputSpec("json", repo / REPORT)])
     sign_demo(repo)
-    commit_all(repo, message)
-    push_current(repo)
+    if commit:
+        commit_all(repo, message)
+        push_current(repo)
 
 
 @pytest.fixture(scope="session")
@@ -58,11 +67,9 @@ def promote(cli: Cli, repo: Path, env: str, *extra: str) -> CliResult:
 def promote_and_merge(cli: Cli, repo: Path, env: str, version: str = "1.0.0") -> None:
     result = promote(cli, repo, env)
     assert result.exit_code == 0, result.stderr
-    branch = BRANCH.format(env=env, version=version)
-    assert (
-        f"pushed: Promote fraud-detector {version} to {env} ({branch})" in result.stdout
-        or branch in result.stdout
-    )
+    branch = branch_of(result)
+    assert f"pushed: Promote fraud-detector {version} to {env}" in result.stdout
+    assert branch.startswith(f"mlops-ci/promote/fraud-detector/{env}/{version}-promote-")
     merge_and_push(repo, branch, f"Merge {branch}")
 
 
@@ -162,6 +169,32 @@ def test_modified_model_is_refused(cli: Cli, signed_repo: Path) -> None:
     assert "refused: fraud-detector: " in result.stderr
 
 
+def test_promotion_names_only_a_commit_the_default_branch_holds(
+    cli: Cli, signed_repo: Path
+) -> None:
+    """The first rung's entry names the checked-out commit: it must be pushed, and hold the
+    bytes (an uncommitted model is refused: test_modified_model_is_refused)."""
+    run_git(signed_repo, "commit", "--quiet", "--allow-empty", "-m", "local only")
+    result = cli("promote", DEMO_MODEL, "--to", "dev", "--forge", "none", cwd=signed_repo)
+    assert result.exit_code == 1
+    assert "is not on origin/main; push it" in result.stderr
+    assert run_git(origin(signed_repo), "branch", "--list", "mlops-ci/*") == ""
+
+
+def test_a_signed_but_uncommitted_model_is_refused(cli: Cli, signed_repo: Path) -> None:
+    """Evidence that verifies in the checkout is not enough: the entry names the commit, and
+    the commit must hold those bytes, or a deploy from the state file would ship others."""
+    from mlops_ci.demo.model import save_mlp
+
+    save_mlp(signed_repo / "models/fraud-detector/model.onnx", (64, 32, 2), seed=8, name=DEMO_MODEL)
+    sign_and_commit(signed_repo, commit=False)
+    result = promote(cli, signed_repo, "dev")
+    assert result.exit_code == 1
+    assert "the model files differ from commit" in result.stderr
+    assert "commit and push them, then promote again" in result.stderr
+    assert run_git(origin(signed_repo), "branch", "--list", "mlops-ci/*") == ""
+
+
 def test_state_file_keeps_comments_and_order(cli: Cli, signed_repo: Path) -> None:
     config = signed_repo / "mlops-ci.yaml"  # a state file holds only configured models
     config.write_text(
@@ -184,9 +217,7 @@ def test_state_file_keeps_comments_and_order(cli: Cli, signed_repo: Path) -> Non
     push_current(signed_repo)
     result = promote(cli, signed_repo, "dev")
     assert result.exit_code == 0, result.stderr
-    text = run_git(
-        origin(signed_repo), "show", BRANCH.format(env="dev", version="1.0.0") + ":deploy/dev.yaml"
-    )
+    text = run_git(origin(signed_repo), "show", branch_of(result) + ":deploy/dev.yaml")
     assert text.startswith(
         "# dev: what the dev cluster runs (Argo CD syncs this file)\nmodels:\n"
         "  # a model another team owns\n  zeta-ranker:   # do not touch\n    version: '3.1'\n"
@@ -204,8 +235,7 @@ def test_dry_run_changes_nothing(cli: Cli, signed_repo: Path) -> None:
 
 def test_promote_verify_passes_a_tool_pr_and_fails_a_hand_edit(cli: Cli, signed_repo: Path) -> None:
     promote_and_merge(cli, signed_repo, "dev")
-    promote(cli, signed_repo, "staging")
-    branch = BRANCH.format(env="staging", version="1.0.0")
+    branch = branch_of(promote(cli, signed_repo, "staging"))
     run_git(signed_repo, "fetch", "--quiet", "origin")
     run_git(signed_repo, "checkout", "--quiet", "-b", "review", f"origin/{branch}")
     passed = cli("promote", "verify", "--base", "origin/main", cwd=signed_repo)
@@ -242,8 +272,10 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
         "rollback", DEMO_MODEL, "--env", "dev", "--to", "1.0.0", "--forge", "none", cwd=signed_repo
     )
     assert rolled.exit_code == 0, rolled.stderr
-    assert verify_branch(cli, signed_repo, BRANCH.format(env="dev", version="1.0.0")) == 0
-    merge_and_push(signed_repo, BRANCH.format(env="dev", version="1.0.0"), "Merge rollback")
+    rollback_branch = branch_of(rolled)
+    assert rollback_branch.startswith("mlops-ci/promote/fraud-detector/dev/1.0.0-rollback-")
+    assert verify_branch(cli, signed_repo, rollback_branch) == 0
+    merge_and_push(signed_repo, rollback_branch, "Merge rollback")
     entry = state_on_main(signed_repo, "dev")[DEMO_MODEL]
     assert (entry.version, entry.pinned, entry.rollback_of) == ("1.0.0", True, "1.1.0")
     refused = promote(cli, signed_repo, "dev")
@@ -251,7 +283,8 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
     assert "dev is pinned to fraud-detector 1.0.0 by a rollback; pass --unpin" in refused.stderr
     unpinned = promote(cli, signed_repo, "dev", "--unpin")
     assert unpinned.exit_code == 0, unpinned.stderr
-    assert verify_branch(cli, signed_repo, BRANCH.format(env="dev", version="1.1.0")) == 0
+    assert branch_of(unpinned).startswith("mlops-ci/promote/fraud-detector/dev/1.1.0-unpin-")
+    assert verify_branch(cli, signed_repo, branch_of(unpinned)) == 0
     at = cli("history", DEMO_MODEL, "--env", "dev", "--format", "json", cwd=signed_repo)
     assert [c["entry"]["version"] for c in json.loads(at.stdout)] == ["1.0.0", "1.1.0", "1.0.0"]
 

@@ -6,15 +6,16 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from mlops_ci.config import ForgeConfig
 from mlops_ci.forge.detect import ForgeTarget, make_forge
 from mlops_ci.forge.http import RetryPolicy
-from mlops_ci.promote.apply import PullSettings, land
+from mlops_ci.promote.apply import MergedButNotThere, PullSettings, land
 from mlops_ci.promote.gitwork import Author, PromotionRepo
 from mlops_ci.promote.history import read_states
-from mlops_ci.promote.plan import PromotionPlan, plan_promotion
+from mlops_ci.promote.plan import PromotionPlan, branch_name, plan_promotion
 from mlops_ci.promote.state import StateEntry, parse_state
 from tests.forges import FakeGitHub
 from tests.gitrepos import bare_remote, clone, git
@@ -46,6 +47,11 @@ def planner(repo: PromotionRepo, model: str, version: str = "1.0"):  # type: ign
 def digest(model: str) -> str:
     """A well-formed digest standing for ``model``'s bytes."""
     return "sha256:" + hashlib.sha256(model.encode()).hexdigest()
+
+
+def staged(model: str, version: str = "1.0", model_digest: str | None = None) -> str:
+    """The branch of promoting ``model`` into an empty staging (one name per transition)."""
+    return branch_name(model, "staging", version, digest=model_digest or digest(model), since="new")
 
 
 def dev_state(models: list[str]) -> str:
@@ -97,7 +103,8 @@ def test_same_promotion_three_times_opens_one_pull(tmp_path: Path, httpserver: H
     assert outcomes == ["opened", "updated", "updated"]
     assert len(fake.pulls) == 1
     assert [c["body"].splitlines()[0] for c in fake.comments] == ["<!-- status -->"]
-    branch = "mlops-ci/promote/m/staging/1.0"
+    branch = staged("m")
+    assert branch == f"mlops-ci/promote/m/staging/1.0-promote-{digest('m')[7:19]}-new"
     assert git(bare, "rev-parse", "--verify", f"refs/heads/{branch}")
     text = git(bare, "show", f"{branch}:deploy/staging.yaml")
     assert text.startswith("# staging: reviewed by the platform team")
@@ -107,15 +114,33 @@ def test_same_promotion_three_times_opens_one_pull(tmp_path: Path, httpserver: H
     assert fake.pulls[0]["labels"] == [{"name": "mlops-ci"}]
 
 
-def test_merged_pull_means_already_promoted(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_merged_pull_the_default_branch_lacks_is_an_error(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """The forge says merged, the default branch does not run it: non-zero, never "done"."""
     _, work = bare_remote(
         tmp_path, {"deploy/dev.yaml": dev_state(["m"]), "deploy/staging.yaml": STAGING}
     )
     fake, target = github_target(httpserver)
     run_land(work, target, "m")
     fake.merge(1)
+    with pytest.raises(MergedButNotThere, match="was merged, but origin/main does not run m 1.0"):
+        run_land(work, target, "m")
+    assert MergedButNotThere.exit_code == 1 and len(fake.pulls) == 1
+
+
+def test_already_promoted_only_when_the_entry_on_main_equals_the_request(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    bare, work = bare_remote(
+        tmp_path, {"deploy/dev.yaml": dev_state(["m"]), "deploy/staging.yaml": STAGING}
+    )
+    fake, target = github_target(httpserver)
+    run_land(work, target, "m")
+    git(bare, "update-ref", "refs/heads/main", staged("m"))  # the PR's commit lands on main
+    fake.merge(1)
     landed = run_land(work, target, "m")
-    assert landed.outcome == "already-promoted" and len(fake.pulls) == 1
+    assert landed.outcome == "already-promoted" and landed.plan is None and len(fake.pulls) == 1
 
 
 def test_closed_unmerged_pull_gets_a_new_one(tmp_path: Path, httpserver: HTTPServer) -> None:
@@ -141,7 +166,7 @@ def test_newer_promotion_closes_the_stale_pull(tmp_path: Path, httpserver: HTTPS
     git(seed, "push", "--quiet", "origin", "main")
     landed = run_land(work, target, "m")
     assert landed.outcome == "opened" and landed.plan is not None
-    assert landed.plan.branch == "mlops-ci/promote/m/staging/2.0"
+    assert landed.plan.branch == staged("m", "2.0")
     assert [p["state"] for p in fake.pulls] == ["closed", "open"]
     assert "Superseded by" in fake.comments[-2]["body"] or any(
         "Superseded" in c["body"] for c in fake.comments
@@ -162,7 +187,7 @@ def test_ten_concurrent_promotions_all_land(tmp_path: Path, httpserver: HTTPServ
     branches = git(
         bare, "for-each-ref", "--format=%(refname:short)", "refs/heads/mlops-ci"
     ).splitlines()
-    assert sorted(branches) == sorted(f"mlops-ci/promote/{m}/staging/1.0" for m in models)
+    assert sorted(branches) == sorted(staged(m) for m in models)
     assert sorted(p["head"]["ref"] for p in fake.pulls) == sorted(branches)
     assert git(bare, "rev-parse", "main") == main_before  # the default branch was never pushed
 
@@ -174,7 +199,7 @@ def test_forge_none_pushes_the_branch(tmp_path: Path) -> None:
     landed = run_land(work, ForgeTarget("none", None, None), "m")
     assert landed.outcome == "pushed"
     assert "open a pull request from it into main" in landed.note
-    assert git(bare, "rev-parse", "--verify", "refs/heads/mlops-ci/promote/m/staging/1.0")
+    assert git(bare, "rev-parse", "--verify", f"refs/heads/{staged('m')}")
 
 
 def test_promotion_never_touches_the_checkout(tmp_path: Path) -> None:
@@ -195,7 +220,7 @@ def test_state_entry_of_dev_is_carried(tmp_path: Path) -> None:
     )
     run_land(work, ForgeTarget("none", None, None), "m")
     entry = parse_state(
-        git(bare, "show", "mlops-ci/promote/m/staging/1.0:deploy/staging.yaml"),
+        git(bare, "show", f"{staged('m')}:deploy/staging.yaml"),
         "s",
         "s",
         models=["m"],

@@ -11,6 +11,7 @@ from mlops_ci.promote.plan import (
     branch_name,
     plan_promotion,
     plan_rollback,
+    transition_origin,
 )
 from mlops_ci.promote.state import EnvironmentState, StateEntry, parse_state, set_entry
 
@@ -51,7 +52,7 @@ def test_first_environment_takes_the_repository_model() -> None:
     result = plan("dev", states(), version="1.0")
     assert result is not None
     assert result.entry.digest == "sha256:aa" and result.entry.promoted_from == {"commit": "c0ffee"}
-    assert result.branch == "mlops-ci/promote/m/dev/1.0"
+    assert result.branch == "mlops-ci/promote/m/dev/1.0-promote-aa-new"
     assert result.state_file == "deploy/dev.yaml"
 
 
@@ -119,7 +120,11 @@ def test_rollback_pins_a_release_from_history() -> None:
 
 
 def test_branch_names_are_safe() -> None:
-    assert branch_name("m", "prod", "1.0 rc:1") == "mlops-ci/promote/m/prod/1.0-rc-1"
+    assert branch_name("m", "prod", "1.0 rc:1") == "mlops-ci/promote/m/prod/1.0-rc-1-promote-new"
+    assert (
+        branch_name("m/x", "prod", "1", kind="rollback", digest="sha256:" + "ab" * 32, since="c0")
+        == "mlops-ci/promote/m-x/prod/1-rollback-abababababab-c0"
+    )
 
 
 def test_state_round_trip_keeps_comments_and_order() -> None:
@@ -156,3 +161,30 @@ def test_malformed_state_file_names_file_and_line(text: str, message: str) -> No
     with pytest.raises(InputError, match=message) as err:
         parse_state(text, "prod", "deploy/prod.yaml", models=None)
     assert str(err.value).startswith("deploy/prod.yaml:")
+
+
+def test_each_requested_transition_has_its_own_branch() -> None:
+    """Same rollback asked from two different states: two branches; same request twice: one."""
+    newer, older = entry("2.0", "sha256:" + "b" * 64), entry("1.0", "sha256:" + "a" * 64)
+    history = [("c3" + "0" * 38, newer), ("c2" + "0" * 38, older), ("c1" + "0" * 38, newer)]
+
+    def rollback(since: list[tuple[str, StateEntry]]) -> str:
+        return plan_rollback(
+            model="m",
+            environment="prod",
+            state_dir="deploy",
+            current=newer,
+            history=since,
+            version="1.0",
+            actor="me",
+            now_iso="t",
+        ).branch
+
+    first, second = rollback([*history[2:], ("c0" + "0" * 38, older)]), rollback(history)
+    assert first != second and rollback(history) == second
+    assert second == "mlops-ci/promote/m/prod/1.0-rollback-aaaaaaaaaaaa-c300000000"
+    pinned = states(dev={"m": newer}, staging={"m": entry("1.0", older.digest, pinned=True)})
+    unpin = plan("staging", pinned, unpin=True)
+    assert unpin is not None and unpin.kind == "unpin" and "-unpin-" in unpin.branch
+    assert transition_origin(None, None) == "new"
+    assert transition_origin(newer, None) != transition_origin(older, None)

@@ -33,8 +33,20 @@ def _markdown(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _with_bytes(entry: Any) -> dict[str, Any]:
+    """The entry as data, plus ``bytes``: ``COMMIT:PATH`` of its exact files (for a deploy)."""
+    from mlops_ci.promote.fetch import bytes_location
+
+    return {**entry.to_mapping(), "bytes": bytes_location(entry)}
+
+
+def _short_bytes(entry: Any) -> str:
+    commit = entry.promoted_from.get("commit")
+    return f"{commit[:10]}:{entry.artifact}" if commit else f"?:{entry.artifact}"
+
+
 def render_status(loaded: LoadedConfig, output_format: str) -> str:
-    """Models x environments: version, digest prefix, when and by whom."""
+    """Models x environments: version, digest prefix, where its bytes are, when and by whom."""
     from mlops_ci.promote.history import read_states
     from mlops_ci.promote.service import open_repo
 
@@ -53,7 +65,7 @@ def render_status(loaded: LoadedConfig, output_format: str) -> str:
         data[model.name] = {}
         for env in ladder:
             entry = states[env].entry(model.name)
-            data[model.name][env] = None if entry is None else entry.to_mapping()
+            data[model.name][env] = None if entry is None else _with_bytes(entry)
             cell = "-" if entry is None else f"{entry.version} {entry.digest.split(':')[-1][:12]}"
             who = (
                 ""
@@ -61,10 +73,11 @@ def render_status(loaded: LoadedConfig, output_format: str) -> str:
                 else f"{(entry.promoted_at or '')[:16]} {entry.promoted_by or ''}"
             )
             pin = " (pinned)" if entry is not None and entry.pinned else ""
-            rows.append([model.name, env, cell + pin, who.strip()])
+            where = "" if entry is None else _short_bytes(entry)
+            rows.append([model.name, env, cell + pin, where, who.strip()])
     if output_format == "json":
         return json.dumps(data, indent=2) + "\n"
-    headers = ["MODEL", "ENVIRONMENT", "VERSION DIGEST", "PROMOTED"]
+    headers = ["MODEL", "ENVIRONMENT", "VERSION DIGEST", "BYTES (COMMIT:PATH)", "PROMOTED"]
     return _markdown(headers, rows) if output_format == "markdown" else _table(headers, rows)
 
 
@@ -98,7 +111,7 @@ def render_history(
                         "commit": c.commit,
                         "date": c.date,
                         "author": c.author,
-                        "entry": None if c.entry is None else c.entry.to_mapping(),
+                        "entry": None if c.entry is None else _with_bytes(c.entry),
                     }
                     for c in items
                 ],
@@ -113,9 +126,11 @@ def render_history(
             "removed" if c.entry is None else c.entry.version,
             "" if c.entry is None else c.entry.digest.split(":")[-1][:12],
             c.commit[:10],
+            "" if c.entry is None else _short_bytes(c.entry),
             "" if c.entry is None else (c.entry.promoted_by or ""),
             "rollback" if c.entry is not None and c.entry.pinned else "",
         ]
         for c in items
     ]
-    return _table(["ENVIRONMENT", "DATE", "VERSION", "DIGEST", "COMMIT", "BY", ""], rows)
+    headers = ["ENVIRONMENT", "DATE", "VERSION", "DIGEST", "COMMIT", "BYTES", "BY", ""]
+    return _table(headers, rows)

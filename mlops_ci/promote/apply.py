@@ -1,7 +1,10 @@
 """Landing a promotion: commit on a fresh branch from the default branch, push, open the PR/MR.
 
-Idempotent: a merged PR for the branch means "already promoted"; an open one is adopted and its
-description and sticky comment updated; a closed one gets a new PR. Races on the push (someone
+Idempotent: an open PR for the transition's branch (one name per requested transition, see
+``plan.branch_name``) is adopted and its description and sticky comment updated; a closed one
+gets a new PR. "Already promoted" is answered only by the planner, from the environment's entry
+on the default branch; a merged PR whose change the default branch does not show is an error,
+never a success. Races on the push (someone
 else moved the branch) re-fetch, re-plan and retry a bounded number of times. Stale promotion PRs
 of the same model and environment are closed with a pointer to the new one.
 """
@@ -12,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from mlops_ci.errors import MlopsCiError
 from mlops_ci.forge.detect import ForgeTarget, remote_parts
 from mlops_ci.forge.interface import PullRequest
 from mlops_ci.promote.gitwork import Author, GitError, PromotionRepo
@@ -19,6 +23,13 @@ from mlops_ci.promote.plan import PromotionPlan, branch_prefix
 from mlops_ci.promote.state import parse_state, set_entry
 
 Outcome = Literal["opened", "updated", "pushed", "already-promoted"]
+
+
+class MergedButNotThere(MlopsCiError):
+    """The forge says this transition's PR/MR was merged, yet the default branch does not run it."""
+
+    exit_code = 1
+    label = "refused"
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,13 @@ def land(
         if forge.client is not None:
             merged = [p for p in forge.client.find_pulls(plan.branch) if p.state == "merged"]
             if merged:
-                return Landed(
-                    "already-promoted", plan, merged[0], note=f"{merged[0].url} was merged"
+                # The branch names this exact transition from this exact state, so a merge of
+                # it would have changed the entry the planner just read: the default branch
+                # has not caught up (or the change was undone). Saying "done" would be a lie.
+                raise MergedButNotThere(
+                    f"{merged[0].url or plan.branch} was merged, but {repo.remote}/"
+                    f"{repo.default_branch} does not run {plan.model} {plan.entry.version} in"
+                    f" {plan.environment}: fetch and look at {plan.state_file}, then run again"
                 )
         if _push(plan, repo, forge, author):
             break

@@ -90,6 +90,18 @@ def verify_evidence(
         )
 
 
+def digest_at_commit(repo: PromotionRepo, entry: StateEntry, commit: str) -> str:
+    """The OMS digest of ``entry``'s model files as ``commit`` holds them (``missing`` if absent).
+
+    Only the model's own file set is read (the artifact, and a single ONNX file's external data).
+    """
+    with tempfile.TemporaryDirectory(prefix="mlops-ci-bytes-") as tmp:
+        where = Path(tmp)
+        repo.extract(commit, [entry.artifact], where)
+        repo.extract(commit, _data_paths(entry, where), where)
+        return _digest_of(entry, where)
+
+
 def _evidence_paths(entry: StateEntry) -> list[str]:
     from mlops_ci.signing import attestation_path, signature_path
 

@@ -10,15 +10,20 @@ Rules of the ladder (``environments`` in the configuration, in order):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from mlops_ci.errors import MlopsCiError
 from mlops_ci.promote.state import EnvironmentState, StateEntry, state_path
 
 BRANCH_PREFIX = "mlops-ci/promote"
 _UNSAFE_REF = re.compile(r"[^A-Za-z0-9._+-]+")
+
+Kind = Literal["promote", "rollback", "unpin"]
 
 
 class PromotionRefused(MlopsCiError):
@@ -53,17 +58,52 @@ class PromotionPlan:
     title: str
     commit_message: str
     rollback: bool = False
+    kind: Kind = "promote"
 
 
-def branch_name(model: str, environment: str, version: str) -> str:
-    """``mlops-ci/promote/<model>/<env>/<version>``, with characters git refuses replaced."""
-    parts = [_UNSAFE_REF.sub("-", p).strip(".-") or "x" for p in (model, environment, version)]
-    return "/".join([BRANCH_PREFIX, *parts])
+def _ref_part(text: str) -> str:
+    return _UNSAFE_REF.sub("-", text).strip(".-") or "x"
+
+
+def branch_name(
+    model: str,
+    environment: str,
+    version: str,
+    *,
+    kind: Kind = "promote",
+    digest: str = "",
+    since: str = "new",
+) -> str:
+    """``mlops-ci/promote/<model>/<env>/<version>-<kind>-<digest12>-<since>``, git-safe.
+
+    One name per requested transition: the kind and the target digest say what is asked, and
+    ``since`` names the state it is asked from (the commit of the environment's last change of
+    the model, see :func:`transition_origin`). A re-run of the same request finds the same
+    branch and adopts its open PR; the same transition asked again after the environment
+    changed (a rollback to a release merged before, a roll-forward after it) gets a new branch,
+    so it can never be mistaken for the old, merged one. Every kind shares
+    :func:`branch_prefix`, so a new request supersedes any open one for the same environment.
+    """
+    short = digest.partition(":")[2][:12] or digest[:12]
+    tail = "-".join(p for p in (version, kind, short, since) if p)
+    return "/".join([BRANCH_PREFIX, _ref_part(model), _ref_part(environment), _ref_part(tail)])
 
 
 def branch_prefix(model: str, environment: str) -> str:
     """The prefix shared by every promotion branch of ``model`` into ``environment``."""
-    return branch_name(model, environment, "x")[: -len("x")]
+    return "/".join([BRANCH_PREFIX, _ref_part(model), _ref_part(environment)]) + "/"
+
+
+def transition_origin(current: StateEntry | None, last_change: str | None) -> str:
+    """What a transition starts from, for its branch name: the commit that last changed the
+    model's entry on the default branch (``last_change``), else a hash of the current entry
+    (callers without git), else ``new`` (the environment never ran the model)."""
+    if last_change:
+        return last_change[:10]
+    if current is None:
+        return "new"
+    canonical = json.dumps(current.to_mapping(), sort_keys=True).encode()
+    return hashlib.sha256(canonical).hexdigest()[:10]
 
 
 def previous_environment(ladder: Sequence[str], environment: str) -> str | None:
@@ -84,11 +124,15 @@ def plan_promotion(
     actor: str,
     now_iso: str,
     unpin: bool = False,
+    last_change: str | None = None,
 ) -> PromotionPlan | None:
     """Plan promoting ``model`` into ``environment``; None when it already runs that release.
 
     ``candidate`` is the repository's model (used for the first environment only); ``version``
     is required there and, for later environments, must match what the previous one runs.
+    ``last_change``: the commit of the environment's last change of the model (branch name).
+    None is returned only when the environment's current entry already runs exactly the
+    requested bytes under the requested version, unpinned: never because of a branch's past.
     """
     source = previous_environment(ladder, environment)
     current = states[environment].entry(model)
@@ -142,9 +186,13 @@ def plan_promotion(
     if entry.same_release(current) and not (current is not None and current.pinned):
         return None
     origin = source or "the repository"
+    kind: Kind = "unpin" if current is not None and current.pinned else "promote"
     title = f"Promote {model} {entry.version} to {environment}"
+    if kind == "unpin":
+        title += f" (unpin {current.version if current else ''})"
     message = (
         f"{title}\n\nFrom: {origin}\nDigest: {entry.digest}\nArtifact: {entry.artifact}\n"
+        f"Bytes: {_bytes_at(entry)}\n"
         f"Previous: {current.version + ' ' + current.digest if current else 'none'}\n"
     )
     return PromotionPlan(
@@ -154,10 +202,24 @@ def plan_promotion(
         entry=entry,
         current=current,
         state_file=state_path(state_dir, environment),
-        branch=branch_name(model, environment, entry.version),
+        branch=branch_name(
+            model,
+            environment,
+            entry.version,
+            kind=kind,
+            digest=entry.digest,
+            since=transition_origin(current, last_change),
+        ),
         title=title,
         commit_message=message,
+        kind=kind,
     )
+
+
+def _bytes_at(entry: StateEntry) -> str:
+    """``COMMIT:PATH``: where the entry's exact bytes live (``git show`` takes it as is)."""
+    commit = entry.promoted_from.get("commit")
+    return f"{commit}:{entry.artifact}" if commit else f"(no commit) {entry.artifact}"
 
 
 def plan_rollback(
@@ -173,7 +235,8 @@ def plan_rollback(
 ) -> PromotionPlan:
     """Plan pinning ``environment`` back to ``version`` of ``model`` from its own history.
 
-    ``history`` is ``(commit, entry)`` pairs of what the environment ran, newest first.
+    ``history`` is ``(commit, entry)`` pairs of what the environment ran, newest first; its
+    first commit is the environment's last change of the model (it names the branch).
     """
     match = next(((c, e) for c, e in history if e.version == version), None)
     if match is None:
@@ -199,6 +262,7 @@ def plan_rollback(
     title = f"Roll back {model} in {environment} to {version}"
     message = (
         f"{title}\n\nDigest: {entry.digest}\nFrom the history of {environment} at {commit}\n"
+        f"Bytes: {_bytes_at(entry)}\n"
         f"Replaces: {current.version + ' ' + current.digest if current else 'none'}\n"
         "The environment stays pinned until a promotion with --unpin.\n"
     )
@@ -209,8 +273,16 @@ def plan_rollback(
         entry=entry,
         current=current,
         state_file=state_path(state_dir, environment),
-        branch=branch_name(model, environment, version),
+        branch=branch_name(
+            model,
+            environment,
+            version,
+            kind="rollback",
+            digest=entry.digest,
+            since=transition_origin(current, history[0][0] if history else None),
+        ),
         title=title,
         commit_message=message,
         rollback=True,
+        kind="rollback",
     )

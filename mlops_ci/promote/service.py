@@ -14,7 +14,13 @@ from mlops_ci.promote.body import pull_body, status_comment
 from mlops_ci.promote.evidence import Evidence, verify_evidence
 from mlops_ci.promote.gitwork import Author, PromotionRepo
 from mlops_ci.promote.history import changes, history_entries, read_states
-from mlops_ci.promote.plan import Candidate, PromotionPlan, plan_promotion, plan_rollback
+from mlops_ci.promote.plan import (
+    Candidate,
+    PromotionPlan,
+    PromotionRefused,
+    plan_promotion,
+    plan_rollback,
+)
 from mlops_ci.promote.state import set_entry
 
 
@@ -128,10 +134,11 @@ def promote(
 
         def planner() -> PromotionPlan | None:
             states = read_states(repo, repo.default_ref, state_dir, ladder, models=names)
+            # the environment's past of this model names the transition (the branch), so the
+            # same request asked again after a change is a new branch, never an old merged one
+            past = changes(repo, repo.default_ref, state_dir, env, request.model, models=names)
             if request.rollback_to is not None:
-                history = history_entries(
-                    changes(repo, repo.default_ref, state_dir, env, request.model, models=names)
-                )
+                history = history_entries(past)
                 plan: PromotionPlan | None = plan_rollback(
                     model=request.model,
                     environment=env,
@@ -155,8 +162,11 @@ def promote(
                     actor=author.name,
                     now_iso=when,
                     unpin=request.unpin,
+                    last_change=past[0].commit if past else None,
                 )
             if plan is not None:
+                if first and not plan.rollback:
+                    _bytes_on_default_branch(repo, plan)
                 previous = plan.source if not plan.rollback and plan.source else None
                 evidence_box[:] = [
                     verify_evidence(
@@ -172,6 +182,8 @@ def promote(
                         repo=repo,
                     )
                 ]
+                if first and not plan.rollback:
+                    _bytes_at_commit(repo, plan)
             return plan
 
         if request.dry_run:
@@ -194,6 +206,35 @@ def promote(
         return Outcome(landed, landed.plan, evidence_box[0] if evidence_box else None)
     finally:
         repo.close()
+
+
+def _bytes_on_default_branch(repo: PromotionRepo, plan: PromotionPlan) -> None:
+    """The commit a first-rung entry names must be one the default branch holds.
+
+    Otherwise the entry would name bytes that a deploy job (``mlops-ci fetch``, ``git show``)
+    cannot read from the remote, and ``promote verify`` would rightly refuse the PR.
+    """
+    commit = plan.entry.promoted_from.get("commit", "")
+    if not repo.is_ancestor(commit, repo.default_ref):
+        raise PromotionRefused(
+            f"{plan.model}: the checked-out commit {commit[:12]} is not on"
+            f" {repo.remote}/{repo.default_branch}; push it (the state entry names the commit"
+            " its bytes come from) and promote again"
+        )
+
+
+def _bytes_at_commit(repo: PromotionRepo, plan: PromotionPlan) -> None:
+    """The first rung's entry names the checked-out commit: its tree must hold the very bytes
+    that were verified (an uncommitted, re-signed model would make the entry name other bytes)."""
+    from mlops_ci.promote.evidence import digest_at_commit
+
+    commit = plan.entry.promoted_from.get("commit", "")
+    found = digest_at_commit(repo, plan.entry, commit)
+    if found != plan.entry.digest:
+        raise PromotionRefused(
+            f"{plan.model}: the model files differ from commit {commit[:12]} ({found} there,"
+            f" {plan.entry.digest} here); commit and push them, then promote again"
+        )
 
 
 def _diff(repo: PromotionRepo, plan: PromotionPlan) -> str:

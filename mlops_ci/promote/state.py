@@ -10,10 +10,15 @@
         digest: sha256:…                    # the OMS root digest of the model
         signature: models/fraud-detector/model.onnx.sig
         attestation: models/fraud-detector/model.onnx.attestation.sigstore.json
-        promoted_from: {environment: dev, commit: 1a2b3c…}
+        promoted_from: {environment: dev, commit: 1a2b3c…}  # commit: holds artifact at digest
         promoted_at: "2026-11-22T10:00:00+00:00"
         promoted_by: ci-bot
         pinned: false
+
+``promoted_from.commit`` is where the entry's exact bytes live: the commit whose tree holds
+``artifact`` with ``digest`` (the release's own commit, carried unchanged up the ladder and into
+rollbacks). ``artifact`` alone is only a path: on the default branch it may hold another model.
+``git show COMMIT:ARTIFACT`` or ``mlops-ci fetch`` reads the bytes a deploy must ship.
 
 Reading is strict (``promote/schema.py``): unknown keys, string booleans, anchors and entries of
 unconfigured models are errors naming ``file:line``. Edits go through ruamel.yaml's round-trip

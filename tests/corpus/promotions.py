@@ -123,9 +123,14 @@ def _cli(*args: str) -> None:
     assert main(list(args)) == 0, args
 
 
-def _checkout_pushed(repo: Path, branch: str) -> None:
+def _checkout_pushed(repo: Path, prefix: str) -> None:
+    """Check out the one pushed branch whose name starts with ``prefix`` (branch names carry
+    the kind, the digest and the state they start from)."""
     git(repo, "fetch", "--quiet", "origin")
-    git(repo, "checkout", "--quiet", "-b", "pr", f"origin/{branch}")
+    (branch,) = git(
+        repo, "for-each-ref", "--format=%(refname:short)", f"refs/remotes/origin/{prefix}*"
+    ).split()
+    git(repo, "checkout", "--quiet", "-b", "pr", branch)
 
 
 # ---- legitimate controls -------------------------------------------------------------------
@@ -133,12 +138,12 @@ def _checkout_pushed(repo: Path, branch: str) -> None:
 
 def _tool_promotion(repo: Path, outside: Path) -> None:
     _cli("promote", MODEL, "--to", "prod", "--forge", "none")
-    _checkout_pushed(repo, f"mlops-ci/promote/{MODEL}/prod/1.0.0")
+    _checkout_pushed(repo, f"mlops-ci/promote/{MODEL}/prod/1.0.0-promote-")
 
 
 def _tool_rollback(repo: Path, outside: Path) -> None:
     _cli("rollback", MODEL, "--env", "staging", "--to", "1.0.0", "--forge", "none")
-    _checkout_pushed(repo, f"mlops-ci/promote/{MODEL}/staging/1.0.0")
+    _checkout_pushed(repo, f"mlops-ci/promote/{MODEL}/staging/1.0.0-rollback-")
 
 
 def _comment_only(repo: Path, outside: Path) -> None:
