@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlops_ci.signing import keyless, oms
-from mlops_ci.signing.errors import VerificationError
+from mlops_ci.signing.errors import StaleEvidence, VerificationError
 from mlops_ci.signing.policy import Mode, VerificationPolicy
 
 BundleKind = Literal["model", "attestation", "artifact"]
@@ -239,10 +239,11 @@ def verify_attestation(
         raise VerificationError(subject, "the signed statement is not a gate-report attestation")
     digest = "sha256:" + str(statement["subject"][0].get("digest", {}).get("sha256"))
     if expected_digest is not None and digest != expected_digest:
-        raise VerificationError(
+        raise StaleEvidence(
             subject,
             f"the attestation is about model digest {digest[:19]}…, not {expected_digest[:19]}…"
             " (the model changed after the gates ran)",
+            digest,
         )
     verified = Verified(subject, str(path), "attestation", mode, identity, issuer, digest)
     return VerifiedAttestation(verified, statement["predicate"])
