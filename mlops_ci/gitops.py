@@ -20,8 +20,9 @@ def git_info(path: Path) -> GitInfo:
     with repo:
         try:
             commit: str | None = repo.head.commit.hexsha
+            committed_at: int | None = int(repo.head.commit.committed_date)
         except ValueError:  # a repository without commits
-            commit = None
+            commit, committed_at = None, None
         branch = None if repo.head.is_detached else repo.active_branch.name
         remote_url = None
         if "origin" in [r.name for r in repo.remotes]:
@@ -31,6 +32,7 @@ def git_info(path: Path) -> GitInfo:
             branch=branch,
             dirty=repo.is_dirty(untracked_files=False),
             remote_url=remote_url,
+            committed_at=committed_at,
         )
 
 

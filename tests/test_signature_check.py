@@ -136,7 +136,7 @@ def test_report_changed_after_signing_fails_verify(cli: Cli, demo_repo: Path) ->
     report.write_text(report.read_text().replace('"verdict": "pass"', '"verdict": "fail"'))
     result = cli("verify", cwd=demo_repo)
     assert result.exit_code == 1
-    assert f"FAILED    report       {REPORT}: the model does not match" in result.stderr
+    assert f"FAILED    report       {REPORT}: the report does not match" in result.stderr
 
 
 def test_stale_attestation_is_a_finding(cli: Cli, demo_repo: Path, tmp_path: Path) -> None:
@@ -250,4 +250,7 @@ def test_demo_signs_and_verifies_with_its_own_key(cli: Cli, tmp_path: Path) -> N
     assert (target / PUBLIC_KEY).is_file()
     report = Report.from_dict(json.loads((target / REPORT).read_text()))
     (check,) = [r for r in report.results if r.check == "signature"]
-    assert check.facts["verified"] is True
+    # check -> sign: the gates ran on the unsigned bytes that 'sign' then signed and attested.
+    assert check.facts["signed"] is False
+    assert check.facts["digest"] == model_digest(target / MODEL)
+    assert "$ mlops-ci check" in result.stdout.split("$ mlops-ci sign")[0]

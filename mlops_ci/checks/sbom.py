@@ -48,7 +48,7 @@ class SbomCheck:
     """Generates the SBOM; it has no findings of its own (policies judge its facts)."""
 
     name: ClassVar[str] = "sbom"
-    needs: ClassVar[tuple[str, ...]] = ("bench",)
+    needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "model"
 
     def run(self, ctx: Context) -> CheckResult:
@@ -79,7 +79,6 @@ class SbomCheck:
             and ctx.loaded.is_trusted("sbom.python", str(settings.python)),
         )
         card, card_path = _card(ctx, model)
-        bench = ctx.needs.get("bench")
         outcome = generate_model_sbom(
             ModelSbomRequest(
                 name=model.name,
@@ -90,8 +89,6 @@ class SbomCheck:
                 output=sbom_output(ctx, model),
                 display=ctx.display,
                 git=ctx.git,
-                now=ctx.now,
-                bench=dict(bench.facts) if bench and bench.status in ("passed", "failed") else {},
             )
         )
         shown = ctx.display(outcome.path)
