@@ -74,6 +74,7 @@ def test_stale_signature_is_a_fact_not_a_finding(cli: Cli, demo_repo: Path) -> N
     assert check.facts["signed"] is False
     assert check.facts["verified"] is False
     assert check.facts["stale_digest"] == old_digest
+    assert check.facts["mode"] is None and check.facts["identity"] is None
     assert check.facts["digest"] == model_digest(model)
     verified = cli("verify", cwd=demo_repo)  # verify still refuses it
     assert verified.exit_code == 1

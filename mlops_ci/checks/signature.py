@@ -88,7 +88,8 @@ class SignatureCheck:
                 now=ctx.now,
             )
         except StaleEvidence as stale:
-            facts.update(signed=False, stale_digest=stale.signed_digest)
+            # Unsigned, as if the .sig were absent: no mode or signer is claimed for these bytes.
+            facts.update(signed=False, mode=None, stale_digest=stale.signed_digest)
             findings.append(_stale_note(ctx, shown_signature, stale.signed_digest, location))
         except VerificationError as failure:
             message = f"{shown_signature} does not verify: {failure.reason}"

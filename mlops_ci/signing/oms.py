@@ -283,7 +283,11 @@ def verify_model_signature(
     reason, changed = _manifest_difference(scope, signature)
     if _is_other_model(scope, changed):
         raise StaleEvidence(subject, reason, _statement_root(signature))
-    raise VerificationError(subject, reason)
+    raise VerificationError(
+        subject,
+        f"{reason} (the .onnx is the signed one, its data is not; if the weights were retrained,"
+        f" commit them without the old {signature.name}, then check and sign)",
+    )
 
 
 def _is_other_model(scope: ModelScope, changed: frozenset[str] | None) -> bool:
