@@ -66,18 +66,26 @@ def test_sbom_time_is_the_commit_time_and_holds_no_run_to_run_noise(
 
 
 def test_sbom_changes_only_with_its_inputs(cli: Cli, demo_repo: Path) -> None:
-    """A new commit moves the SBOM time; an unchanged tree does not (no clock inside)."""
+    """Committing evidence (or anything that is not an input) keeps the SBOM's bytes; a commit
+    that changes an input (the card) moves its time and commit to that commit's."""
     _check(cli, demo_repo)
     first = (demo_repo / SBOM).read_bytes()
+    assert cli("sign", cwd=demo_repo).exit_code == 0
+    with git.Repo(demo_repo) as repo:
+        repo.git.add("-A", "-f", "models")
+        repo.git.commit("-m", "Evidence", env={"GIT_COMMITTER_DATE": "2030-01-01T00:00:00Z"})
     _check(cli, demo_repo)
     assert (demo_repo / SBOM).read_bytes() == first
+    assert "sbom" in _verified_roles(cli, demo_repo)
+    card = demo_repo / "models/fraud-detector/README.md"
+    card.write_text(card.read_text().replace("  version: 1.0.0", "  version: 1.0.1", 1))
     with git.Repo(demo_repo) as repo:
-        date = {"GIT_COMMITTER_DATE": "2031-01-01T00:00:00Z"}
-        repo.git.commit("--allow-empty", "-m", "later", env=date)
+        repo.git.commit("-qam", "Card", env={"GIT_COMMITTER_DATE": "2031-01-01T00:00:00Z"})
+        head = repo.head.commit.hexsha
     _check(cli, demo_repo)
     later = json.loads((demo_repo / SBOM).read_text())
     assert later["metadata"]["timestamp"] == "2031-01-01T00:00:00Z"
-    assert (demo_repo / SBOM).read_bytes() != first
+    assert {"name": "mlops-ci:git:commit", "value": head} in later["metadata"]["properties"]
 
 
 def test_verify_names_the_sbom_that_failed(cli: Cli, demo_repo: Path) -> None:

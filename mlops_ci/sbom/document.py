@@ -1,8 +1,8 @@
 """The whole CycloneDX 1.6 document: metadata, ordering, serial number, validation and writing.
 
 Reproducible by construction: components keep a stable order, the timestamp is
-``SOURCE_DATE_EPOCH`` when it is set, else the time of the HEAD commit (never the clock; none at
-all outside a repository), the serial number is a UUIDv5 of the content, and nothing that varies
+``SOURCE_DATE_EPOCH`` when it is set, else the time of the newest commit that changed the SBOM's
+inputs (never the clock; none at all outside a repository), the serial number is a UUIDv5 of the content, and nothing that varies
 from run to run (latencies, durations) is in it. So two runs over the same inputs give the same
 bytes, and a signed SBOM stays valid until its inputs change.
 """
@@ -38,8 +38,8 @@ class InvalidSbomError(RuntimeError):
 def sbom_timestamp(
     committed_at: int | None, environ: Mapping[str, str] | None = None
 ) -> str | None:
-    """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else ``committed_at`` (the HEAD
-    commit's time, seconds since the epoch), as UTC ISO 8601; None when neither is known."""
+    """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else ``committed_at`` (the time of
+    the commit of the inputs, seconds since the epoch), as UTC ISO 8601; None when neither is known."""
     environ = os.environ if environ is None else environ
     raw = environ.get("SOURCE_DATE_EPOCH")
     if raw is None or not raw.strip():
