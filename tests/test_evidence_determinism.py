@@ -97,3 +97,17 @@ def test_verify_names_the_sbom_that_failed(cli: Cli, demo_repo: Path) -> None:
     assert result.exit_code == 1
     assert f"FAILED    sbom         {SBOM}: the SBOM does not match its signature" in result.stderr
     assert "the model does not match" not in result.stderr
+
+
+def test_a_planted_report_bundle_link_is_removed_never_followed(
+    cli: Cli, demo_repo: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text("keep me")
+    (demo_repo / "reports").mkdir(exist_ok=True)
+    link = demo_repo / f"{REPORT}.sigstore.json"
+    link.symlink_to(outside)
+    result = cli("check", "--only", "card", "--format", f"json={REPORT}", cwd=demo_repo)
+    assert result.exit_code == 0, result.stderr
+    assert not link.is_symlink() and not link.exists()
+    assert outside.read_text() == "keep me"
