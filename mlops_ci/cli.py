@@ -173,12 +173,14 @@ def demo(
     target = directory or Path(tempfile.mkdtemp(prefix="mlops-ci-demo-"))
     target = create_demo(target)
     typer.echo(f"Demo repository: {target.resolve()}")
-    typer.echo(f"$ cd {target.resolve()} && mlops-ci sign")
-    print_signed(sign_demo(target))
-    typer.echo(f"\n$ mlops-ci check --format markdown --format json={REPORT}\n")
+    # check -> sign: the one order, for the first release as for the hundredth.
+    typer.echo(f"$ cd {target.resolve()}")
+    typer.echo(f"$ mlops-ci check --format markdown --format json={REPORT}\n")
     report = run_check(CheckRequest(cwd=target, offline=True))
     code = emit_report(report, parse_format_specs(["markdown", f"json={target / REPORT}"]))
-    typer.echo("$ mlops-ci sign    # again: now the report exists, so it is attested too")
+    if code:
+        raise typer.Exit(code)
+    typer.echo("$ mlops-ci sign    # the model, its gate-report attestation, SBOM and report")
     print_signed(sign_demo(target))
     typer.echo("\n$ mlops-ci verify")
     verified = print_verified(verify_demo(target))

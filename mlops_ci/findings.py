@@ -195,6 +195,8 @@ class GitInfo:
     branch: str | None = None
     dirty: bool = False
     remote_url: str | None = None
+    # Seconds since the epoch of the HEAD commit: the time of reproducible evidence (the SBOM).
+    committed_at: int | None = None
 
 
 @dataclass(frozen=True)

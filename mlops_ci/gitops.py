@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlops_ci.findings import GitInfo
@@ -20,8 +21,9 @@ def git_info(path: Path) -> GitInfo:
     with repo:
         try:
             commit: str | None = repo.head.commit.hexsha
+            committed_at: int | None = int(repo.head.commit.committed_date)
         except ValueError:  # a repository without commits
-            commit = None
+            commit, committed_at = None, None
         branch = None if repo.head.is_detached else repo.active_branch.name
         remote_url = None
         if "origin" in [r.name for r in repo.remotes]:
@@ -31,7 +33,39 @@ def git_info(path: Path) -> GitInfo:
             branch=branch,
             dirty=repo.is_dirty(untracked_files=False),
             remote_url=remote_url,
+            committed_at=committed_at,
         )
+
+
+def last_commit_of(root: Path, paths: Sequence[Path]) -> tuple[str, int] | None:
+    """The newest commit (hexsha, commit time) that changed any of ``paths`` (those inside
+    ``root``'s repository), or None outside git or when none did.
+
+    The time and commit of evidence that must stay byte-identical while its inputs do (the SBOM):
+    commits that only add signatures, attestations or state files do not move it.
+    """
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    with repo:
+        top = Path(repo.working_tree_dir or root).resolve()
+        inside = []
+        for path in paths:
+            try:
+                inside.append(path.resolve().relative_to(top).as_posix() or ".")
+            except ValueError:
+                continue  # outside the repository: no commit can speak for it
+        if not inside:
+            return None
+        try:
+            line = repo.git.log("-1", "--format=%H %ct", "--", *inside).strip()
+        except git.GitCommandError:
+            return None
+    sha, _, when = line.partition(" ")
+    return (sha, int(when)) if sha and when.isdigit() else None
 
 
 def _redact(url: str) -> str:

@@ -53,6 +53,11 @@ def deliver(report: Report, specs: Sequence[OutputSpec]) -> list[str]:
     A path inside the working directory must stay inside it after following symlinks (a link
     planted in the repository cannot carry the report elsewhere); one outside came from the
     pipeline's own flag and is written as given.
+
+    A report is the record of one run (its start time and durations differ on every run): when a
+    run rewrites a report that was signed (``PATH.sigstore.json`` beside it) with other bytes,
+    that bundle can never verify again and is removed, with a note on stderr, so ``verify`` after
+    ``check`` checks what exists now; ``sign`` signs the new report.
     """
     to_stdout = []
     for spec in specs:
@@ -63,5 +68,40 @@ def deliver(report: Report, specs: Sequence[OutputSpec]) -> list[str]:
             target = output_path(
                 Path.cwd() / spec.path, Path.cwd(), what=f"--format {spec.format} output"
             )
+            previous = _regular_bytes(target)
             atomic_write(target, text)
+            if previous != text.encode("utf-8"):
+                _drop_stale_bundle(target)
     return to_stdout
+
+
+def _regular_bytes(path: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file (never through a link), else None."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _drop_stale_bundle(target: Path) -> None:
+    """Remove the signature bundle of the bytes ``target`` held before (a link is removed, never
+    followed); say so on stderr."""
+    import os
+    import sys
+
+    from mlops_ci.signing.paths import bundle_path
+
+    bundle = bundle_path(target)
+    if not os.path.lexists(bundle) or (bundle.is_dir() and not bundle.is_symlink()):
+        return  # a directory there is not a bundle mlops-ci wrote: 'verify' reports it
+    try:
+        bundle.unlink()
+    except OSError:
+        return
+    print(  # noqa: T201  (a note for the user, beside the command's own output)
+        f"note: removed {bundle.name}: it signed the previous report; 'mlops-ci sign' signs"
+        " this one",
+        file=sys.stderr,
+    )

@@ -307,6 +307,20 @@ _CATALOG: tuple[Rule, ...] = (
         345,
     ),
     Rule(
+        "SIG005",
+        "signature",
+        "Signature is about an older model",
+        "The model's signature (or its attestation) is authentic, made by the trusted signer,"
+        " but about other bytes than the model now on disk: the model was retrained or changed"
+        " after it was signed. The model counts as unsigned (facts.signature.signed: false,"
+        " facts.signature.stale_digest); this note never fails a gate, but 'verify', 'promote'"
+        " and the production pack still refuse the model until it is signed again.",
+        "Run the gates ('mlops-ci check --format json=reports/mlops-ci.json'), then"
+        " 'mlops-ci sign': check, then sign, on every release.",
+        Severity.INFO,
+        345,
+    ),
+    Rule(
         "BENCH-LOAD",
         "bench",
         "onnxruntime cannot load the model",

@@ -34,7 +34,6 @@ def sign_and_commit(repo: Path, message: str = "Sign the model", *, commit: bool
     from mlops_ci.pipeline import CheckRequest, run_check
 
     (repo / REPORT).unlink(missing_ok=True)  # as in a fresh CI checkout
-    sign_demo(repo)  # the model first (the signature check verifies it), then with the report
     report = run_check(CheckRequest(cwd=repo, offline=True))
     assert report.verdict == "pass", [f.message for _, f in report.all_findings()]
     deliver(report, [OutputSpec("json", repo / REPORT)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import stat
@@ -42,6 +43,7 @@ def test_unsigned_model_reports_facts_without_a_finding(cli: Cli, demo_repo: Pat
         "issuer": None,
         "digest": model_digest(demo_repo / MODEL),
         "attestation_verified": False,
+        "stale_digest": None,
     }
 
 
@@ -56,18 +58,43 @@ def test_signed_model_verifies(cli: Cli, demo_repo: Path) -> None:
     assert check.facts["digest"] == model_digest(demo_repo / MODEL)
 
 
-def test_tampered_model_is_a_high_finding(cli: Cli, demo_repo: Path) -> None:
+def test_stale_signature_is_a_fact_not_a_finding(cli: Cli, demo_repo: Path) -> None:
+    """A valid signature of an older model: unsigned, with the old digest and an INFO note."""
     assert cli("sign", cwd=demo_repo).exit_code == 0
     model = demo_repo / MODEL
+    old_digest = model_digest(model)
     model.write_bytes(model.read_bytes() + b"\x00")
     result, check = signature_result(cli, demo_repo)
-    assert result.exit_code == 1
-    (finding,) = check.findings
-    assert finding.rule_id == "SIG001"
-    assert finding.location is not None and finding.location.path == SIGNATURE.as_posix()
-    assert "the file's content changed" in finding.message
+    assert result.exit_code == 0, result.stderr
+    assert check.status == "passed"
+    (note,) = check.findings
+    assert (note.rule_id, note.severity.label) == ("SIG005", "info")
+    assert note.location is not None and note.location.path == SIGNATURE.as_posix()
+    assert "older model" in note.message
+    assert check.facts["signed"] is False
     assert check.facts["verified"] is False
+    assert check.facts["stale_digest"] == old_digest
+    assert check.facts["mode"] is None and check.facts["identity"] is None
     assert check.facts["digest"] == model_digest(model)
+    verified = cli("verify", cwd=demo_repo)  # verify still refuses it
+    assert verified.exit_code == 1
+    assert "the file's content changed" in verified.stderr
+
+
+def test_forged_signature_is_still_a_high_finding(cli: Cli, demo_repo: Path) -> None:
+    """Signature bytes that do not verify are not "stale": SIG001, exit 1."""
+    assert cli("sign", cwd=demo_repo).exit_code == 0
+    bundle = demo_repo / SIGNATURE
+    data = json.loads(bundle.read_text())
+    envelope = data["dsseEnvelope"]["signatures"][0]
+    raw = bytearray(base64.b64decode(envelope["sig"]))
+    raw[-1] ^= 1
+    envelope["sig"] = base64.b64encode(bytes(raw)).decode()
+    bundle.write_text(json.dumps(data))
+    result, check = signature_result(cli, demo_repo)
+    assert result.exit_code == 1
+    assert [f.rule_id for f in check.findings] == ["SIG001"]
+    assert check.facts["stale_digest"] is None
 
 
 def test_signature_without_trust_policy(cli: Cli, demo_repo: Path) -> None:
@@ -110,7 +137,7 @@ def test_report_changed_after_signing_fails_verify(cli: Cli, demo_repo: Path) ->
     report.write_text(report.read_text().replace('"verdict": "pass"', '"verdict": "fail"'))
     result = cli("verify", cwd=demo_repo)
     assert result.exit_code == 1
-    assert f"FAILED    report       {REPORT}: the model does not match" in result.stderr
+    assert f"FAILED    report       {REPORT}: the report does not match" in result.stderr
 
 
 def test_stale_attestation_is_a_finding(cli: Cli, demo_repo: Path, tmp_path: Path) -> None:
@@ -224,4 +251,7 @@ def test_demo_signs_and_verifies_with_its_own_key(cli: Cli, tmp_path: Path) -> N
     assert (target / PUBLIC_KEY).is_file()
     report = Report.from_dict(json.loads((target / REPORT).read_text()))
     (check,) = [r for r in report.results if r.check == "signature"]
-    assert check.facts["verified"] is True
+    # check -> sign: the gates ran on the unsigned bytes that 'sign' then signed and attested.
+    assert check.facts["signed"] is False
+    assert check.facts["digest"] == model_digest(target / MODEL)
+    assert "$ mlops-ci check" in result.stdout.split("$ mlops-ci sign")[0]

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, ClassVar
 from mlops_ci.checks.base import Context, Scope, result
 from mlops_ci.config import ModelConfig
 from mlops_ci.errors import SourcePosition
-from mlops_ci.findings import CheckResult
+from mlops_ci.findings import CheckResult, GitInfo
 
 if TYPE_CHECKING:
     from mlops_ci.card.schema import CardMetadata
+    from mlops_ci.sbom.software import SoftwareSource
 
 OPTION_OUTPUT_FILE = "sbom_output_file"
 OPTION_OUTPUT_DIR = "sbom_output_dir"
@@ -48,7 +49,7 @@ class SbomCheck:
     """Generates the SBOM; it has no findings of its own (policies judge its facts)."""
 
     name: ClassVar[str] = "sbom"
-    needs: ClassVar[tuple[str, ...]] = ("bench",)
+    needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "model"
 
     def run(self, ctx: Context) -> CheckResult:
@@ -79,19 +80,17 @@ class SbomCheck:
             and ctx.loaded.is_trusted("sbom.python", str(settings.python)),
         )
         card, card_path = _card(ctx, model)
-        bench = ctx.needs.get("bench")
+        model_path = ctx.loaded.resolve(model.path)
         outcome = generate_model_sbom(
             ModelSbomRequest(
                 name=model.name,
-                model_path=ctx.loaded.resolve(model.path),
+                model_path=model_path,
                 card=card,
                 card_path=card_path,
                 software=source,
                 output=sbom_output(ctx, model),
                 display=ctx.display,
-                git=ctx.git,
-                now=ctx.now,
-                bench=dict(bench.facts) if bench and bench.status in ("passed", "failed") else {},
+                git=_inputs_commit(ctx, model_path, source),
             )
         )
         shown = ctx.display(outcome.path)
@@ -109,6 +108,29 @@ class SbomCheck:
             metrics={"components": float(outcome.components)},
             artifacts=(shown,),
         )
+
+
+def _inputs_commit(ctx: Context, model_path: Path, source: SoftwareSource) -> GitInfo:
+    """``ctx.git`` with the commit and time of the newest commit that changed the SBOM's inputs
+    (the model and its data files, card, requirements, configuration), not HEAD's: committing
+    evidence or a promotion must not change a signed SBOM's bytes."""
+    from dataclasses import replace
+
+    from mlops_ci.gitops import last_commit_of
+    from mlops_ci.sbom.mlbom import model_files
+
+    # A directory is one path for git; a file counts with the external data files it names.
+    paths = [model_path] if model_path.is_dir() else [p for _, p in model_files(model_path)]
+    paths = paths or [model_path]
+    if ctx.current_model.card is not None:
+        paths.append(ctx.loaded.resolve(ctx.current_model.card))
+    paths += list(source.requirements)
+    if ctx.loaded.path is not None:
+        paths.append(ctx.loaded.path)
+    found = last_commit_of(ctx.root, paths)
+    if found is None:
+        return ctx.git
+    return replace(ctx.git, commit=found[0], committed_at=found[1])
 
 
 def _card(ctx: Context, model: ModelConfig) -> tuple[CardMetadata | None, str | None]:

@@ -1,8 +1,10 @@
 """The whole CycloneDX 1.6 document: metadata, ordering, serial number, validation and writing.
 
 Reproducible by construction: components keep a stable order, the timestamp is
-``SOURCE_DATE_EPOCH`` when it is set, and the serial number is a UUIDv5 of the content, so two
-runs over the same inputs give the same bytes.
+``SOURCE_DATE_EPOCH`` when it is set, else the time of the newest commit that changed the SBOM's
+inputs (never the clock; none at all outside a repository), the serial number is a UUIDv5 of the content, and nothing that varies
+from run to run (latencies, durations) is in it. So two runs over the same inputs give the same
+bytes, and a signed SBOM stays valid until its inputs change.
 """
 
 from __future__ import annotations
@@ -33,11 +35,18 @@ class InvalidSbomError(RuntimeError):
     """The generated document does not validate: a bug in mlops-ci (exit 3), never written."""
 
 
-def sbom_timestamp(now: dt.datetime, environ: Mapping[str, str] | None = None) -> str:
-    """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else ``now``, as UTC ISO 8601."""
+def sbom_timestamp(
+    committed_at: int | None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else ``committed_at`` (the time of
+    the commit of the inputs, seconds since the epoch), as UTC ISO 8601; None when neither is known."""
     environ = os.environ if environ is None else environ
     raw = environ.get("SOURCE_DATE_EPOCH")
-    if raw is not None and raw.strip():
+    if raw is None or not raw.strip():
+        if committed_at is None:
+            return None
+        now = dt.datetime.fromtimestamp(committed_at, dt.UTC)
+    else:
         try:
             now = dt.datetime.fromtimestamp(int(raw.strip()), dt.UTC)
         except (ValueError, OverflowError, OSError):
@@ -50,7 +59,7 @@ def sbom_timestamp(now: dt.datetime, environ: Mapping[str, str] | None = None) -
 
 def assemble(
     *,
-    timestamp: str,
+    timestamp: str | None,
     tool_version: str,
     tools: Sequence[Mapping[str, Any]],
     git: GitInfo,
@@ -76,7 +85,7 @@ def assemble(
         "specVersion": "1.6",
         "version": 1,
         "metadata": {
-            "timestamp": timestamp,
+            **({"timestamp": timestamp} if timestamp is not None else {}),
             "tools": {"components": [mlops_ci_tool, *tools]},
             "properties": properties,
         },

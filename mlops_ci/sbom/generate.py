@@ -6,12 +6,10 @@ never written.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlops_ci import __version__
 from mlops_ci.card.schema import CardMetadata
@@ -44,8 +42,6 @@ class ModelSbomRequest:
     output: Path
     display: Callable[[Path], str]
     git: GitInfo = field(default_factory=GitInfo)
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    bench: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,7 +97,6 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
         card_path=request.card_path,
         inputs=inputs,
         outputs=outputs,
-        bench=request.bench,
         oms_digest=oms_model_digest(model_path),
     )
     governance = request.card.governance if request.card else None
@@ -109,7 +104,7 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
     model = model_component(facts, [d["bom-ref"] for d in data])
     software = build_software_part(request.software, request.display)
     bom = document.assemble(
-        timestamp=document.sbom_timestamp(request.now),
+        timestamp=document.sbom_timestamp(request.git.committed_at),
         tool_version=__version__,
         tools=software.tools,
         git=request.git,

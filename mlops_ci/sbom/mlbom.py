@@ -3,7 +3,9 @@ component per dataset of the card.
 
 Built as JSON, because cyclonedx-python-lib 11 has no classes for ``modelCard`` or component
 ``data``; the whole document is then validated against the CycloneDX 1.6 schema. Every value comes
-from the card, the model files or the benchmark; nothing is invented. Card text that the schema
+from the card or the model files; nothing is invented. Benchmark latencies are not in it: they
+vary from run to run, and the SBOM is a signed document that must stay byte-identical while its
+inputs do (they are in the gate report and its attestation instead). Card text that the schema
 would reject as a URL or e-mail address is kept as plain text instead, so user input never makes
 the document invalid.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,6 @@ _HASH_ALGS = {
     "sha384": ("SHA-384", 96),
     "sha512": ("SHA-512", 128),
 }
-_BENCH_LATENCIES = ("p50_ms", "p90_ms", "p95_ms", "p99_ms")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,6 @@ class ModelFacts:
     card_path: str | None = None
     inputs: Sequence[str] = ()
     outputs: Sequence[str] = ()
-    bench: Mapping[str, Any] = field(default_factory=dict)
     oms_digest: str | None = None
 
 
@@ -201,7 +201,7 @@ def model_card(facts: ModelFacts, datasets: Sequence[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"bom-ref": f"{model_ref(facts.name)}:model-card"}
     if parameters:
         result["modelParameters"] = parameters
-    metrics = performance_metrics(card, facts.bench)
+    metrics = performance_metrics(card)
     if metrics:
         result["quantitativeAnalysis"] = {"performanceMetrics": metrics}
     considerations = _considerations(governance)
@@ -213,10 +213,8 @@ def model_card(facts: ModelFacts, datasets: Sequence[str]) -> dict[str, Any]:
     return result
 
 
-def performance_metrics(
-    card: CardMetadata | None, bench: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    """Metrics of the governance block, of ``model-index``, of fairness slices, and latency."""
+def performance_metrics(card: CardMetadata | None) -> list[dict[str, Any]]:
+    """Metrics of the governance block, of ``model-index`` and of fairness slices (the card's)."""
     metrics: list[dict[str, Any]] = []
     governance = card.governance if card else None
     if governance is not None:
@@ -243,13 +241,6 @@ def performance_metrics(
                     )
                     entry["slice"] = f"{evaluation.dataset.name}{split}"
                 metrics.append(entry)
-    for key in _BENCH_LATENCIES:
-        value = bench.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            entry = {"type": f"latency {key.removesuffix('_ms')} (ms)", "value": f"{value:.6g}"}
-            if bench.get("provider"):
-                entry["slice"] = str(bench["provider"])
-            metrics.append(entry)
     return metrics
 
 

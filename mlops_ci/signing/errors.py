@@ -32,6 +32,20 @@ class VerificationError(Exception):
         super().__init__(f"{subject}: {self.reason}")
 
 
+class StaleEvidence(VerificationError):
+    """An authentic signature or attestation about *other* bytes than the model now on disk.
+
+    Still a :class:`VerificationError` (``verify``, ``promote`` and ``promote verify`` refuse it),
+    but distinct from a forged or broken one: the trusted signer vouched for ``signed_digest``
+    (``sha256:<hex>``, or None when the bundle names no single digest), an older model. The
+    ``signature`` check reports such a model as unsigned, so CI can gate and sign the new bytes.
+    """
+
+    def __init__(self, subject: str, reason: str, signed_digest: str | None) -> None:
+        super().__init__(subject, reason)
+        self.signed_digest = signed_digest
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """``text`` with every non-trivial secret (and each of its lines) replaced by a marker.
 

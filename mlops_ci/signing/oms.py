@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_ci.signing import paths
-from mlops_ci.signing.errors import SigningError, VerificationError, describe_exception
+from mlops_ci.signing.errors import (
+    SigningError,
+    StaleEvidence,
+    VerificationError,
+    describe_exception,
+)
 from mlops_ci.signing.material import key_fingerprint, subject_of
 from mlops_ci.signing.policy import (
     Mode,
@@ -275,7 +280,37 @@ def verify_model_signature(
                 raise VerificationError(subject, problem)
             return
     # The signature is authentic but the files differ: name them (this re-hashes the model).
-    raise VerificationError(subject, _manifest_difference(scope, signature))
+    reason, changed = _manifest_difference(scope, signature)
+    if _is_other_model(scope, changed):
+        raise StaleEvidence(subject, reason, _statement_root(signature))
+    raise VerificationError(
+        subject,
+        f"{reason} (the .onnx is the signed one, its data is not; if the weights were retrained,"
+        f" commit them without the old {signature.name}, then check and sign)",
+    )
+
+
+def _is_other_model(scope: ModelScope, changed: frozenset[str] | None) -> bool:
+    """Whether an authentic signature that does not match is about an *older model* (stale).
+
+    A file or a directory that differs is another model. An ONNX file whose own bytes are
+    exactly the signed ones while its external data differs is not: the signature names this very
+    graph file, and the data under it was changed, added or removed (a broken pair, SIG001).
+    """
+    if scope.files is None or changed is None:
+        return True
+    return scope.model.relative_to(scope.root).as_posix() in changed
+
+
+def _statement_root(signature: Path) -> str | None:
+    """The root digest an (already authenticated) OMS statement names, if it names one."""
+    statement = signed_statement(json.loads(signature.read_text(encoding="utf-8"))) or {}
+    subjects = statement.get("subject") or []
+    if statement.get("predicateType") == OMS_PREDICATE_TYPES[0] and len(subjects) == 1:
+        value = (subjects[0].get("digest") or {}).get("sha256")
+        if isinstance(value, str):
+            return "sha256:" + value
+    return None
 
 
 def _public_key(policy: VerificationPolicy) -> Path:
@@ -284,8 +319,9 @@ def _public_key(policy: VerificationPolicy) -> Path:
     return policy.public_key
 
 
-def _manifest_difference(scope: ModelScope, signature: Path) -> str:
-    """Which files changed, appeared or disappeared since ``signature`` was made."""
+def _manifest_difference(scope: ModelScope, signature: Path) -> tuple[str, frozenset[str] | None]:
+    """Which files changed, appeared or disappeared since ``signature`` was made: the reason,
+    and the names of the changed files (None when the model cannot be hashed)."""
     statement = signed_statement(json.loads(signature.read_text(encoding="utf-8"))) or {}
     predicate = statement.get("predicate") or {}
     signed = {r["name"]: r["digest"] for r in predicate.get("resources", [])}
@@ -294,7 +330,7 @@ def _manifest_difference(scope: ModelScope, signature: Path) -> str:
     try:
         manifest = hash_scope(ModelScope(scope.model, scope.root, scope.files, ignored))
     except (OSError, ValueError) as exc:
-        return f"the model cannot be hashed ({describe_exception(exc)})"
+        return f"the model cannot be hashed ({describe_exception(exc)})", None
     actual = {d.identifier: d.digest.digest_hex for d in manifest.resource_descriptors()}
     changes = [
         ("changed", sorted(n for n in signed.keys() & actual.keys() if signed[n] != actual[n])),
@@ -304,7 +340,8 @@ def _manifest_difference(scope: ModelScope, signature: Path) -> str:
     described = [f"{kind}: {', '.join(names)}" for kind, names in changes if names]
     if scope.root.is_file():
         described = ["the file's content changed"] if described else []
-    return "the model does not match its signature; " + ("; ".join(described) or "files differ")
+    reason = "the model does not match its signature; " + ("; ".join(described) or "files differ")
+    return reason, frozenset(changes[0][1])
 
 
 def verify_statement_with_key(

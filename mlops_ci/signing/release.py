@@ -253,7 +253,10 @@ def _verify_present(
     if not os.path.lexists(bundle):  # a directory or link there fails, it is not absent
         return []
     shown = loaded.display(path)
-    return [_attempt(role, shown, lambda: verify_file(path, bundle, policy, subject=shown))]
+    noun = {"sbom": "SBOM", "report": "report"}.get(role, role)
+    return [
+        _attempt(role, shown, lambda: verify_file(path, bundle, policy, subject=shown, noun=noun))
+    ]
 
 
 def _attempt(role: str, subject: str, action: Callable[[], Verified]) -> VerifyLine:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlops_ci.signing import keyless, oms
-from mlops_ci.signing.errors import VerificationError
+from mlops_ci.signing.errors import StaleEvidence, VerificationError
 from mlops_ci.signing.policy import Mode, VerificationPolicy
 
 BundleKind = Literal["model", "attestation", "artifact"]
@@ -186,14 +186,24 @@ def verify_file(
     *,
     subject: str | None = None,
     now: dt.datetime | None = None,
+    noun: str = "file",
 ) -> Verified:
-    """Verify a single file (SBOM, report) against its ``.sigstore.json`` bundle."""
+    """Verify a single file (SBOM, report) against its ``.sigstore.json`` bundle.
+
+    ``noun`` names the file in reasons ("the SBOM does not match its signature"), never "model".
+    """
     subject = subject or str(path)
     if not path.is_file():
-        raise VerificationError(subject, "the file does not exist")
+        raise VerificationError(subject, f"the {noun} does not exist")
     info = inspect_bundle(bundle, subject)
     if info.kind == "model":  # key and certificate modes sign single files the OMS way
-        verified = verify_model(path, bundle, policy, subject=subject, now=now)
+        try:
+            verified = verify_model(path, bundle, policy, subject=subject, now=now)
+        except VerificationError as failure:
+            reason = failure.reason.replace(
+                "the model does not match", f"the {noun} does not match"
+            )
+            raise VerificationError(subject, reason) from None
         digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
         return replace(verified, kind="artifact", digest=digest)
     if info.kind != "artifact":
@@ -239,10 +249,11 @@ def verify_attestation(
         raise VerificationError(subject, "the signed statement is not a gate-report attestation")
     digest = "sha256:" + str(statement["subject"][0].get("digest", {}).get("sha256"))
     if expected_digest is not None and digest != expected_digest:
-        raise VerificationError(
+        raise StaleEvidence(
             subject,
             f"the attestation is about model digest {digest[:19]}…, not {expected_digest[:19]}…"
             " (the model changed after the gates ran)",
+            digest,
         )
     verified = Verified(subject, str(path), "attestation", mode, identity, issuer, digest)
     return VerifiedAttestation(verified, statement["predicate"])
