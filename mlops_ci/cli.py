@@ -159,34 +159,18 @@ def demo(
         Path | None, typer.Argument(help="Where to create the demo (default: a new temporary dir).")
     ] = None,
 ) -> None:
-    """Create a demo repository with a real ONNX model, then run the gates on it."""
+    """Create a demo repository with a real ONNX model and live its first two releases."""
     import tempfile
 
-    from mlops_ci.commands.common import emit_report
-    from mlops_ci.commands.sign import print_signed, print_verified
     from mlops_ci.demo import create_demo
-    from mlops_ci.demo.promotion import promote_demo
-    from mlops_ci.demo.signing import REPORT, sign_demo, verify_demo
-    from mlops_ci.outputs import parse_format_specs
-    from mlops_ci.pipeline import CheckRequest, run_check
+    from mlops_ci.demo.lifecycle import first_release, second_release
 
     target = directory or Path(tempfile.mkdtemp(prefix="mlops-ci-demo-"))
     target = create_demo(target)
     typer.echo(f"Demo repository: {target.resolve()}")
     # check -> sign: the one order, for the first release as for the hundredth.
     typer.echo(f"$ cd {target.resolve()}")
-    typer.echo(f"$ mlops-ci check --format markdown --format json={REPORT}\n")
-    report = run_check(CheckRequest(cwd=target, offline=True))
-    code = emit_report(report, parse_format_specs(["markdown", f"json={target / REPORT}"]))
-    if code:
-        raise typer.Exit(code)
-    typer.echo("$ mlops-ci sign    # the model, its gate-report attestation, SBOM and report")
-    print_signed(sign_demo(target))
-    typer.echo("\n$ mlops-ci verify")
-    verified = print_verified(verify_demo(target))
-    if code or verified:
-        raise typer.Exit(code or verified)
-    raise typer.Exit(promote_demo(target, typer.echo))
+    raise typer.Exit(first_release(target, typer.echo) or second_release(target, typer.echo))
 
 
 def _register_command_groups() -> None:

@@ -117,3 +117,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"../shared/data is absent ({SHARED_DATA}); CI always has it")
     return SHARED_DATA
+
+
+def first_release_demo(target: Path) -> int:
+    """What ``mlops-ci demo`` does for the first release only: create the demo, check, sign,
+    commit the evidence, promote 1.0.0 to dev and staging (the state the corpus is built on)."""
+    from mlops_ci.demo import create_demo
+    from mlops_ci.demo.lifecycle import first_release
+
+    return first_release(create_demo(target), lambda _line: None)

@@ -14,7 +14,7 @@ from types import FrameType
 import pytest
 
 from tests import corpus
-from tests.conftest import copy_demo
+from tests.conftest import copy_demo, first_release_demo
 from tests.corpus import KINDS, MARKER, Case
 
 # Every variable a CI runner or a developer's shell may hold a credential in.
@@ -78,11 +78,10 @@ def _written_files(roots: tuple[Path, ...], since: float) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def _corpus_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What ``mlops-ci demo`` leaves: signed, checked, attested, promoted to dev and staging."""
-    from mlops_ci.cli import main
+    """The demo's first release: signed, checked, attested, promoted to dev and staging."""
 
     target = tmp_path_factory.mktemp("corpus") / "repo"
-    assert main(["demo", str(target)]) == 0
+    assert first_release_demo(target) == 0
     return target
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from mlops_ci.demo import DEMO_MODEL
 from mlops_ci.gitops import merge_and_push
-from tests.conftest import CliResult, copy_demo
+from tests.conftest import CliResult, copy_demo, first_release_demo
 from tests.gitrepos import bare_remote
 from tests.gitrepos import git as run_git
 from tests.test_promote_e2e import _signed_template, sign_and_commit, signed_repo
@@ -31,10 +31,9 @@ __all__ = ["_signed_template", "signed_repo"]  # fixtures shared with test_promo
 
 @pytest.fixture(scope="session")
 def _demo_lived(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlops_ci.cli import main
 
     target = tmp_path_factory.mktemp("gto-demo") / "repo"
-    assert main(["demo", str(target)]) == 0
+    assert first_release_demo(target) == 0
     return target
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_demo
+from tests.conftest import copy_demo, first_release_demo
 from tests.corpus import MARKER
 from tests.test_corpus import FORMATS, TOKEN_VARIABLES
 
@@ -171,11 +171,10 @@ COMMENT = ("ci", "comment", "reports/mlops-ci.json", "--forge", "github", "--pr"
 
 @pytest.fixture(scope="module")
 def _signed_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What ``mlops-ci demo`` leaves: signed, checked, attested, promoted to dev and staging."""
-    from mlops_ci.cli import main
+    """The demo's first release: signed, checked, attested, promoted to dev and staging."""
 
     target = tmp_path_factory.mktemp("leak") / "repo"
-    assert main(["demo", str(target)]) == 0
+    assert first_release_demo(target) == 0
     return target
 
 
