@@ -45,6 +45,23 @@ def test_demo_passes(cli: Cli, tmp_path: Path) -> None:
     assert "p50 **" in figures and "p90 **" in figures and "verdict **" in figures
     assert f"Demo repository: {(tmp_path / 'd').resolve()}" in result.stdout
     assert (tmp_path / "d" / ".git").is_dir()
+    # A life, not a birth: 1.1.0 through dev and staging, staging back to 1.0.0 and forward.
+    steps = [
+        "pushed: Promote fraud-detector 1.0.0 to staging",
+        "Retrain fraud-detector to 1.1.0",
+        "pushed: Promote fraud-detector 1.1.0 to staging",
+        "pushed: Roll back fraud-detector in staging to 1.0.0",
+        "pushed: Promote fraud-detector 1.1.0 to staging (unpin 1.0.0)",
+        "$ mlops-ci history fraud-detector",
+    ]
+    positions = [result.stdout.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), positions
+    status = result.stdout.split("$ mlops-ci status", 1)[1].split("$ mlops-ci history", 1)[0]
+    dev, staging = (
+        next(line for line in status.splitlines() if f"  {env} " in line)
+        for env in ("dev", "staging")
+    )
+    assert "1.1.0" in dev and "1.1.0" in staging
 
 
 def test_demo_refuses_non_empty_dir(cli: Cli, tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def retrain(target: Path, say: Say) -> None:
     commit_all(target, f"Retrain {DEMO_MODEL} to {SECOND_VERSION}")
     push_current(target)
     say(f"\n# retrain: new weights, version {SECOND_VERSION} in the card")
-    say(f"$ git commit -am 'Retrain {DEMO_MODEL}' && git push")
+    say(f"$ git commit -am 'Retrain {DEMO_MODEL} to {SECOND_VERSION}' && git push")
 
 
 def commit_evidence(target: Path, say: Say, version: str) -> None:
