@@ -47,7 +47,7 @@ from mlops_ci.signing import model_digest
 from tests.conftest import CliResult, copy_demo
 from tests.forges import FakeGitHub, FakeGitLab
 from tests.gitrepos import git as run_git
-from tests.test_promote_e2e import sign_and_commit
+from tests.test_promote_e2e import _signed_template, sign_and_commit, signed_repo
 
 pytest.importorskip("gto.api", reason="gto is a dev dependency: pip install -e '.[dev]'")
 from tests.test_gto_tags import assert_gto_agrees
@@ -57,7 +57,8 @@ MODEL_FILE = "models/fraud-detector/model.onnx"
 CARD = "models/fraud-detector/README.md"
 NUMBER = re.compile(r"/(?:pull|merge_requests)/(\d+)$")  # the PR/MR the command names
 STEPS = 30
-MAX_RETRAINS = 3
+MAX_RETRAINS = 2
+__all__ = ["_signed_template", "signed_repo"]  # fixtures shared with test_promote_e2e
 EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "2"))
 
 
@@ -240,7 +241,21 @@ class Lifecycle(RuleBasedStateMachine):
         """Whether promoting ``env`` would change what it runs (by the model)."""
         want = self.source_of(env, clean_checkout=not self.life.retrained)
         current = self.life.state[env]
+        if current is not None and current.pinned:
+            return False  # only --unpin moves it
         return want is not None and (current is None or current.digest != want[1])
+
+    def rollback_targets(self) -> list[tuple[str, str]]:
+        """(environment, version) pairs a rollback may ask for: versions it ran, not the current."""
+        return sorted(
+            {
+                (env, h.version)
+                for env in ENVS
+                if (current := self.life.state[env])
+                for h in self.life.history[env]
+                if h.version != current.version
+            }
+        )
 
     def envs_by_need(self) -> list[str]:
         """The environments, those whose promotion would change them first."""
@@ -254,17 +269,21 @@ class Lifecycle(RuleBasedStateMachine):
         rather than one operation thirty times.
         """
         life = self.life
+        waiting = bool(self.open_numbers())
+        pinned = any(e and e.pinned for e in life.state.values())
         loop: list[tuple[bool, Callable[[st.DataObject], None]]] = [
-            (bool(self.open_numbers()), self.merge),
+            (waiting, self.merge),
             (life.retrained and not life.checked, self.check),
             (life.checked, self.sign),
             (self.needs_promotion(), self.promote_next),
+            (not pinned and bool(self.rollback_targets()), self.rollback),
+            (pinned, self.unpin),
             (not life.retrained and life.minor < MAX_RETRAINS, self.retrain),
-            (True, self.rollback),
-            (not self.needs_promotion(), self.promote_next),
-            (any(e and e.pinned for e in life.state.values()), self.unpin),
-            (bool(self.open_numbers()), self.close_without_merging),
+            (True, self.rollback),  # now and then to a version never run
+            (True, self.promote_next),  # also refused or "already promoted" ones
+            (waiting, self.close_without_merging),
             (not life.retrained, self.concurrent_promotions),
+            (waiting, self.merge),  # reviews happen more often than retrains
         ]
         return [op for possible, op in loop if possible]
 
@@ -361,16 +380,8 @@ class Lifecycle(RuleBasedStateMachine):
     def rollback(self, data: st.DataObject) -> None:
         """Roll an environment back (and pin it) to a version it ran before; now and then to
         one it never ran, which is refused with nothing opened."""
-        choices = sorted(
-            {
-                (env, h.version)
-                for env in ENVS
-                if (current := self.life.state[env])
-                for h in self.life.history[env]
-                if h.version != current.version
-            }
-        )
-        never = data.draw(st.integers(0, 5)) == 0 or not choices
+        choices = self.rollback_targets()
+        never = data.draw(st.integers(0, 5)) == 5 or not choices
         if never:
             env = data.draw(st.sampled_from(ENVS))
             version = data.draw(st.sampled_from(["0.9.0", "7.7.7"]))
@@ -538,3 +549,32 @@ def test_a_models_life(machine: type[Lifecycle]) -> None:
     LIVES.clear()
     run_state_machine_as_test(machine, settings=LIFE_SETTINGS)
     assert len(LIVES) == EXAMPLES and set(LIVES) == {(machine.forge_kind, STEPS)}, LIVES
+
+
+def test_a_roll_forward_names_the_commit_its_bytes_were_promoted_from(
+    cli: Callable[..., CliResult], signed_repo: Path
+) -> None:
+    """Found by the machine above: dev 1.1.0, rolled back to 1.0.0, then ``--unpin`` named the
+    checkout's HEAD (a later merge commit) as 1.1.0's commit, so 1.1.0 was "promoted from two
+    commits" and ``promote tag`` exited 2: GTO could not show it. Same bytes, same commit."""
+    from tests.test_gto_tags import land, retrain
+
+    land(cli, signed_repo, "promote", DEMO_MODEL, "--to", "dev")
+    retrain(signed_repo, "1.1.0", seed=8)
+    land(cli, signed_repo, "promote", DEMO_MODEL, "--to", "dev")
+    first = state_of(signed_repo, "dev").promoted_from["commit"]
+    land(cli, signed_repo, "rollback", DEMO_MODEL, "--env", "dev", "--to", "1.0.0")
+    run_git(signed_repo, "pull", "--quiet", "origin", "main")  # HEAD is now a merge commit
+    land(cli, signed_repo, "promote", DEMO_MODEL, "--to", "dev", "--unpin")
+    entry = state_of(signed_repo, "dev")
+    assert (entry.version, entry.pinned) == ("1.1.0", False)
+    assert entry.promoted_from["commit"] == first
+    tagged = cli("promote", "tag", cwd=signed_repo)
+    assert tagged.exit_code == 0, tagged.stderr
+    assert_gto_agrees(cli, signed_repo)
+
+
+def state_of(repo: Path, env: str) -> Any:
+    from tests.test_promote_e2e import state_on_main
+
+    return state_on_main(repo, env)[DEMO_MODEL]
