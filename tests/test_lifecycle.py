@@ -17,6 +17,12 @@ machine keeps its own model of what each environment should run, built from what
 The checks that read only the default branch (verify, fetch, GTO) depend on nothing but its
 commit, so they run once per new commit of ``main``; status and the forge's requests are
 compared after every step.
+
+Each run is derandomized: ``EXAMPLES`` lives of ``STEPS`` operations per forge. The first life
+is Hypothesis's simplest example (the first choice everywhere), which ``operations`` orders
+as the release loop: climb dev -> staging -> prod, retrain, check, sign, climb again, roll back,
+roll forward with ``--unpin``; the others are random. ``LIFECYCLE_EXAMPLES=N`` runs more lives
+and ``LIFECYCLE_LOG=FILE`` writes what each did.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ NUMBER = re.compile(r"/(?:pull|merge_requests)/(\d+)$")  # the PR/MR the command
 STEPS = 30
 MAX_RETRAINS = 2
 __all__ = ["_signed_template", "signed_repo"]  # fixtures shared with test_promote_e2e
-EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "2"))
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "2"))  # more lives: LIFECYCLE_EXAMPLES=N
 
 
 def quiet_cli(*args: str, cwd: Path) -> CliResult:
@@ -149,7 +155,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.saved = os.environ.get(self.token_var)
         os.environ[self.token_var] = self.fake.token
         self.clones = [self.tmp / "job-a", self.tmp / "job-b"]
-        for clone in self.clones:
+        for clone in (*self.clones, self.tmp / "ci"):
             run_git(self.tmp, "clone", "--quiet", str(self.origin), str(clone))
         self.life = Life()
         self.life.digests["1.0.0"] = model_digest(self.repo / MODEL_FILE)
@@ -439,12 +445,10 @@ class Lifecycle(RuleBasedStateMachine):
         if request.kind != "rollback" and request.env != "dev":
             upstream = ENVS[ENVS.index(request.env) - 1]
             stale = stale or gen[upstream] != request.generations[upstream]
-        run_git(self.repo, "fetch", "--quiet", "origin")
-        run_git(self.repo, "checkout", "--quiet", "--detach", f"origin/{branch}")
-        try:
-            ci = self.cli("promote", "verify", "--base", "origin/main")
-        finally:
-            run_git(self.repo, "checkout", "--quiet", "main")
+        ci_clone = self.tmp / "ci"  # a clean checkout: the work tree may hold a retrained model
+        run_git(ci_clone, "fetch", "--quiet", "origin")
+        run_git(ci_clone, "checkout", "--quiet", "--detach", f"origin/{branch}")
+        ci = self.cli("promote", "verify", "--base", "origin/main", cwd=ci_clone)
         self.log.append(f"  -> CI verify {ci.exit_code} (stale: {stale})")
         assert ci.exit_code != 3 and (ci.exit_code == 0) == (not stale), ci.stdout + ci.stderr
         if stale:
