@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from mlops_ci.config import LoadedConfig
 from mlops_ci.forge.detect import ForgeTarget, detect_kind, make_forge
@@ -13,7 +13,7 @@ from mlops_ci.promote.apply import Landed, PullSettings, land
 from mlops_ci.promote.body import pull_body, status_comment
 from mlops_ci.promote.evidence import Evidence, verify_evidence
 from mlops_ci.promote.gitwork import Author, PromotionRepo
-from mlops_ci.promote.history import changes, history_entries, read_states
+from mlops_ci.promote.history import Change, changes, history_entries, read_states
 from mlops_ci.promote.plan import (
     Candidate,
     PromotionPlan,
@@ -101,6 +101,23 @@ def _candidate(loaded: LoadedConfig, repo: PromotionRepo, model: str) -> Candida
     )
 
 
+def _known_bytes(repo: PromotionRepo, candidate: Candidate, past: Sequence[Change]) -> Candidate:
+    """The candidate naming the commit its bytes were promoted from before, if the environment
+    ran them: one version lives at one commit (GTO registers each version once), so a roll
+    forward after a rollback names the bytes' own commit, not whatever the checkout's HEAD is."""
+    for change in past:  # newest first
+        entry = change.entry
+        commit = entry.promoted_from.get("commit") if entry is not None else None
+        if (
+            entry is not None
+            and commit
+            and entry.digest == candidate.digest
+            and repo.is_ancestor(commit, repo.default_ref)
+        ):
+            return replace(candidate, commit=commit)
+    return candidate
+
+
 def _card_version(loaded: LoadedConfig, model: str) -> str | None:
     from mlops_ci.card.validate import read_card_text, validate_card
 
@@ -156,7 +173,9 @@ def promote(
                     ladder=ladder,
                     state_dir=state_dir,
                     states=states,
-                    candidate=_candidate(loaded, repo, request.model) if first else None,
+                    candidate=_known_bytes(repo, _candidate(loaded, repo, request.model), past)
+                    if first
+                    else None,
                     version=request.version
                     or (_card_version(loaded, request.model) if first else None),
                     actor=author.name,
