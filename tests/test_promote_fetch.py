@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +25,6 @@ from tests.test_promote_e2e import (
 from tests.test_promote_forges import _two_releases  # noqa: F401  (the module-scoped template)
 
 Cli = Callable[..., CliResult]
-README = Path(__file__).resolve().parents[1] / "README.md"
 MODEL_FILE = "models/fraud-detector/model.onnx"
 
 
@@ -133,24 +130,9 @@ def test_fetch_replaces_a_planted_link_instead_of_writing_through_it(
 
 
 def test_readme_deploy_block_runs_as_written(rolled_back: Path) -> None:
-    readme = README.read_text()
-    match = re.search(r"<!-- test: deploy -->\n```sh\n(.*?)```", readme, re.S)
-    assert match, "README.md: the deploy block marked <!-- test: deploy --> is missing"
-    bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(README.parent),
-    }
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", match.group(1)],
-        check=False,
-        cwd=rolled_back,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    from tests.readme_blocks import run_readme_block
+
+    done = run_readme_block("deploy", rolled_back, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     entry = state_on_main(rolled_back, "dev")[DEMO_MODEL]
     assert model_digest(rolled_back / "deploy-out" / "model.onnx") == entry.digest

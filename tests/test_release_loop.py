@@ -139,38 +139,13 @@ def test_the_production_pack_still_requires_a_verified_signature(
 def test_readme_release_loop_block_runs_as_written(signed_repo: Path, tmp_path: Path) -> None:
     """README's release-loop block, as written, after a retrain: every command exits 0 and the
     retrained model is on its way to dev (issue 13, acceptance 6)."""
-    import re
-    import subprocess
-    import sys
+    from tests.readme_blocks import run_mlops_ci, run_readme_block
 
-    from tests.conftest import REPO_ROOT
-
-    readme = (REPO_ROOT / "README.md").read_text()
-    match = re.search(r"<!-- test: release-loop -->\n```sh\n(.*?)```", readme, re.S)
-    assert match, "README.md: the block marked <!-- test: release-loop --> is missing"
     save_mlp(signed_repo / MODEL, seed=11)
     card = signed_repo / CARD
     card.write_text(card.read_text().replace("  version: 1.0.0", "  version: 1.1.0", 1))
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", match.group(1)],
-        check=False,
-        cwd=signed_repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_readme_block("release-loop", signed_repo)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Promote fraud-detector 1.1.0 to dev" in done.stdout
-    verify = subprocess.run(
-        [str(bin_dir / "mlops-ci"), "verify"],
-        check=False,
-        cwd=signed_repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    verify = run_mlops_ci(signed_repo, "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
