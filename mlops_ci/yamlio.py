@@ -33,7 +33,6 @@ from mlops_ci.scrub import excerpt
 from mlops_ci.yamlguard import (
     CORE,
     MAX_DEPTH,
-    MAX_NODES,
     NodeCheck,
     bound_composition,
     check_text,
@@ -173,17 +172,16 @@ def load_yaml(
             f"invalid YAML value: {reason}", SourcePosition(path, line_offset + 1)
         ) from None
     converter = _Converter(path, line_offset)
-    data = converter.convert(raw, (), 0)
+    data = converter.convert(raw, ())
     return YamlDocument(path, data, converter.values, converter.keys)
 
 
 class _Converter:
-    """Turns ruamel's round-trip nodes into plain data, recording positions and a node budget."""
+    """Turns ruamel's round-trip nodes into plain data, recording positions."""
 
     def __init__(self, path: str, line_offset: int) -> None:
         self.path = path
         self.line_offset = line_offset
-        self.nodes = 0
         self.values: dict[PathKey, tuple[int, int]] = {}
         self.keys: dict[PathKey, tuple[int, int]] = {}
 
@@ -200,16 +198,9 @@ class _Converter:
         if _CONTROL.search(text):
             raise self._refuse("a value contains a control character; remove it", loc)
 
-    def convert(self, node: Any, loc: PathKey, depth: int) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise self._refuse(
-                f"YAML expands to more than {MAX_NODES:,} nodes (an alias bomb?);"
-                " remove the repeated aliases",
-                loc,
-            )
-        if depth > MAX_DEPTH:
-            raise self._refuse(f"YAML is nested more than {MAX_DEPTH} levels deep", loc)
+    def convert(self, node: Any, loc: PathKey) -> Any:
+        # No budget here: NodeCheck counted every node and level of the composed graph (aliases
+        # expanded) before construction, and the constructed data has no more of either.
         if isinstance(node, CommentedMap):
             if loc not in self.values:
                 self.values[loc] = self._pos(node.lc.line, node.lc.col)
@@ -225,7 +216,7 @@ class _Converter:
                 vpos = node.lc.value(key)
                 if vpos is not None and vpos[0] is not None:
                     self.values[child] = self._pos(vpos[0], vpos[1])
-                out[skey] = self.convert(value, child, depth + 1)
+                out[skey] = self.convert(value, child)
             return out
         if isinstance(node, CommentedSeq):
             if loc not in self.values:
@@ -235,7 +226,7 @@ class _Converter:
                 child = (*loc, index)
                 iline, icol = node.lc.item(index)
                 self.values[child] = self._pos(iline, icol)
-                items.append(self.convert(value, child, depth + 1))
+                items.append(self.convert(value, child))
             return items
         if isinstance(node, str):
             self._text(node, loc)
