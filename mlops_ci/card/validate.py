@@ -126,6 +126,20 @@ def markdown_sections(body: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _without_front_matter(
+    shown: str, problem: str, document: YamlDocument | None, sections: tuple[str, ...]
+) -> ValidatedCard:
+    """The result for a card whose front matter is missing or says nothing: CARD002."""
+    issue = CardIssue(
+        "CARD002",
+        Severity.HIGH,
+        f"model card {shown} {problem}",
+        SourcePosition(shown, 1, 1),
+        "no-front-matter",
+    )
+    return ValidatedCard(shown, {}, None, document, sections, (issue,))
+
+
 def validate_card(
     text: str, shown: str, required_sections: Mapping[str, Sequence[str]] | None = None
 ) -> ValidatedCard:
@@ -133,14 +147,9 @@ def validate_card(
     card = split_front_matter(text, shown)
     sections = markdown_sections(card.body)
     if card.front_matter is None:
-        issue = CardIssue(
-            "CARD002",
-            Severity.HIGH,
-            f"model card {shown} has no YAML front matter; start it with a '---' block",
-            SourcePosition(shown, 1, 1),
-            "no-front-matter",
+        return _without_front_matter(
+            shown, "has no YAML front matter; start it with a '---' block", None, sections
         )
-        return ValidatedCard(shown, {}, None, None, sections, (issue,))
     document = load_yaml(card.front_matter, shown, line_offset=card.yaml_line - 1)
     raw = document.data if document.data is not None else {}
     if not isinstance(raw, dict):
@@ -149,14 +158,9 @@ def validate_card(
             SourcePosition(shown, card.yaml_line, 1),
         )
     if not raw:  # '---' twice with nothing between says nothing about the model: no pass
-        issue = CardIssue(
-            "CARD002",
-            Severity.HIGH,
-            f"model card {shown} has an empty YAML front matter; fill in its metadata",
-            SourcePosition(shown, 1, 1),
-            "no-front-matter",
+        return _without_front_matter(
+            shown, "has an empty YAML front matter; fill in its metadata", document, sections
         )
-        return ValidatedCard(shown, {}, None, document, sections, (issue,))
     issues: list[CardIssue] = []
     metadata: CardMetadata | None
     try:
