@@ -45,6 +45,7 @@ _MODEL_KEYS: tuple[tuple[str, ...], ...] = (
     ("card",),
     ("bench", "npz"),
     ("bench", "results"),
+    ("eval", "data"),
 )
 
 
@@ -80,6 +81,9 @@ def configured_paths(config: Config) -> Iterator[tuple[PathKey, str]]:
         baseline = model.bench.baseline
         if baseline and _looks_like_path(baseline):
             yield ("models", m_index, "bench", "baseline"), baseline
+        eval_baseline = model.eval.baseline if model.eval else None
+        if eval_baseline and _looks_like_path(eval_baseline):
+            yield ("models", m_index, "eval", "baseline"), eval_baseline
     template = config.signing.sbom
     if template:
         # Only the template's fixed part can be checked here; each use is confined again.

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from mlops_ci.eval.settings import EvalSettings
 from mlops_ci.findings import Severity
 
 
@@ -121,6 +122,9 @@ class ModelConfig(StrictModel):
     path: str = Field(description="a path to an .onnx file or a directory of model files")
     card: str | None = Field(default=None, description="a path to the model card (Markdown)")
     bench: BenchSettings = Field(default_factory=BenchSettings)
+    eval: EvalSettings | None = Field(
+        default=None, description="the eval gate: data, label, features, baseline, gates"
+    )
 
 
 class ScanConfig(StrictModel):

@@ -471,7 +471,15 @@ _FAMILIES: tuple[Rule, ...] = (
     ),
 )
 
-RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOG}
+
+def _catalog() -> tuple[Rule, ...]:
+    # Subsystems with their own package keep their rules beside their code.
+    from mlops_ci.eval.rules import EVAL_RULES
+
+    return _CATALOG + EVAL_RULES
+
+
+RULES: dict[str, Rule] = {rule.id: rule for rule in _catalog()}
 
 
 def describe(rule_id: str) -> Rule | None:
@@ -486,7 +494,7 @@ def describe(rule_id: str) -> Rule | None:
 
 def all_rules() -> tuple[Rule, ...]:
     """Every documented rule and family, in catalog order."""
-    return _CATALOG + _FAMILIES
+    return _catalog() + _FAMILIES
 
 
 def rules_markdown() -> str:
