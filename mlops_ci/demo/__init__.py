@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mlops_ci.demo.evalset import write_eval_set
 from mlops_ci.demo.model import save_mlp
 from mlops_ci.errors import UsageError
 from mlops_ci.fsutil import atomic_write
@@ -14,6 +15,10 @@ DEMO_MODEL = "fraud-detector"
 ORIGIN_DIRNAME = "mlops-ci-demo-origin.git"
 PRIVATE_KEY = Path(".mlops-ci/keys/signing-key.pem")
 PUBLIC_KEY = Path("keys/signing-key.pub")
+EVAL_DATA = Path("data/fraud-eval.parquet")
+# The retrained release: the first one's weights, each moved by ~5% (seeded), as a retrain on
+# fresh data moves them. Its quality stays within the eval gate; see the README to make it fail.
+RETRAIN_JITTER = 0.05
 
 
 def write_vuln_db(directory: Path) -> Path:
@@ -41,6 +46,7 @@ def create_demo(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     model_dir = target / "models" / DEMO_MODEL
     save_mlp(model_dir / "model.onnx", (64, 32, 2), seed=7, name=DEMO_MODEL)
+    write_eval_set(model_dir / "model.onnx", target / EVAL_DATA)
     atomic_write(target / "requirements.txt", template_text("demo/requirements.txt"))
     atomic_write(model_dir / "README.md", template_text("demo/model_card.md"))
     atomic_write(target / "mlops-ci.yaml", template_text("demo/mlops-ci.yaml"))

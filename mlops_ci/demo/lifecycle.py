@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mlops_ci.demo import DEMO_MODEL
+from mlops_ci.demo import DEMO_MODEL, RETRAIN_JITTER
 
 Say = Callable[[str], None]
 SECOND_VERSION = "1.1.0"
@@ -83,13 +83,15 @@ def rollback_step(target: Path, say: Say, environment: str, version: str) -> int
 
 
 def retrain(target: Path, say: Say) -> None:
-    """Write a retrained model (another seed) and bump the card's version, then commit."""
+    """Write a retrained model (the first one's weights moved a little) and bump the card's
+    version, then commit."""
     from mlops_ci.demo.model import save_mlp
     from mlops_ci.gitops import commit_all, push_current
 
     card = target / "models" / DEMO_MODEL / "README.md"
     card.write_text(card.read_text().replace("version: 1.0.0", f"version: {SECOND_VERSION}", 1))
-    save_mlp(target / "models" / DEMO_MODEL / "model.onnx", (64, 32, 2), seed=8, name=DEMO_MODEL)
+    model = target / "models" / DEMO_MODEL / "model.onnx"
+    save_mlp(model, (64, 32, 2), seed=7, jitter=RETRAIN_JITTER, name=DEMO_MODEL)
     commit_all(target, f"Retrain {DEMO_MODEL} to {SECOND_VERSION}")
     push_current(target)
     say(f"\n# retrain: new weights, version {SECOND_VERSION} in the card")

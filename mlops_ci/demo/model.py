@@ -18,18 +18,22 @@ def build_mlp(
     name: str = "mlp",
     input_name: str = "input",
     output_name: str = "output",
+    jitter: float = 0.0,
+    jitter_seed: int = 1,
 ) -> Any:
     """An MLP (MatMul + Add, ReLU between layers) as an ``onnx.ModelProto``.
 
     ``widths`` lists the input width, then each layer's width; ``batch`` is a fixed size or the
     name of a dynamic dimension. Weights come from a seeded generator, so the same arguments give
-    the same bytes.
+    the same bytes. ``jitter`` adds seeded noise of that relative size to every weight: a
+    "retrained" model close to the one ``seed`` alone gives.
     """
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
+    noise = np.random.default_rng(jitter_seed)
     nodes = []
     initializers = []
     current = input_name
@@ -38,6 +42,10 @@ def build_mlp(
         fan_in, fan_out = widths[index], widths[index + 1]
         weight = (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32)
         bias = (rng.standard_normal(fan_out) * 0.01).astype(np.float32)
+        if jitter:
+            weight = (weight * (1 + jitter * noise.standard_normal(weight.shape))).astype(
+                np.float32
+            )
         w_name, b_name = f"layer{index}.weight", f"layer{index}.bias"
         initializers += [
             numpy_helper.from_array(weight, w_name),
