@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import re
+import zipfile
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +145,7 @@ def read_batches(
         for batch in batches:
             rows += len(next(iter(batch.values()))) if batch else 0
             yield batch
-    except (pa.ArrowException, OSError, ValueError, EOFError, KeyError) as exc:
+    except (pa.ArrowException, OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         if isinstance(exc, EvalDataError):
             raise
         raise _unreadable(source, exc) from None
