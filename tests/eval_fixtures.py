@@ -8,7 +8,7 @@ columns. Training and conversion are cached per process, so each build costs onc
 from __future__ import annotations
 
 import functools
-import os
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +52,7 @@ def _column_names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(re.sub(r"[^0-9a-z]+", "_", str(n).lower()).strip("_") for n in names)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained(kind: Kind = "binary", *, zipmap: bool = True) -> Trained:
     """A model of ``kind`` trained on a bundled dataset, converted with skl2onnx.
 
@@ -117,13 +117,15 @@ def write_table(table: Mapping[str, np.ndarray], path: Path) -> Path:
         rows = arrow.to_pylist()
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     elif suffix == ".npz":
-        np.savez(path, **{c: np.asarray(v, dtype=str) if v.dtype == object else v
-                          for c, v in table.items()})
+        np.savez(
+            path,
+            **{c: np.asarray(v, dtype=str) if v.dtype == object else v for c, v in table.items()},
+        )
     elif suffix == "":
         path.mkdir(exist_ok=True)
         rows = arrow.num_rows
         cuts = [0, rows // 3, 2 * rows // 3, rows]
-        for part, (start, stop) in enumerate(zip(cuts, cuts[1:], strict=False)):
+        for part, (start, stop) in enumerate(itertools.pairwise(cuts)):
             pq.write_table(arrow.slice(start, stop - start), path / f"part-{part:02d}.parquet")
     else:
         raise ValueError(f"no writer for {suffix!r}")
@@ -134,7 +136,7 @@ def logreg_iris() -> Path:
     """onnxruntime's bundled ``logreg_iris.onnx`` (input ``[3, 2]``: a fixed batch of 3)."""
     import onnxruntime
 
-    return Path(os.path.dirname(onnxruntime.__file__)) / "datasets" / "logreg_iris.onnx"
+    return Path(onnxruntime.__file__).parent / "datasets" / "logreg_iris.onnx"
 
 
 def settings(data: str = "eval.parquet", **fields: Any) -> Any:

@@ -16,7 +16,9 @@ IRIS = trained("multiclass")
 COLUMNS = [*IRIS.features, "target", "group"]
 
 
-def _read(path: Path, columns: list[str], batch_rows: int = 7, **kw: object) -> dict[str, np.ndarray]:
+def _read(
+    path: Path, columns: list[str], batch_rows: int = 7, **kw: object
+) -> dict[str, np.ndarray]:
     source = open_data(path, path.name)
     batches = list(read_batches(source, columns, batch_rows, **kw))  # type: ignore[arg-type]
     assert all(len(b[columns[0]]) <= batch_rows for b in batches)
@@ -40,7 +42,11 @@ def test_digest_is_stable_and_covers_every_part(tmp_path: Path) -> None:
     assert data_digest(one) == data_digest(one)
     assert data_digest(one).startswith("sha256:") and len(data_digest(one)) == 71
     parts = open_data(write_table(IRIS.table, tmp_path / "parts"), "parts")
-    assert [p.name for p in parts.files] == ["part-00.parquet", "part-01.parquet", "part-02.parquet"]
+    assert [p.name for p in parts.files] == [
+        "part-00.parquet",
+        "part-01.parquet",
+        "part-02.parquet",
+    ]
     before = data_digest(parts)
     (tmp_path / "parts" / "part-01.parquet").rename(tmp_path / "parts" / "part-09.parquet")
     assert data_digest(open_data(tmp_path / "parts", "parts")) != before
@@ -84,7 +90,9 @@ def test_empty_data(tmp_path: Path, name: str) -> None:
     path = write_table(empty, tmp_path / name)
     if name == "eval.jsonl":
         path.write_text("")
-        assert "no rows" in _error(path, ["target"]) or "not in the data" in _error(path, ["target"])
+        assert "no rows" in _error(path, ["target"]) or "not in the data" in _error(
+            path, ["target"]
+        )
     else:
         assert "has no rows" in _error(path, ["target"])
 
