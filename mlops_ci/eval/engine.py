@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,6 +175,18 @@ def _groups(values: np.ndarray) -> np.ndarray:
 
 def collect_rows(plan: EvalPlan) -> tuple[EvalRows, Predictor, Predictor | None]:
     """Stream the data through both models; the kept rows and each model's predictor."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # The data's digest is hashed alongside the reading (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(data_digest, plan.data)
+        rows, candidate, baseline = _collect(plan, digest.result)
+    return rows, candidate, baseline
+
+
+def _collect(
+    plan: EvalPlan, digest: Callable[[], str]
+) -> tuple[EvalRows, Predictor, Predictor | None]:
     import numpy as np
 
     settings = plan.settings
@@ -232,7 +244,7 @@ def collect_rows(plan: EvalPlan) -> tuple[EvalRows, Predictor, Predictor | None]
         baseline=_concat(base_parts, candidate.classes) if baseline is not None else None,
         groups={c: np.concatenate(parts) for c, parts in group_parts.items()},
         sample=sample,
-        data_digest=data_digest(plan.data),
+        data_digest=digest(),
         data_display=plan.data.display,
         positive_label=positive,
     )
