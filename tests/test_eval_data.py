@@ -31,7 +31,8 @@ def test_formats_round_trip(tmp_path: Path, name: str) -> None:
     for column in IRIS.features:
         assert got[column].dtype == np.float64
         np.testing.assert_array_equal(got[column], IRIS.table[column])
-    assert got["target"].dtype == np.int64
+    # CSV types come from the first block: integer columns are widened to float64 there.
+    assert got["target"].dtype == (np.float64 if name == "eval.csv" else np.int64)
     np.testing.assert_array_equal(got["target"], IRIS.table["target"])
     assert got["group"].dtype == object and isinstance(got["group"][0], str)
     assert list(got["group"]) == list(IRIS.table["group"])
@@ -134,6 +135,14 @@ def test_csv_text_after_numbers_names_the_column(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     text = _error(path, ["x", "target"])
     assert "column 'x'" in text and "oops" not in text
+
+
+def test_csv_integers_then_decimals_read_as_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "widen.csv"
+    path.write_text("x,g\n" + "1,7\n" * 200_000 + "2.5,8\n")
+    got = _read(path, ["x", "g"], batch_rows=1 << 20, nullable={"g"})
+    assert got["x"].dtype == np.float64 and got["x"][-1] == 2.5
+    assert got["g"].dtype == np.int64  # group columns keep their type (their text is "7")
 
 
 def test_dictionary_columns_are_decoded_and_odd_types_refused(tmp_path: Path) -> None:

@@ -130,7 +130,11 @@ def read_batches(
     import pyarrow as pa  # type: ignore[import-untyped]
 
     wanted = list(dict.fromkeys(columns))
-    readers = {"parquet": _parquet, "csv": _csv, "jsonl": _jsonl}
+    readers = {
+        "parquet": _parquet,
+        "csv": lambda s, c, n: _csv(s, c, n, nullable),
+        "jsonl": _jsonl,
+    }
     rows = 0
     try:
         if source.format == "npz":
@@ -186,17 +190,27 @@ def _parquet(source: DataSource, columns: list[str], batch_rows: int) -> Iterato
             )
 
 
-def _csv(source: DataSource, columns: list[str], batch_rows: int) -> Iterator[Any]:
+def _csv(
+    source: DataSource, columns: list[str], batch_rows: int, nullable: Collection[str]
+) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
     read = pcsv.ReadOptions(block_size=_CHUNK_BYTES)
     with pcsv.open_csv(source.files[0], read_options=read) as probe:
-        present = probe.schema.names
+        schema = probe.schema
+    present = schema.names
     for column in columns:
         if column not in present:
             raise _missing(source, column, present)
-    convert = pcsv.ConvertOptions(include_columns=columns)
+    # Types are inferred from the first block only: a number column whose first block holds
+    # only integers is read as float64, so that a later "2.5" is not a conversion error.
+    widen = {
+        c: pa.float64()
+        for c in columns
+        if c not in nullable and pa.types.is_integer(schema.field(c).type)
+    }
+    convert = pcsv.ConvertOptions(include_columns=columns, column_types=widen)
     with pcsv.open_csv(source.files[0], read_options=read, convert_options=convert) as reader:
         while True:
             try:

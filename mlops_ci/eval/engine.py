@@ -131,7 +131,9 @@ def _label_domain(
     if domain.dtype == object and not text:
         unknown = np.ones(len(domain), dtype=bool)
     if unknown.any():
-        values = sorted({v.item() if isinstance(v, np.generic) else v for v in y[unknown]}, key=str)
+        values = sorted(
+            {v.item() if isinstance(v, np.generic) else v for v in domain[unknown]}, key=str
+        )
         shown = ", ".join(repr(v) for v in values[:5]) + (" …" if len(values) > 5 else "")
         raise EvalDataError(
             f"label column {column!r} has values the model cannot produce ({shown}); the model's"
