@@ -137,6 +137,12 @@ def test_csv_text_after_numbers_names_the_column(tmp_path: Path) -> None:
     assert "column 'x'" in text and "oops" not in text
 
 
+def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"x,name\n1,caf\xe9\n")
+    assert "column 'name' holds bytes that are not UTF-8 text" in _error(path, ["x", "name"])
+
+
 def test_csv_integers_then_decimals_read_as_numbers(tmp_path: Path) -> None:
     path = tmp_path / "widen.csv"
     path.write_text("x,g\n" + "1,7\n" * 200_000 + "2.5,8\n")

@@ -227,3 +227,49 @@ def test_features_by_input_mapping(tmp_path: Path) -> None:
         rows.candidate.scores, model.estimator.predict_proba(model.x), atol=1e-6
     )
     assert model_digest(model.onnx) == model_digest(model.save_model(tmp_path))
+
+
+def test_several_inputs_with_a_text_input_match_sklearn(tmp_path: Path) -> None:
+    """A ColumnTransformer over two number inputs and one text input (one-hot encoded)."""
+    import pandas as pd
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    iris = trained("multiclass")
+    frame = pd.DataFrame(
+        {
+            "a": iris.table["petal_length_cm"],
+            "b": iris.table["sepal_width_cm"],
+            "g": iris.table["group"].astype(str),
+        }
+    )
+    y = iris.table["target"]
+    columns = ColumnTransformer(
+        [("num", StandardScaler(), ["a", "b"]), ("cat", OneHotEncoder(), ["g"])]
+    )
+    clf = LogisticRegression(max_iter=500)
+    model = make_pipeline(columns, clf).fit(frame, y)
+    types = [
+        ("a", FloatTensorType([None, 1])),
+        ("b", FloatTensorType([None, 1])),
+        ("g", StringTensorType([None, 1])),
+    ]
+    onnx = convert_sklearn(model, initial_types=types, options={id(clf): {"zipmap": False}})
+    table = {
+        "a": frame["a"].to_numpy(),
+        "b": frame["b"].to_numpy(),
+        "target": y,
+        "g": iris.table["group"],
+    }
+    data = write_table(table, tmp_path / "multi.jsonl")
+    features = {"a": ["a"], "b": ["b"], "g": ["g"]}
+    rows, _, _ = collect_rows(plan(onnx.SerializeToString(), data, features=features))
+    np.testing.assert_allclose(rows.candidate.scores, model.predict_proba(frame), atol=1e-6)
+    with pytest.raises(InputError, match="the model has 3 inputs"):
+        EvalModel(onnx.SerializeToString(), settings(features=["a", "b", "g"]), "m")
+    with pytest.raises(InputError, match="gives no columns for model input 'g'"):
+        EvalModel(onnx.SerializeToString(), settings(features={"a": ["a"], "b": ["b"]}), "m")

@@ -227,6 +227,11 @@ def _csv_conversion(source: DataSource, exc: BaseException, present: Sequence[st
     if not found or int(found.group(1)) >= len(present):
         return _unreadable(source, exc)
     column = present[int(found.group(1))]
+    if found.group(2) == "string":
+        return EvalDataError(
+            f"column {column!r} holds bytes that are not UTF-8 text; save the file as UTF-8",
+            _where(source.display),
+        )
     return EvalDataError(
         f"column {column!r} starts with {found.group(2)} values and later holds one that is not;"
         " fix the value (a number column must hold only numbers)",
@@ -311,6 +316,11 @@ def _column(source: DataSource, name: str, array: Any, offset: int, nullable: bo
         return np.asarray(array.cast(pa.float64()).to_numpy(), dtype=np.float64)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        raise EvalDataError(
+            f"column {name!r} holds bytes that are not UTF-8 text; save the file as UTF-8",
+            _where(source.display),
+        )
     raise EvalDataError(
         f"column {name!r} has type {kind}, not numbers or text; convert it before evaluating",
         _where(source.display),
