@@ -167,6 +167,10 @@ def test_bad_labels_and_features(tmp_path: Path) -> None:
     table = dict(model.table)
     text = _data_error(tmp_path, table, model, features=["group", *model.features[1:]])
     assert "column 'group' holds text, but model input 'input' takes numbers" in text
+    table["sepal_width_cm"] = np.where(np.arange(150) == 9, np.inf, table["sepal_width_cm"])
+    text = _data_error(tmp_path, table, model, "inf.parquet")
+    assert "gives NaN or infinite scores for 1 rows (first: row 10)" in text
+    table = dict(model.table)
     text = _data_error(tmp_path, table, model, features=list(model.features[:3]))
     assert "model input 'input' takes 4 features, eval.features gives 3" in text
     text = _data_error(tmp_path, table, model, features=[*model.features[:3], "petal_widht_cm"])

@@ -156,6 +156,23 @@ def _positive(settings: EvalSettings, classes: tuple[Any, ...], where: SourcePos
     )
 
 
+def _finite(got: Predictions, model: EvalModel, where: SourcePosition, offset: int) -> Predictions:
+    """``got``, refused when the model gave NaN or infinite scores (NaN features, usually)."""
+    import numpy as np
+
+    values = got.scores if got.scores is not None else got.labels
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = ~finite.reshape(len(values), -1).all(axis=1)
+        raise EvalDataError(
+            f"the model {model.display} gives NaN or infinite scores for {int(bad.sum())} rows"
+            f" (first: row {offset + int(np.argmax(bad)) + 1}); look for NaN or infinite values"
+            " in the eval.features columns there",
+            where,
+        )
+    return got
+
+
 def _concat(parts: list[Predictions], classes: tuple[Any, ...]) -> Predictions:
     import numpy as np
 
@@ -220,9 +237,9 @@ def _collect(
     for batch in read_batches(plan.data, columns, settings.batch_rows, nullable=nullable):
         y = _label_domain(batch[settings.label], candidate, settings.label, data_where, offset)
         feats = {c: batch[c] for c in features}
-        cand_parts.append(candidate.predict(feats))
+        cand_parts.append(_finite(candidate.predict(feats), candidate, data_where, offset))
         if baseline is not None:
-            base_parts.append(baseline.predict(feats))
+            base_parts.append(_finite(baseline.predict(feats), baseline, data_where, offset))
         y_parts.append(y)
         for column in group_columns:
             group_parts[column].append(_groups(batch[column]))

@@ -182,6 +182,13 @@ class EvalModel:
                     " encode it as numbers or drop it from eval.features",
                     self._data,
                 )
+            integral = item.dtype in ("int64", "int32") and values.dtype.kind == "f"
+            if integral and not np.array_equal(values, np.round(values)):  # NaN and 2.5 alike
+                raise EvalDataError(
+                    f"column {column!r} holds non-integer numbers, but model input"
+                    f" {item.name!r} takes integers; fix the column or the model",
+                    self._data,
+                )
             out[:, index] = values.astype(str) if not numeric and values.dtype != object else values
         return out[:, 0] if item.rank == 1 else out
 
