@@ -213,6 +213,7 @@ def test_hand_built_logits_and_a_single_probability(tmp_path: Path) -> None:
     got = m.predict({c: iris.table[c] for c in iris.features})
     assert got.scores is not None
     np.testing.assert_array_equal(got.labels, got.scores.argmax(axis=1))
+    np.testing.assert_allclose(got.scores.sum(axis=1), 1.0)  # logits through softmax
     one = build_mlp((4, 1)).SerializeToString()
     regressor = EvalModel(one, settings(features=list(iris.features)), "one.onnx")
     assert regressor.task == "regression"

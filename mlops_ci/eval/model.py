@@ -240,6 +240,7 @@ class EvalModel:
                 self._where,
             )
         self._sigmoid = False
+        self._softmax: bool | None = None  # decided on the first scores seen, then kept
         if width == 1 and not self._zipmap:
             inferred: Task = "regression"
             self.classes = ()
@@ -331,7 +332,9 @@ class EvalModel:
             positive = np.asarray(raw, dtype=np.float64).reshape(rows)
             scores = np.column_stack([1.0 - positive, positive])
         else:
-            scores = np.asarray(raw, dtype=np.float64).reshape(rows, len(self.classes))
+            scores = self._probabilities(
+                np.asarray(raw, dtype=np.float64).reshape(rows, len(self.classes))
+            )
         if self._label_name is not None:
             labels = np.asarray(got[1]).reshape(rows)
             if labels.dtype.kind in "US":
@@ -339,6 +342,20 @@ class EvalModel:
         else:
             labels = np.asarray(self.classes, dtype=self._class_dtype())[scores.argmax(axis=1)]
         return Predictions(labels=labels, scores=scores, classes=self.classes)
+
+    def _probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Scores as probabilities: a bare score tensor that is not (rows in [0, 1] summing to
+        1, e.g. raw logits) goes through softmax, which keeps each row's ranking."""
+        import numpy as np
+
+        if self._softmax is None:
+            inside = bool(np.all((scores >= -1e-6) & (scores <= 1 + 1e-6)))
+            self._softmax = not (inside and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4))
+        if not self._softmax:
+            return scores
+        from scipy.special import softmax  # type: ignore[import-untyped]
+
+        return np.asarray(softmax(scores, axis=1), dtype=np.float64)
 
     def _class_dtype(self) -> Any:
         return object if any(isinstance(c, str) for c in self.classes) else "int64"
