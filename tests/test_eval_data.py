@@ -89,13 +89,12 @@ def test_missing_column_names_it_and_suggests(tmp_path: Path) -> None:
 def test_empty_data(tmp_path: Path, name: str) -> None:
     empty = {c: v[:0] for c, v in IRIS.table.items()}
     path = write_table(empty, tmp_path / name)
-    if name == "eval.jsonl":
-        path.write_text("")
-        assert "no rows" in _error(path, ["target"]) or "not in the data" in _error(
-            path, ["target"]
-        )
-    else:
+    if name != "eval.jsonl":  # an empty table is an empty .jsonl file: the case below
         assert "has no rows" in _error(path, ["target"])
+    path.write_bytes(b"")
+    assert f"{name} is empty (0 bytes)" in _error(path, ["target"])
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+    assert "has no rows" in _error(tmp_path / "blank.jsonl", ["target"])
 
 
 def test_corrupt_files_are_one_line(tmp_path: Path) -> None:

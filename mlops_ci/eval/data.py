@@ -78,11 +78,17 @@ def open_data(path: Path, display: str) -> DataSource:
         files = (path,)
     for file in files:
         try:
-            require_regular(file, what="evaluation data", position=where, error=EvalDataError)
+            info = require_regular(
+                file, what="evaluation data", position=where, error=EvalDataError
+            )
         except FileNotFoundError:
             raise EvalDataError(
                 "the evaluation data is a broken link; fix the path", where
             ) from None
+        if info.st_size == 0:
+            raise EvalDataError(
+                f"{file.name} is empty (0 bytes); give a data set with at least one row", where
+            )
     return DataSource(path, display, files, kind)
 
 

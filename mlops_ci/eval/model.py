@@ -248,6 +248,13 @@ class EvalModel:
                 self._sigmoid, inferred, self.classes = True, "binary", declared or (0, 1)
         else:
             k = width or len(declared)
+            if k < 2:
+                raise InputError(
+                    f"cannot tell how many classes model output {score.name!r} scores (its"
+                    " shape is dynamic and the graph names no classes); set eval.output to a"
+                    " [rows, classes] output, or eval.task",
+                    self._where,
+                )
             self.classes = declared if declared and len(declared) == k else tuple(range(k))
             inferred = "binary" if k == 2 else "multiclass"
         if settings.task is not None and settings.task != inferred:
