@@ -161,3 +161,20 @@ def test_dictionary_columns_are_decoded_and_odd_types_refused(tmp_path: Path) ->
     got = _read(path, ["c", "b"])
     assert list(got["c"]) == ["a", "b", "a"] and got["b"].dtype == bool
     assert "column 't' has type timestamp" in _error(path, ["t"])
+
+
+def test_jsonl_blocks_split_at_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    rows = 80_000  # ~2 MiB: three blocks, lines cut at block edges, no final newline
+    path.write_text("\n".join(f'{{"x": {i}, "target": {i % 2}}}' for i in range(rows)))
+    got = _read(path, ["x", "target"], batch_rows=5000)
+    np.testing.assert_array_equal(got["x"], np.arange(rows))
+    path.write_text('{"x": 1, "target": 0}\n' * 60_000 + '{"x": 2}\n')
+    assert "column 'target' has a missing value (row 60001)" in _error(path, ["x", "target"])
+
+
+def test_a_parquet_part_without_the_column_is_named(tmp_path: Path) -> None:
+    parts = write_table(IRIS.table, tmp_path / "parts")
+    write_table({"target": IRIS.table["target"]}, parts / "part-01.parquet")
+    text = _error(parts, ["target", "group"])
+    assert "column 'group' is not in the data (part-01.parquet)" in text

@@ -109,13 +109,16 @@ def _unreadable(source: DataSource, exc: BaseException) -> EvalDataError:
     )
 
 
-def _missing(source: DataSource, column: str, present: Sequence[str]) -> EvalDataError:
+def _missing(
+    source: DataSource, column: str, present: Sequence[str], part: Path | None = None
+) -> EvalDataError:
     close = difflib.get_close_matches(column, list(present), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     shown = ", ".join(repr(c) for c in list(present)[:20]) or "none"
     more = f" and {len(present) - 20} more" if len(present) > 20 else ""
+    where = f" ({part.name})" if part is not None and part != source.path else ""
     return EvalDataError(
-        f"column {column!r} is not in the data{hint}; it has {shown}{more}; fix eval.label,"
+        f"column {column!r} is not in the data{where}{hint}; it has {shown}{more}; fix eval.label,"
         " eval.features, eval.slices or eval.fairness",
         _where(source.display),
     )
@@ -190,7 +193,7 @@ def _parquet(source: DataSource, columns: list[str], batch_rows: int) -> Iterato
             present = reader.schema_arrow.names
             for column in columns:
                 if column not in present:
-                    raise _missing(source, column, present)
+                    raise _missing(source, column, present, file)
             yield from _sliced(
                 reader.iter_batches(batch_size=batch_rows, columns=columns), batch_rows
             )
@@ -246,35 +249,33 @@ def _csv_conversion(source: DataSource, exc: BaseException, present: Sequence[st
 
 
 def _jsonl(source: DataSource, columns: list[str], batch_rows: int) -> Iterator[Any]:
-    """JSON lines parsed ``batch_rows`` lines (and at most ~1 MiB) at a time, so memory stays
-    bounded; each chunk's types are inferred on their own, then checked per column."""
+    """JSON lines parsed ~1 MiB of whole lines at a time, so memory stays bounded; each block's
+    types are inferred on their own, then checked per column."""
     import pyarrow as pa
     import pyarrow.json as pjson  # type: ignore[import-untyped]
 
-    first = True
+    checked = False
+    rest = b""
     with open_regular(source.files[0], what="evaluation data", error=EvalDataError) as handle:
         while True:
-            lines: list[bytes] = []
-            size = 0
-            for line in handle:
-                if line.strip():
-                    lines.append(line if line.endswith(b"\n") else line + b"\n")
-                    size += len(line)
-                if len(lines) >= batch_rows or size >= _CHUNK_BYTES:
-                    break
-            if not lines:
+            chunk = handle.read(_CHUNK_BYTES)
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            block, rest = data[:cut], data[cut:]
+            if block.strip():
+                table = pjson.read_json(io.BytesIO(block))
+                if not checked and table.num_rows:
+                    for column in columns:
+                        if column not in table.column_names:
+                            raise _missing(source, column, table.column_names)
+                    checked = True
+                arrays = [
+                    table.column(c) if c in table.column_names else pa.nulls(table.num_rows)
+                    for c in columns
+                ]
+                yield from _sliced(iter([pa.table(arrays, names=columns)]), batch_rows)
+            if not chunk:
                 return
-            table = pjson.read_json(io.BytesIO(b"".join(lines)))
-            if first:
-                for column in columns:
-                    if column not in table.column_names:
-                        raise _missing(source, column, table.column_names)
-                first = False
-            arrays = [
-                table.column(c) if c in table.column_names else pa.nulls(table.num_rows)
-                for c in columns
-            ]
-            yield from _sliced(iter([pa.table(arrays, names=columns)]), batch_rows)
 
 
 def _to_numpy(

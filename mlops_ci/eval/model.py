@@ -9,6 +9,8 @@ classes ``0..k-1``; ``[N]`` or ``[N, 1]``: a regressor). Class labels come from 
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,7 +336,11 @@ class EvalModel:
             values = np.asarray(raw, dtype=np.float64).reshape(rows)
             return Predictions(labels=values, scores=None, classes=())
         if self._zipmap:
-            scores = np.array([[row[c] for c in self.classes] for row in raw], dtype=np.float64)
+            # One C-level pass over the list of dicts (no Python loop per row).
+            pick = operator.itemgetter(*self.classes)
+            flat = itertools.chain.from_iterable(map(pick, raw))
+            count = rows * len(self.classes)
+            scores = np.fromiter(flat, dtype=np.float64, count=count).reshape(rows, -1)
         elif self._sigmoid:
             positive = np.asarray(raw, dtype=np.float64).reshape(rows)
             scores = np.column_stack([1.0 - positive, positive])
