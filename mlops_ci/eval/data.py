@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import re
+import threading
 import zipfile
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -389,9 +390,10 @@ def _npz_column(source: DataSource, name: str, value: np.ndarray) -> np.ndarray:
     )
 
 
-def data_digest(source: DataSource) -> str:
+def data_digest(source: DataSource, *, stop: threading.Event | None = None) -> str:
     """``sha256:<hex>`` over the data file's bytes; for a directory, over each file's relative
-    name, size and bytes in order. Streamed: the data is never held in memory whole."""
+    name, size and bytes in order. Streamed: the data is never held in memory whole. ``stop``
+    (set by another thread) abandons the hashing; the result is then meaningless."""
     digest = hashlib.sha256()
     single = len(source.files) == 1 and source.files[0] == source.path
     for file in source.files:
@@ -399,6 +401,6 @@ def data_digest(source: DataSource) -> str:
             if not single:
                 size = os.fstat(handle.fileno()).st_size
                 digest.update(f"{file.relative_to(source.path).as_posix()}\0{size}\0".encode())
-            while chunk := handle.read(1 << 20):
+            while (chunk := handle.read(1 << 20)) and not (stop and stop.is_set()):
                 digest.update(chunk)
     return f"sha256:{digest.hexdigest()}"

@@ -194,13 +194,19 @@ def _groups(values: np.ndarray) -> np.ndarray:
 
 def collect_rows(plan: EvalPlan) -> tuple[EvalRows, Predictor, Predictor | None]:
     """Stream the data through both models; the kept rows and each model's predictor."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    # The data's digest is hashed alongside the reading (hashlib releases the GIL).
+    # The data's digest is hashed alongside the reading (hashlib releases the GIL); an error
+    # stops it, so that the user does not wait for a large file to be hashed for nothing.
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(data_digest, plan.data)
-        rows, candidate, baseline = _collect(plan, digest.result)
-    return rows, candidate, baseline
+        digest = pool.submit(data_digest, plan.data, stop=stop)
+        try:
+            return _collect(plan, digest.result)
+        except BaseException:
+            stop.set()
+            raise
 
 
 def _collect(
