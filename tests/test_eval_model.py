@@ -125,6 +125,9 @@ def test_only_labels_predictions_groups_and_a_bounded_sample_are_kept(tmp_path: 
     picked = np.column_stack([rows.sample.values[c] for c in model.features])
     index = [where[tuple(row)] for row in picked]
     assert index == sorted(index) and len(set(index)) == 10  # distinct rows, in data order
+    # The rows with the 10 smallest keys of one seeded stream (eval.seed): a uniform sample.
+    keys = np.random.default_rng(0).random(len(model.x))
+    assert index == sorted(np.argsort(keys)[:10].tolist())
     np.testing.assert_array_equal(rows.sample.y_true, model.table["target"][index])
     off, _, _ = collect_rows(plan(model, model.write(tmp_path), importance={"enabled": False}))
     assert off.sample is None and off.groups == {}
@@ -278,3 +281,26 @@ def test_several_inputs_with_a_text_input_match_sklearn(tmp_path: Path) -> None:
         EvalModel(onnx.SerializeToString(), settings(features=["a", "b", "g"]), "m")
     with pytest.raises(InputError, match="gives no columns for model input 'g'"):
         EvalModel(onnx.SerializeToString(), settings(features={"a": ["a"], "b": ["b"]}), "m")
+
+
+def test_group_columns_keep_nulls_as_a_group_and_baseline_scores_the_same_rows(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    model = trained("binary", zipmap=False)
+    columns = {c: pa.array(v) for c, v in model.table.items() if c != "group"}
+    sex = ["f" if i % 3 else None for i in range(len(model.x))]
+    columns["sex"] = pa.array(sex)
+    columns["age"] = pa.array(np.arange(len(model.x)) % 4)
+    path = tmp_path / "groups.parquet"
+    pq.write_table(pa.table(columns), path)
+    fairness = [{"metric": "demographic_parity_difference", "by": "sex", "max": 0.1}]
+    rows, _, base = collect_rows(
+        plan(model, path, baseline=trained("binary").onnx, slices=["age"], fairness=fairness)
+    )
+    assert list(rows.groups) == ["age", "sex"]
+    assert list(rows.groups["sex"][:3]) == ["(null)", "f", "f"] and rows.groups["age"][5] == "1"
+    assert base is not None and rows.baseline is not None
+    np.testing.assert_allclose(rows.baseline.scores, rows.candidate.scores, atol=1e-7)

@@ -70,10 +70,14 @@ class _Reservoir:
         import numpy as np
 
         rows = len(next(iter(batch.values())))
-        keys = np.concatenate([self._keys, self._rng.random(rows)])
-        index = np.concatenate([self._index, np.arange(offset, offset + rows)])
+        drawn = self._rng.random(rows)
+        new = np.arange(rows)
+        if len(self._keys) >= self._size:  # full: only rows that beat the worst kept key count
+            new = np.flatnonzero(drawn < self._keys.max())
+        keys = np.concatenate([self._keys, drawn[new]])
+        index = np.concatenate([self._index, new + offset])
         values = {
-            c: np.concatenate([self._values[c], v]) if c in self._values else v
+            c: np.concatenate([self._values[c], v[new]]) if c in self._values else v[new]
             for c, v in batch.items()
         }
         if len(keys) > self._size:
