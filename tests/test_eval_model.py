@@ -304,3 +304,35 @@ def test_group_columns_keep_nulls_as_a_group_and_baseline_scores_the_same_rows(
     assert list(rows.groups["sex"][:3]) == ["(null)", "f", "f"] and rows.groups["age"][5] == "1"
     assert base is not None and rows.baseline is not None
     np.testing.assert_allclose(rows.baseline.scores, rows.candidate.scores, atol=1e-7)
+
+
+def _graph(shape: list[Any], reshape: list[int] | None = None) -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+    if reshape is not None:
+        inits.append(numpy_helper.from_array(np.array(reshape, dtype=np.int64), "shape"))
+        nodes.append(helper.make_node("Reshape", ["x", "shape"], ["y"]))
+    else:
+        nodes.append(helper.make_node("Identity", ["x"], ["y"]))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2] if reshape else shape)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return bytes(model.SerializeToString())
+
+
+def test_models_eval_cannot_feed_or_run_are_one_line_errors(tmp_path: Path) -> None:
+    iris = trained("multiclass")
+    two = list(iris.features[:2])
+    with pytest.raises(InputError, match=r"has shape \['N', 1, 2\]; eval feeds table rows"):
+        EvalModel(_graph(["N", 1, 2]), settings(features=two), "m.onnx")
+    failing = EvalModel(_graph(["N", 2], reshape=[2, 2]), settings(features=two), "m.onnx")
+    with pytest.raises(InputError, match="onnxruntime cannot run the model on the evaluation") as e:
+        failing.predict({c: iris.table[c] for c in two})
+    assert str(e.value).startswith("m.onnx: ") and "\n" not in str(e.value)

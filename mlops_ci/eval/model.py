@@ -165,6 +165,12 @@ class EvalModel:
                     f" {len(columns)}",
                     self._data,
                 )
+            if len(shape) > 2:
+                raise InputError(
+                    f"model input {item.name!r} has shape {shape}; eval feeds table rows"
+                    " ([rows, features] or [rows]), so it cannot evaluate this model",
+                    self._where,
+                )
             rank = max(len(shape), 1)
             inputs.append(
                 _Input(item.name, dtype, columns, rank, _dim(shape[0]) if shape else None)
@@ -303,20 +309,32 @@ class EvalModel:
     def _feeds(self, features: Mapping[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
         return {item.name: self._feed(item, features, rows) for item in self._inputs}
 
+    def _session_run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[Any]:
+        from mlops_ci.bench.session import describe_load_error, onnxruntime_errors
+
+        try:
+            return list(self._session.run(names, feeds))
+        except onnxruntime_errors() as exc:
+            raise InputError(
+                f"onnxruntime cannot run the model on the evaluation data"
+                f" ({describe_load_error(exc)}); check eval.features against the model's inputs",
+                self._where,
+            ) from None
+
     def _run(self, features: Mapping[str, np.ndarray], rows: int) -> list[Any]:
         import numpy as np
 
         names = [self._score_name] + ([self._label_name] if self._label_name else [])
         fixed = next((item.batch for item in self._inputs if item.batch), None)
         if fixed is None:
-            return list(self._session.run(names, self._feeds(features, rows)))
+            return list(self._session_run(names, self._feeds(features, rows)))
         # A fixed batch dimension: run in chunks of that size, the last padded with its last row.
         parts: list[list[Any]] = []
         for start in range(0, rows, fixed):
             stop = min(start + fixed, rows)
             index = np.minimum(np.arange(start, start + fixed), stop - 1)
             chunk = {c: v[index] for c, v in features.items()}
-            got = self._session.run(names, self._feeds(chunk, fixed))
+            got = self._session_run(names, self._feeds(chunk, fixed))
             parts.append([value[: stop - start] for value in got])
         return [
             [row for part in parts for row in part[i]]
