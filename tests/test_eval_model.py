@@ -8,6 +8,7 @@ regression values to 1e-6 relative.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,13 @@ def _data_error(
     tmp_path: Path, table: dict[str, np.ndarray], model: Any, name: str = "bad.csv", **fields: Any
 ) -> str:
     with pytest.raises(EvalDataError) as caught:
-        collect_rows(plan(model, write_table(table, tmp_path / name), **fields))
+        job = plan(model, write_table(table, tmp_path / name), **fields)
+        # eval.data says another file: errors name the data actually read (as --data gives it)
+        collect_rows(
+            dataclasses.replace(
+                job, settings=settings("other.csv", **job.settings.model_dump(exclude={"data"}))
+            )
+        )
     text = str(caught.value)
     assert text.startswith(f"{name}: EVAL-DATA: ") and "\n" not in text
     return text

@@ -140,25 +140,18 @@ def read_batches(
     import pyarrow as pa  # type: ignore[import-untyped]
 
     wanted = list(dict.fromkeys(columns))
-    readers = {
-        "parquet": _parquet,
-        "csv": lambda s, c, n: _csv(s, c, n, nullable),
-        "jsonl": _jsonl,
-    }
     rows = 0
     try:
         if source.format == "npz":
-            batches: Iterator[dict[str, np.ndarray]] = _npz(source, wanted, batch_rows)
+            for batch in _npz(source, wanted, batch_rows):
+                rows += len(batch[wanted[0]])
+                yield batch
         else:
-            batches = (
-                _to_numpy(source, batch, wanted, rows_before, nullable)
-                for batch, rows_before in _counted(
-                    readers[source.format](source, wanted, batch_rows)
-                )
-            )
-        for batch in batches:
-            rows += len(next(iter(batch.values()))) if batch else 0
-            yield batch
+            reader = {"parquet": _parquet, "csv": _csv, "jsonl": _jsonl}[source.format]
+            for table in reader(source, wanted, batch_rows, nullable):
+                batch = _to_numpy(source, table, wanted, rows, nullable)
+                rows += table.num_rows
+                yield batch
     except (pa.ArrowException, OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         if isinstance(exc, EvalDataError):
             raise
@@ -170,13 +163,6 @@ def read_batches(
         )
 
 
-def _counted(batches: Iterator[Any]) -> Iterator[tuple[Any, int]]:
-    seen = 0
-    for batch in batches:
-        yield batch, seen
-        seen += batch.num_rows
-
-
 def _sliced(batches: Iterator[Any], batch_rows: int) -> Iterator[Any]:
     """Arrow record batches (or tables) cut to at most ``batch_rows`` rows, empty ones dropped."""
     for batch in batches:
@@ -184,7 +170,9 @@ def _sliced(batches: Iterator[Any], batch_rows: int) -> Iterator[Any]:
             yield batch.slice(start, batch_rows)
 
 
-def _parquet(source: DataSource, columns: list[str], batch_rows: int) -> Iterator[Any]:
+def _parquet(
+    source: DataSource, columns: list[str], batch_rows: int, _nullable: Collection[str]
+) -> Iterator[Any]:
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     for file in source.files:
@@ -249,7 +237,9 @@ def _csv_conversion(source: DataSource, exc: BaseException, present: Sequence[st
     )
 
 
-def _jsonl(source: DataSource, columns: list[str], batch_rows: int) -> Iterator[Any]:
+def _jsonl(
+    source: DataSource, columns: list[str], batch_rows: int, _nullable: Collection[str]
+) -> Iterator[Any]:
     """JSON lines parsed ~1 MiB of whole lines at a time, so memory stays bounded; each block's
     types are inferred on their own, then checked per column."""
     import pyarrow as pa

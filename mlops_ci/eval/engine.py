@@ -219,12 +219,14 @@ def _collect(
     import numpy as np
 
     settings = plan.settings
+    # The models' EVAL-DATA errors name the data as given (--data may override eval.data).
+    fed = settings.model_copy(update={"data": plan.data.display})
     data_where = SourcePosition(plan.data.display)
-    candidate = EvalModel(plan.candidate, settings, plan.candidate_display)
+    candidate = EvalModel(plan.candidate, fed, plan.candidate_display)
     baseline = None
     if plan.baseline is not None:
         shown = plan.baseline_label or "baseline"
-        baseline = EvalModel(plan.baseline, settings, shown)
+        baseline = EvalModel(plan.baseline, fed, shown)
         if baseline.task != candidate.task or baseline.classes != candidate.classes:
             raise InputError(
                 f"the baseline ({shown}) predicts {baseline.task} classes"
