@@ -49,7 +49,9 @@ class SbomCheck:
     """Generates the SBOM; it has no findings of its own (policies judge its facts)."""
 
     name: ClassVar[str] = "sbom"
-    needs: ClassVar[tuple[str, ...]] = ()
+    # The measured metrics of an `eval` run go into the ML-BOM; without one (not selected,
+    # skipped), the SBOM carries the card's claims only.
+    needs: ClassVar[tuple[str, ...]] = ("eval",)
     scope: ClassVar[Scope] = "model"
 
     def run(self, ctx: Context) -> CheckResult:
