@@ -12,7 +12,17 @@ from typing import Any
 from mlops_ci.config import ModelConfig
 from mlops_ci.findings import CheckResult, GitInfo, JsonValue, Report, Severity
 
-CHECK_SECTIONS = ("card", "onnx_model", "deps", "sast", "artifacts", "sbom", "bench", "eval", "signature")
+CHECK_SECTIONS = (
+    "card",
+    "onnx_model",
+    "deps",
+    "sast",
+    "artifacts",
+    "sbom",
+    "bench",
+    "eval",
+    "signature",
+)
 
 
 def section_name(check: str) -> str:
