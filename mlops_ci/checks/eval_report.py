@@ -187,7 +187,7 @@ def gate_findings(ctx: Context, settings: EvalSettings, outcome: EvalOutcome) ->
             continue
         kind = "drop" if m.higher_is_better else "rise"
         text = (
-            f"{m.name} {_num(m.candidate)} vs {_num(m.baseline)} on {label}: delta"
+            f"{_num(m.candidate)} vs {_num(m.baseline)} on {label}: delta"
             f" {_signed(m.delta)} ({level} {_signed(m.low)} to {_signed(m.high)});"
             f" allowed {kind} {_num(m.limit)} (eval.gate.{m.name})"
         )
