@@ -20,7 +20,7 @@ from mlops_ci.checks.base import Context
 from mlops_ci.checks.eval import EvalCheck, default_baseline, resolve_eval_baseline
 from mlops_ci.checks.eval_report import conclude
 from mlops_ci.config import LoadedConfig, load_config
-from mlops_ci.errors import ConfigError, InputError
+from mlops_ci.errors import ConfigError, InputError, UsageError
 from mlops_ci.eval.types import (
     EvalOutcome,
     FairnessResult,
@@ -318,8 +318,8 @@ def test_policy_facts_show_the_eval_section(tmp_path: Path) -> None:
 def test_without_an_eval_section_the_check_is_skipped(tmp_path: Path) -> None:
     loaded = _repo(tmp_path)
     result = EvalCheck().run(_ctx(loaded, "plain"))
-    assert result.status == "skipped" and "add one (data, label, features" in result.detail
-    with pytest.raises(Exception, match="has no eval: section"):
+    assert result.status == "skipped" and "add one (data, label, features" in str(result.detail)
+    with pytest.raises(UsageError, match="has no eval: section"):
         EvalCheck().run(_ctx(loaded, "plain", eval={"data": None, "baseline": None}))
 
 
@@ -361,6 +361,10 @@ def test_bad_baselines_and_missing_data_are_input_errors(tmp_path: Path) -> None
     (tmp_path / "data/eval.csv").unlink()
     with pytest.raises(InputError, match="EVAL-DATA: the evaluation data data/eval.csv"):
         EvalCheck().run(_ctx(loaded, eval={"baseline": "models/churn.onnx"}))
+    flag = {"baseline": "models/churn.onnx", "data": str(tmp_path / "other.csv")}
+    with pytest.raises(InputError, match=r"EVAL-DATA: --data other.csv does not exist") as raised:
+        EvalCheck().run(_ctx(loaded, eval=flag))
+    assert raised.value.position is None  # a flag's path is not the configuration's
 
 
 def _state(commit: str) -> str:

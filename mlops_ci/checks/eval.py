@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 OPTIONS_KEY = "eval"
 DATA_KEY = "models.eval.data"
 _NO_CAP = 1 << 62  # models and data sets are as big as they are; only their type is checked
-_CONFIG_KEYS = "eval.metrics, eval.gate, eval.thresholds or eval.fairness"
+_CONFIG_KEYS = "eval.metrics, eval.gate, eval.thresholds, eval.fairness or eval.positive_label"
 
 
 def effective_settings(settings: EvalSettings, overrides: Mapping[str, Any]) -> EvalSettings:
@@ -130,9 +130,11 @@ class EvalCheck:
         else:
             path = ctx.loaded.resolve(settings.data, DATA_KEY)
         if not path.exists():
+            if from_flag:
+                raise InputError(f"EVAL-DATA: --data {ctx.display(path)} does not exist")
             raise InputError(
                 f"EVAL-DATA: the evaluation data {ctx.display(path)} does not exist; fix"
-                " eval.data (or --data)",
+                " eval.data, or give --data",
                 ctx.loaded.where("models", _model_index(ctx), "eval", "data"),
             )
         return path
