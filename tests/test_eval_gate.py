@@ -58,6 +58,8 @@ governance:
     - {name: roc_auc, value: 0.99, threshold: 0.97}
     - {name: f1, value: 0.5}
     - {name: log_loss, value: 0.3, threshold: 0.2, higher_is_better: false}
+    - {name: accuracy, value: 0.99, dataset: holdout-2025}
+    - {name: roc_auc, value: 0.8, dataset: eval.csv}
 ---
 # churn
 """
@@ -155,9 +157,11 @@ def test_findings_map_every_verdict_to_its_rule(tmp_path: Path) -> None:
     assert thresholds["roc_auc"].location.line == 5
     assert thresholds["accuracy"].location.path == "data/eval.csv"
     # Claims: roc_auc 0.99 vs 0.93 is a mismatch; f1 0.5 vs 0.51 is within 0.02.
-    (claim,) = by_rule["EVAL-CLAIM-MISMATCH"]
+    # accuracy 0.99 was measured on another dataset: a note. roc_auc 0.8 names this file.
+    claim, named = by_rule["EVAL-CLAIM-MISMATCH"]
     assert "claims roc_auc 0.99, measured 0.93" in claim.message
-    assert claim.location.line == 5
+    assert claim.location.line == 5 and named.location.line == 9
+    assert any("accuracy 0.99 was measured on 'holdout-2025'" in n for n in result.facts["notes"])
     assert len({f.fingerprint for f in result.findings}) == len(result.findings)
 
 
@@ -257,7 +261,7 @@ def test_ml_bom_carries_measured_metrics_apart_from_claims(tmp_path: Path) -> No
     metrics = model["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
     claimed = [m for m in metrics if not m.get("slice", "").startswith("measured")]
     measured = [m for m in metrics if m.get("slice", "").startswith("measured")]
-    assert [m["type"] for m in claimed] == ["roc_auc", "f1", "log_loss"]
+    assert [m["type"] for m in claimed] == ["roc_auc", "f1", "log_loss", "accuracy", "roc_auc"]
     assert measured[0] == {
         "type": "roc_auc",
         "value": "0.93",

@@ -59,6 +59,7 @@ class CardClaim:
     metric: str
     value: float
     location: Location
+    dataset: str | None = None  # the dataset the card says it was measured on
 
 
 def finite(value: float | None) -> float | None:
@@ -83,7 +84,7 @@ def conclude(
     findings = gate_findings(ctx, settings, outcome)
     applied, threshold_findings = threshold_findings_of(ctx, outcome, thresholds, all_notes)
     findings += threshold_findings
-    findings += claim_findings(ctx, settings, outcome, claims)
+    findings += claim_findings(ctx, settings, outcome, claims, all_notes)
     facts = eval_facts(outcome, applied, all_notes)
     metrics = {m.name: v for m in outcome.metrics if (v := finite(m.candidate)) is not None}
     return result(
@@ -113,11 +114,13 @@ def load_card(ctx: Context) -> ValidatedCard | None:
         return None
 
 
-def _claims_of(card: ValidatedCard | None) -> list[tuple[int, str, float, float | None, bool]]:
+def _claims_of(
+    card: ValidatedCard | None,
+) -> list[tuple[int, str, float, float | None, bool, str | None]]:
     if card is None or card.metadata is None or card.metadata.governance is None:
         return []
     return [
-        (index, m.name, float(m.value), m.threshold, m.higher_is_better)
+        (index, m.name, float(m.value), m.threshold, m.higher_is_better, m.dataset)
         for index, m in enumerate(card.metadata.governance.evaluation_metrics)
     ]
 
@@ -132,8 +135,8 @@ def card_claims(card: ValidatedCard | None) -> list[CardClaim]:
     if card is None:
         return []
     return [
-        CardClaim(name, value, _card_location(card, index))
-        for index, name, value, _, _ in _claims_of(card)
+        CardClaim(name, value, _card_location(card, index), dataset)
+        for index, name, value, _, _, dataset in _claims_of(card)
     ]
 
 
@@ -150,7 +153,7 @@ def merged_thresholds(
     if card is not None:
         candidates += [
             Threshold(name, float(limit), better, "model card", _card_location(card, index))
-            for index, name, _, limit, better in _claims_of(card)
+            for index, name, _, limit, better, _ in _claims_of(card)
             if limit is not None
         ]
     for threshold in candidates:
@@ -269,15 +272,37 @@ def threshold_findings_of(
     return applied, findings
 
 
+def _same_data(named: str, data: str) -> bool:
+    """Whether the card's dataset name designates the evaluation data file (path or name)."""
+    path = data.replace("\\", "/")
+    leaf = path.rsplit("/", 1)[-1]
+    return named in (path, leaf, leaf.split(".", 1)[0])
+
+
 def claim_findings(
-    ctx: Context, settings: EvalSettings, outcome: EvalOutcome, claims: list[CardClaim]
+    ctx: Context,
+    settings: EvalSettings,
+    outcome: EvalOutcome,
+    claims: list[CardClaim],
+    notes: list[str] | None = None,
 ) -> list[Finding]:
-    """EVAL-CLAIM-MISMATCH for each card value further than the tolerance from the measured."""
+    """EVAL-CLAIM-MISMATCH for each card value further than the tolerance from the measured.
+
+    A claim the card says was measured on another named dataset is not contradicted by this
+    data: it is left alone, with a note.
+    """
     findings = []
     for claim in claims:
         measured = _metric(outcome, claim.metric)
         value = finite(measured.candidate) if measured is not None else None
         if value is None or abs(value - claim.value) <= settings.claim_tolerance:
+            continue
+        if claim.dataset and not _same_data(claim.dataset, outcome.data_display):
+            if notes is not None:
+                notes.append(
+                    f"the card's {claim.metric} {claim.value:g} was measured on"
+                    f" {claim.dataset!r}, not on {outcome.data_display}: not compared"
+                )
             continue
         message = (
             f"the card claims {claim.metric} {claim.value:g}, measured {_num(value)} on"
@@ -286,7 +311,12 @@ def claim_findings(
         )
         findings.append(
             ctx.finding(
-                "EVAL-CLAIM-MISMATCH", Severity.MEDIUM, message, claim.location, claim.metric
+                "EVAL-CLAIM-MISMATCH",
+                Severity.MEDIUM,
+                message,
+                claim.location,
+                claim.metric,
+                claim.dataset or "",
             )
         )
     return findings
