@@ -13,8 +13,8 @@ differs from the candidate; when that environment does not run the model yet (or
 the model as committed on the default branch (``origin/HEAD``, else ``main`` or ``master``).
 A model that has no baseline anywhere is new: verdict ``none``, with a note, and no error.
 
-Findings, facts and the summary are built in :mod:`mlops_ci.checks.eval_report`, where the fact
-layout is documented.
+Findings are built in :mod:`mlops_ci.checks.eval_report`; facts and key figures (their layout
+documented there) in :mod:`mlops_ci.checks.eval_facts`.
 """
 
 from __future__ import annotations
