@@ -160,6 +160,31 @@ def changed_since(path: Path, base: str) -> tuple[Path, list[str], str]:
         return root, sorted(n for n in names if n), merge_base
 
 
+def default_branch(path: Path) -> str | None:
+    """The default branch of the repository containing ``path``, as a ref to read files at.
+
+    ``origin/HEAD``'s target (``origin/main``) when the remote's HEAD is known, else a local
+    ``main`` or ``master``; None outside a repository or when none of them exists.
+    """
+    import git
+
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    with repo:
+        try:
+            remote_head = str(
+                repo.git.symbolic_ref("--quiet", "--short", "refs/remotes/origin/HEAD")
+            )
+        except git.GitCommandError:
+            remote_head = ""
+        if remote_head.strip():
+            return remote_head.strip()
+        local = {head.name for head in repo.heads}
+        return next((name for name in ("main", "master") if name in local), None)
+
+
 def read_file_at_ref(path: Path, ref: str) -> tuple[bytes | None, str]:
     """The bytes of file ``path`` as committed at ``ref``, and the commit's short SHA.
 

@@ -1,7 +1,7 @@
 """Monorepo fan-out: which configured models changed since a git ref, as a CI job matrix.
 
-A model changed when one of its own files changed (its model path, its card, its benchmark inputs)
-or its entry in the configuration did. A change to what every model shares (the rest of the
+A model changed when one of its own files changed (its model path, its card, its benchmark inputs,
+its evaluation data) or its entry in the configuration did. A change to what every model shares (the rest of the
 configuration, the requirements files, local policy packs, the waivers file, the offline
 vulnerability database) changes every model. Source code (``scan.source``) is left out: bandit
 runs once per repository, not per model.
@@ -38,7 +38,8 @@ def _norm(path: Path) -> Path:
 
 def model_paths(model: ModelConfig) -> list[str]:
     """The repository paths that belong to one model."""
-    paths = [model.path, model.card, getattr(model.bench, "npz", None)]
+    evaluation = model.eval.data if model.eval is not None else None
+    paths = [model.path, model.card, getattr(model.bench, "npz", None), evaluation]
     return [p for p in paths if p]
 
 

@@ -7,6 +7,7 @@ from mlops_ci.checks.base import Check
 from mlops_ci.checks.bench import BenchCheck
 from mlops_ci.checks.card import CardCheck
 from mlops_ci.checks.deps import DepsCheck
+from mlops_ci.checks.eval import EvalCheck
 from mlops_ci.checks.onnx_model import OnnxModelCheck
 from mlops_ci.checks.policy import PolicyCheck
 from mlops_ci.checks.sast import SastCheck
@@ -23,6 +24,7 @@ def registry() -> dict[str, Check]:
         SastCheck(),
         ArtifactsCheck(),
         BenchCheck(),
+        EvalCheck(),
         SbomCheck(),
         SignatureCheck(),
         PolicyCheck(),

@@ -14,7 +14,17 @@ from mlops_ci.policy.facts import build_facts
 from mlops_ci.policy.pack import PolicyPack, load_pack, pack_file
 
 BUDGET_RULE = "POLICY-BUDGET"
-OTHER_CHECKS = ("card", "onnx-model", "deps", "sast", "artifacts", "sbom", "bench", "signature")
+OTHER_CHECKS = (
+    "card",
+    "onnx-model",
+    "deps",
+    "sast",
+    "artifacts",
+    "sbom",
+    "bench",
+    "eval",
+    "signature",
+)
 
 
 def load_configured_packs(ctx: Context) -> list[PolicyPack]:

@@ -4,6 +4,9 @@ Facts (``facts.sbom`` in policies): ``digest`` (``sha256:`` of the written docum
 ``components`` (every component, the model's files included), ``licenses`` (the sorted set of
 licences any component declares), ``model_card`` (whether the model component has a
 ``modelCard``) and ``path`` (the document, relative to the repository root).
+
+When the ``eval`` check ran for the model, its measured metrics and data set go into the ML-BOM
+(:mod:`mlops_ci.sbom.evaluation`); with ``--only sbom`` or without an eval section they do not.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from mlops_ci.findings import CheckResult, GitInfo
 
 if TYPE_CHECKING:
     from mlops_ci.card.schema import CardMetadata
+    from mlops_ci.sbom.evaluation import MeasuredEvaluation
     from mlops_ci.sbom.software import SoftwareSource
 
 OPTION_OUTPUT_FILE = "sbom_output_file"
@@ -49,11 +53,14 @@ class SbomCheck:
     """Generates the SBOM; it has no findings of its own (policies judge its facts)."""
 
     name: ClassVar[str] = "sbom"
-    needs: ClassVar[tuple[str, ...]] = ()
+    # The measured metrics of an `eval` run go into the ML-BOM; without one (not selected,
+    # skipped), the SBOM carries the card's claims only.
+    needs: ClassVar[tuple[str, ...]] = ("eval",)
     scope: ClassVar[Scope] = "model"
 
     def run(self, ctx: Context) -> CheckResult:
         """Write the SBOM of ``ctx.model`` and report where, its digest and its contents."""
+        from mlops_ci.sbom.evaluation import measured_evaluation
         from mlops_ci.sbom.generate import ModelSbomRequest, generate_model_sbom
         from mlops_ci.sbom.software import software_source
 
@@ -81,6 +88,10 @@ class SbomCheck:
         )
         card, card_path = _card(ctx, model)
         model_path = ctx.loaded.resolve(model.path)
+        evaluated = ctx.needs.get("eval")
+        evaluation = measured_evaluation(
+            evaluated.facts if evaluated is not None and evaluated.status != "errored" else None
+        )
         outcome = generate_model_sbom(
             ModelSbomRequest(
                 name=model.name,
@@ -90,7 +101,8 @@ class SbomCheck:
                 software=source,
                 output=sbom_output(ctx, model),
                 display=ctx.display,
-                git=_inputs_commit(ctx, model_path, source),
+                git=_inputs_commit(ctx, model_path, source, evaluation),
+                evaluation=evaluation,
             )
         )
         shown = ctx.display(outcome.path)
@@ -110,7 +122,12 @@ class SbomCheck:
         )
 
 
-def _inputs_commit(ctx: Context, model_path: Path, source: SoftwareSource) -> GitInfo:
+def _inputs_commit(
+    ctx: Context,
+    model_path: Path,
+    source: SoftwareSource,
+    evaluation: MeasuredEvaluation | None = None,
+) -> GitInfo:
     """``ctx.git`` with the commit and time of the newest commit that changed the SBOM's inputs
     (the model and its data files, card, requirements, configuration), not HEAD's: committing
     evidence or a promotion must not change a signed SBOM's bytes."""
@@ -127,6 +144,8 @@ def _inputs_commit(ctx: Context, model_path: Path, source: SoftwareSource) -> Gi
     paths += list(source.requirements)
     if ctx.loaded.path is not None:
         paths.append(ctx.loaded.path)
+    if evaluation is not None:  # measured figures come from the data set too
+        paths.append(ctx.root / evaluation.data)
     found = last_commit_of(ctx.root, paths)
     if found is None:
         return ctx.git

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mlops_ci.findings import CheckResult, Finding, Report, Severity
 from mlops_ci.formats.common import SEVERITY_ICONS, STATUS_ICONS, VERDICT_TEXT, case_name
+from mlops_ci.formats.markdown_eval import render_eval
 
 # Hidden marker that lets the sticky PR/MR comment be found and updated in place.
 MARKER = "<!-- mlops-ci:report -->"
@@ -151,6 +152,7 @@ def render(report: Report) -> str:
         *_headline(report),
         *_checks_table(report),
         *_key_figures(report),
+        *render_eval(report),
         *_findings(report),
         *_problems(report),
         *_metrics(report),

@@ -12,7 +12,17 @@ from typing import Any
 from mlops_ci.config import ModelConfig
 from mlops_ci.findings import CheckResult, GitInfo, JsonValue, Report, Severity
 
-CHECK_SECTIONS = ("card", "onnx_model", "deps", "sast", "artifacts", "sbom", "bench", "signature")
+CHECK_SECTIONS = (
+    "card",
+    "onnx_model",
+    "deps",
+    "sast",
+    "artifacts",
+    "sbom",
+    "bench",
+    "eval",
+    "signature",
+)
 
 
 def section_name(check: str) -> str:
@@ -67,6 +77,8 @@ def build_facts(
     }
     if model is not None and model.card is not None:
         facts["model"]["card"] = model.card
+    if model is not None and model.eval is not None:
+        facts["model"]["eval"] = True  # the model opted in: rules may require its verdict
     if environment is not None:
         facts["target"].setdefault("environment", environment)
         if environment in environments:

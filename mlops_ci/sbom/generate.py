@@ -17,6 +17,7 @@ from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.findings import GitInfo
 from mlops_ci.fsutil import atomic_write
 from mlops_ci.sbom import document
+from mlops_ci.sbom.evaluation import MeasuredEvaluation, evaluation_component
 from mlops_ci.sbom.licenses import bom_licenses
 from mlops_ci.sbom.mlbom import (
     ModelFacts,
@@ -42,6 +43,7 @@ class ModelSbomRequest:
     output: Path
     display: Callable[[Path], str]
     git: GitInfo = field(default_factory=GitInfo)
+    evaluation: MeasuredEvaluation | None = None  # measured by the eval check, if it ran
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,14 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
         inputs=inputs,
         outputs=outputs,
         oms_digest=oms_model_digest(model_path),
+        evaluation=request.evaluation,
     )
     governance = request.card.governance if request.card else None
     data = data_components(governance, request.name)
+    if request.evaluation is not None:
+        measured = evaluation_component(request.evaluation, request.name)
+        if all(d["bom-ref"] != measured["bom-ref"] for d in data):
+            data.append(measured)
     model = model_component(facts, [d["bom-ref"] for d in data])
     software = build_software_part(request.software, request.display)
     bom = document.assemble(

@@ -3,7 +3,8 @@ component per dataset of the card.
 
 Built as JSON, because cyclonedx-python-lib 11 has no classes for ``modelCard`` or component
 ``data``; the whole document is then validated against the CycloneDX 1.6 schema. Every value comes
-from the card or the model files; nothing is invented. Benchmark latencies are not in it: they
+from the card, the model files or what the ``eval`` check measured (:mod:`mlops_ci.sbom.evaluation`,
+marked as measured); nothing is invented. Benchmark latencies are not in it: they
 vary from run to run, and the SBOM is a signed document that must stay byte-identical while its
 inputs do (they are in the gate report and its attestation instead). Card text that the schema
 would reject as a URL or e-mail address is kept as plain text instead, so user input never makes
@@ -20,6 +21,11 @@ from typing import Any
 
 from mlops_ci.card.schema import CardMetadata, DataSource, Governance
 from mlops_ci.safepath import open_regular
+from mlops_ci.sbom.evaluation import (
+    MeasuredEvaluation,
+    evaluation_properties,
+    measured_metrics,
+)
 from mlops_ci.sbom.licenses import license_entries
 
 PROPERTY_PREFIX = "mlops-ci:"
@@ -45,6 +51,7 @@ class ModelFacts:
     inputs: Sequence[str] = ()
     outputs: Sequence[str] = ()
     oms_digest: str | None = None
+    evaluation: MeasuredEvaluation | None = None  # what the eval check measured
 
 
 def model_files(model_path: Path) -> list[tuple[str, Path]]:
@@ -178,7 +185,7 @@ def model_component(facts: ModelFacts, datasets: Sequence[str]) -> dict[str, Any
         }
         for name, digest in facts.files
     ]
-    if card is not None:
+    if card is not None or facts.evaluation is not None:
         component["modelCard"] = model_card(facts, datasets)
     return component
 
@@ -201,13 +208,17 @@ def model_card(facts: ModelFacts, datasets: Sequence[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"bom-ref": f"{model_ref(facts.name)}:model-card"}
     if parameters:
         result["modelParameters"] = parameters
-    metrics = performance_metrics(card)
+    metrics = performance_metrics(card)  # the card's claims, then what was measured
+    if facts.evaluation is not None:
+        metrics += measured_metrics(facts.evaluation)
     if metrics:
         result["quantitativeAnalysis"] = {"performanceMetrics": metrics}
     considerations = _considerations(governance)
     if considerations:
         result["considerations"] = considerations
     properties = _governance_properties(governance)
+    if facts.evaluation is not None:
+        properties += evaluation_properties(facts.evaluation)
     if properties:
         result["properties"] = properties
     return result

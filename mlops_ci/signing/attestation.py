@@ -12,7 +12,10 @@ when the report has the facts behind them):
 - ``vulnerabilities``: ``facts.deps.vulnerabilities`` (+ ``total``, ``unaudited``);
 - ``sast``: ``facts.sast.counts``;
 - ``benchmark``: ``facts.bench`` verdict, p50_ms, p90_ms, ratio, provider;
-- ``sbom``: ``facts.sbom`` digest and component count.
+- ``sbom``: ``facts.sbom`` digest and component count;
+- ``evaluation``: ``facts.eval`` verdict, rows, data (path and digest), task, the baseline's
+  label and digest, and per metric the candidate's and baseline's values with the delta and
+  its interval (``{value, low, high}``) and the gate's limit.
 
 It is signed in the same mode as the model, so a promotion verifies the evidence, not only bytes.
 """
@@ -94,10 +97,44 @@ def gate_predicate(
     bench = _pick(facts.get("bench", {}), "verdict", "p50_ms", "p90_ms", "ratio", "provider")
     if bench:
         predicate["benchmark"] = bench
+    evaluation = evaluation_predicate(facts.get("eval", {}))
+    if evaluation:
+        predicate["evaluation"] = evaluation
     sbom = _pick(facts.get("sbom", {}), "digest", "components")
     if sbom:
         predicate["sbom"] = sbom
     return predicate
+
+
+def evaluation_predicate(facts: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    """The attestation's ``evaluation``: what ``eval`` measured, bound to the data's digest."""
+    if "verdict" not in facts or "data_digest" not in facts:
+        return {}
+    found = _pick(
+        facts,
+        "verdict",
+        "rows",
+        "task",
+        "data",
+        "data_digest",
+        "candidate_digest",
+        "baseline_label",
+        "baseline_digest",
+        "confidence",
+        "resamples",
+        "seed",
+    )
+    names = facts.get("metrics")
+    parts = {key: facts.get(key) for key in ("baseline", "delta", "gate")}
+    metrics: dict[str, JsonValue] = {}
+    for name, value in names.items() if isinstance(names, Mapping) else ():
+        entry: dict[str, JsonValue] = {"candidate": value}
+        for key, part in parts.items():
+            if isinstance(part, Mapping) and name in part:
+                entry[key] = part[name]
+        metrics[name] = entry
+    found["metrics"] = metrics
+    return found
 
 
 def statement_bytes(model: str, digest: str, predicate: Mapping[str, Any]) -> bytes:
