@@ -137,7 +137,7 @@ def read_batches(
     A missing value is an error unless its column is in ``nullable`` (slice and sensitive
     columns: there it becomes :data:`NULL_GROUP`). A data set without rows is an error.
     """
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     wanted = list(dict.fromkeys(columns))
     rows = 0
@@ -173,7 +173,7 @@ def _sliced(batches: Iterator[Any], batch_rows: int) -> Iterator[Any]:
 def _parquet(
     source: DataSource, columns: list[str], batch_rows: int, _nullable: Collection[str]
 ) -> Iterator[Any]:
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
 
     for file in source.files:
         # pre_buffer=False: pyarrow otherwise keeps every column chunk read so far (the whole
@@ -192,7 +192,7 @@ def _csv(
     source: DataSource, columns: list[str], batch_rows: int, nullable: Collection[str]
 ) -> Iterator[Any]:
     import pyarrow as pa
-    import pyarrow.csv as pcsv  # type: ignore[import-untyped]
+    import pyarrow.csv as pcsv
 
     read = pcsv.ReadOptions(block_size=_CHUNK_BYTES)
     with pcsv.open_csv(source.files[0], read_options=read) as probe:
@@ -243,7 +243,7 @@ def _jsonl(
     """JSON lines parsed ~1 MiB of whole lines at a time, so memory stays bounded; each block's
     types are inferred on their own, then checked per column."""
     import pyarrow as pa
-    import pyarrow.json as pjson  # type: ignore[import-untyped]
+    import pyarrow.json as pjson
 
     checked = False
     rest = b""
@@ -291,7 +291,7 @@ def _column(source: DataSource, name: str, array: Any, offset: int, nullable: bo
 
     kind = array.type
     if array.null_count:
-        import pyarrow.compute as pc  # type: ignore[import-untyped]
+        import pyarrow.compute as pc
 
         if not nullable:
             first = int(pc.index(pc.is_null(array), True).as_py())

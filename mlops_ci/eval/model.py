@@ -384,7 +384,7 @@ class EvalModel:
             self._softmax = not (inside and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4))
         if not self._softmax:
             return scores
-        from scipy.special import softmax  # type: ignore[import-untyped]
+        from scipy.special import softmax
 
         return np.asarray(softmax(scores, axis=1), dtype=np.float64)
 
