@@ -81,9 +81,7 @@ def draws(rows: int, resamples: int, rng: np.random.Generator) -> Iterator[np.nd
         yield rng.integers(0, rows, size=(count, m), dtype=np.int64)
 
 
-def decide(
-    low: float | None, high: float | None, higher_is_better: bool, limit: float
-) -> Verdict:
+def decide(low: float | None, high: float | None, higher_is_better: bool, limit: float) -> Verdict:
     """PASS when the whole interval is within the tolerated change, FAIL when it is wholly
     beyond it, INCONCLUSIVE otherwise (or without an interval)."""
     if low is None or high is None or math.isnan(low) or math.isnan(high):

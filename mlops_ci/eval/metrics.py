@@ -16,8 +16,8 @@ from __future__ import annotations
 import difflib
 import math
 import warnings
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_ci.eval.types import Predictions, Task
@@ -178,7 +178,7 @@ def _sklearn(
     positive_label: Any,
     weight: np.ndarray | None,
 ) -> float:
-    from sklearn import metrics
+    from sklearn import metrics  # type: ignore[import-untyped]
 
     name = spec.canonical or spec.name
     classes = list(pred.classes)
@@ -216,9 +216,7 @@ def _sklearn(
             metrics.average_precision_score(y == positive, scores[:, pos], sample_weight=weight)
         )
     if name == "brier_score_loss":
-        return float(
-            metrics.brier_score_loss(y == positive, scores[:, pos], sample_weight=weight)
-        )
+        return float(metrics.brier_score_loss(y == positive, scores[:, pos], sample_weight=weight))
     raise ValueError(f"no scikit-learn function for {name}")
 
 
@@ -261,6 +259,7 @@ def _label_metric(
 
 
 # --- batched forms: many resamples at once (see the module docstring) ---------------------------
+
 
 def encode(values: np.ndarray, classes: tuple[Any, ...]) -> np.ndarray | None:
     """Each value's index in ``classes`` (int64), or None when a value is not a class."""
