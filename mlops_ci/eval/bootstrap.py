@@ -33,7 +33,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_ci.eval.metrics import MetricSpec, batched_metric, compute_metric, encode, resample_sums
+from mlops_ci.eval.metrics import (
+    BatchFn,
+    MetricSpec,
+    batched_metric,
+    compute_metric,
+    confusion_metric,
+    encode,
+    positive_index,
+    resample_sums,
+)
 from mlops_ci.eval.types import Predictions, Task, Verdict
 
 if TYPE_CHECKING:
@@ -120,18 +129,30 @@ def paired_bootstrap(
         )
         for spec in specs
     ]
-    evaluators = [
-        _evaluator(spec, task, y_true, candidate, baseline, positive_label)
-        if not (math.isnan(c) or math.isnan(b))
+    computable = [not (math.isnan(c) or math.isnan(b)) for c, b in points]
+    triples = (
+        compress(y_true, candidate, baseline)
+        if any(spec.uses == "labels" for spec in specs)
         else None
-        for spec, (c, b) in zip(specs, points, strict=True)
+    )
+    evaluators = [
+        _evaluator(spec, task, y_true, candidate, baseline, positive_label, triples) if ok else None
+        for spec, ok in zip(specs, computable, strict=True)
     ]
     diffs: list[list[np.ndarray]] = [[] for _ in specs]
     if rows and any(evaluator is not None for evaluator in evaluators):
         for idx in draws(rows, resamples, rng_for(seed, key)):
+            counts = None  # the resamples' triple counts, shared by every label metric
             for index, evaluator in enumerate(evaluators):
-                if evaluator is not None:
-                    diffs[index].append(evaluator(idx))
+                if evaluator is None:
+                    continue
+                kind, evaluate = evaluator
+                if kind == "triples" and triples is not None:
+                    if counts is None:
+                        counts = resample_sums(triples.ids, idx, triples.counts.shape[0])
+                    diffs[index].append(evaluate(counts))
+                else:
+                    diffs[index].append(evaluate(idx))
     results = []
     alpha = (1 - confidence) / 2
     scale = math.sqrt(min(rows, CAP) / rows) if rows else 1.0
@@ -155,17 +176,39 @@ def _evaluator(
     candidate: Predictions,
     baseline: Predictions,
     positive_label: Any,
-) -> Any:
-    """A function: resample indices -> candidate - baseline on each resample."""
+    triples: Triples | None,
+) -> tuple[str, BatchFn]:
+    """("triples", triple counts -> differences) for label metrics, else ("rows", resample
+    indices -> differences): candidate - baseline on each resample."""
+    if spec.uses == "labels" and triples is not None:
+        pos = positive_index(candidate.classes, positive_label)
+        from_confusion = confusion_metric(spec.canonical or spec.name, pos)
+        if from_confusion is None:
+            return "triples", _triple_evaluator(
+                spec, task, triples, candidate.classes, positive_label
+            )
+        size = len(candidate.classes)
+        to_candidate = _one_hot(triples.pair_candidate, size * size)
+        to_baseline = _one_hot(triples.pair_baseline, size * size)
+        return (
+            "triples",
+            lambda counts: (
+                from_confusion(counts @ to_candidate) - from_confusion(counts @ to_baseline)
+            ),
+        )
     fast_c = batched_metric(spec, task, y, candidate, positive_label)
     fast_b = batched_metric(spec, task, y, baseline, positive_label)
     if fast_c is not None and fast_b is not None:
-        return lambda idx: fast_c(idx) - fast_b(idx)
-    if spec.uses == "labels":
-        triples = compress(y, candidate, baseline)
-        if triples is not None:
-            return _triple_evaluator(spec, task, triples, candidate.classes, positive_label)
-    return _weighted_evaluator(spec, task, y, candidate, baseline, positive_label)
+        return "rows", lambda idx: fast_c(idx) - fast_b(idx)
+    return "rows", _weighted_evaluator(spec, task, y, candidate, baseline, positive_label)
+
+
+def _one_hot(codes: np.ndarray, width: int) -> np.ndarray:
+    import numpy as np
+
+    matrix = np.zeros((codes.shape[0], width))
+    matrix[np.arange(codes.shape[0]), codes] = 1.0
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -177,6 +220,8 @@ class Triples:
     candidate: np.ndarray
     baseline: np.ndarray
     counts: np.ndarray  # rows per triple
+    pair_candidate: np.ndarray  # per triple: truth * classes + candidate label (class indices)
+    pair_baseline: np.ndarray
 
 
 def compress(y: np.ndarray, candidate: Predictions, baseline: Predictions) -> Triples | None:
@@ -199,17 +244,19 @@ def compress(y: np.ndarray, candidate: Predictions, baseline: Predictions) -> Tr
         candidate.labels[first],
         baseline.labels[first],
         counts.astype(np.float64),
+        truth[first] * size + cand[first],
+        truth[first] * size + base[first],
     )
 
 
 def _triple_evaluator(
     spec: MetricSpec, task: Task, triples: Triples, classes: tuple[Any, ...], positive: Any
-) -> Any:
+) -> BatchFn:
     import numpy as np
 
-    def evaluate(idx: np.ndarray) -> np.ndarray:
-        weights = resample_sums(triples.ids, idx, triples.counts.shape[0])
-        out = np.empty(idx.shape[0])
+    def evaluate(weights: np.ndarray) -> np.ndarray:
+        """Triple counts (resamples x triples) -> differences, by sklearn.metrics."""
+        out = np.empty(weights.shape[0])
         for row, weight in enumerate(weights):
             keep = weight > 0
             y = triples.y[keep]
@@ -231,7 +278,7 @@ def _weighted_evaluator(
     candidate: Predictions,
     baseline: Predictions,
     positive: Any,
-) -> Any:
+) -> BatchFn:
     import numpy as np
 
     rows = y.shape[0]

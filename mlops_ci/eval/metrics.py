@@ -310,10 +310,10 @@ def batched_metric(
             return None
         pairs = y * size + labels
 
-        def confusion(idx: np.ndarray) -> np.ndarray:
-            return resample_sums(pairs, idx, size * size).reshape(-1, size, size)
-
-        return _from_confusion(name, confusion, pos)
+        from_confusion = confusion_metric(name, pos)
+        if from_confusion is None:
+            return None
+        return lambda idx: from_confusion(resample_sums(pairs, idx, size * size))
     scores = pred.scores
     if scores is None or scores.dtype != np.float64:
         return None
@@ -326,15 +326,15 @@ def batched_metric(
     return None
 
 
-def _from_confusion(
-    name: str, confusion: Callable[[np.ndarray], np.ndarray], pos: int
-) -> BatchFn | None:
+def confusion_metric(name: str, pos: int) -> BatchFn | None:
+    """A function: confusion matrices (resamples x classes^2, rows = truth, flattened) ->
+    the label metric ``name`` on each; None for metrics without this form."""
     import numpy as np
 
     def divide(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
         # zero_division=0.0, as compute_metric asks scikit-learn for.
         safe = np.where(bottom == 0, 1.0, bottom)
-        return np.where(bottom == 0, 0.0, top / safe)
+        return np.asarray(np.where(bottom == 0, 0.0, top / safe))
 
     def prf(kind: str, tp: np.ndarray, true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
         if kind == "precision":
@@ -343,8 +343,9 @@ def _from_confusion(
             return divide(tp, true)
         return divide(2 * tp, true + predicted)  # sklearn's (1+b^2) tp / (b^2 true + pred)
 
-    def evaluate(idx: np.ndarray) -> np.ndarray:
-        cm = confusion(idx)
+    def evaluate(flat: np.ndarray) -> np.ndarray:
+        size = math.isqrt(flat.shape[1])
+        cm = flat.reshape(-1, size, size)
         tp = np.diagonal(cm, axis1=1, axis2=2)
         true, predicted = cm.sum(axis=2), cm.sum(axis=1)
         total = true.sum(axis=1)
@@ -352,8 +353,23 @@ def _from_confusion(
             return np.asarray(tp.sum(axis=1) / total)
         if name == "balanced_accuracy":
             present = true > 0
-            recall = divide(tp, true)
-            return np.asarray((recall * present).sum(axis=1) / present.sum(axis=1))
+            return np.asarray((divide(tp, true) * present).sum(axis=1) / present.sum(axis=1))
+        if name == "matthews_corrcoef":
+            # sklearn: cov(y, p) / sqrt(cov(y, y) cov(p, p)) from the confusion matrix, 0 if 0.
+            cov_yp = tp.sum(axis=1) * total - (true * predicted).sum(axis=1)
+            cov_pp = total**2 - (predicted * predicted).sum(axis=1)
+            cov_yy = total**2 - (true * true).sum(axis=1)
+            product = cov_yy * cov_pp
+            root = np.sqrt(np.where(product == 0, 1.0, product))
+            return np.asarray(np.where(product == 0, 0.0, cov_yp / root))
+        if name == "cohen_kappa":
+            # sklearn: 1 - sum(w * observed) / sum(w * expected), w = 1 off the diagonal.
+            expected = predicted[:, :, None] * true[:, None, :] / total[:, None, None]
+            off = 1 - np.eye(size)
+            observed_off = (cm * off).sum(axis=(1, 2))
+            expected_off = (expected * off).sum(axis=(1, 2))  # w is symmetric
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.asarray(1 - observed_off / expected_off)
         kind, _, average = name.partition("_")
         if not average:
             return prf(kind, tp[:, pos], true[:, pos], predicted[:, pos])
@@ -364,11 +380,8 @@ def _from_confusion(
             return np.asarray(per_class.mean(axis=1))
         return np.asarray((per_class * true).sum(axis=1) / total)  # weighted by support
 
-    supported = {"accuracy", "balanced_accuracy", "f1", "precision", "recall"} | {
-        f"{base}_{average}"
-        for base in ("f1", "precision", "recall")
-        for average in ("macro", "micro", "weighted")
-    }
+    supported = {"accuracy", "balanced_accuracy", "matthews_corrcoef", "cohen_kappa"}
+    supported |= {"f1", "precision", "recall"} | set(_AVERAGED)
     return evaluate if name in supported else None
 
 
