@@ -26,6 +26,7 @@ from mlops_ci.eval.metrics import (
     default_metrics,
     metric_names,
     metric_spec,
+    resample_sums,
 )
 from mlops_ci.eval.settings import EvalSettings
 from mlops_ci.eval.types import EvalOutcome, EvalRows, Predictions, Task
@@ -252,7 +253,7 @@ def test_compressed_triples_equal_naive_resampling(cancer: Any, wine: Any) -> No
                 - compute_metric(spec, task, y[i], bootstrap.take(weak, i))
                 for i in idx
             ]
-            counts = bootstrap.resample_sums(triples.ids, idx, triples.counts.shape[0])
+            counts = resample_sums(triples.ids, idx, triples.counts.shape[0])
             np.testing.assert_allclose(evaluate(counts), naive, rtol=0, atol=1e-12)
             kind, fast = bootstrap._evaluator(spec, task, y, good, weak, None, triples)
             assert kind == "triples"
@@ -286,24 +287,22 @@ def test_m_out_of_n_rescales_around_the_full_difference(
     monkeypatch: pytest.MonkeyPatch, cancer: Any
 ) -> None:
     y, good, weak = cancer
-    spec = [metric_spec("accuracy", "binary")]
-    full = paired_bootstrap(
-        spec, "binary", y, good, weak, None, confidence=0.95, resamples=2000, seed=0
-    )[0]
+    specs = [metric_spec("roc_auc", "binary"), metric_spec("accuracy", "binary")]
+
+    def run() -> tuple[Any, ...]:
+        return paired_bootstrap(
+            specs, "binary", y, good, weak, None, confidence=0.95, resamples=2000, seed=0
+        )
+
+    full_auc, full_accuracy = run()
     monkeypatch.setattr(bootstrap, "CAP", 100)
-    capped = paired_bootstrap(
-        spec, "binary", y, good, weak, None, confidence=0.95, resamples=2000, seed=0
-    )[0]
-    assert capped.rescaled and not full.rescaled
-    assert capped.delta == full.delta
-    assert (
-        capped.low is not None
-        and full.low is not None
-        and capped.high is not None
-        and full.high is not None
-    )
+    capped_auc, capped_accuracy = run()
+    assert capped_auc.rescaled and not full_auc.rescaled
+    assert capped_auc.delta == full_auc.delta
     # The rescaled m-row interval has about the n-row width.
-    assert capped.high - capped.low == pytest.approx(full.high - full.low, rel=0.25)
+    assert capped_auc.high - capped_auc.low == pytest.approx(full_auc.high - full_auc.low, rel=0.25)
+    # Label metrics draw triple counts for all rows: never rescaled, unchanged by the cap.
+    assert capped_accuracy == full_accuracy and not capped_accuracy.rescaled
 
 
 def test_validate_rejects_wrong_settings() -> None:

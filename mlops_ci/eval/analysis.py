@@ -91,11 +91,6 @@ def analyse(
         scorer = gated[0] if gated else specs[0]
         importance_metric = scorer.name
         importance = _importance(rows, settings, scorer, predict_candidate, predict_baseline)
-    if rows.baseline is not None and rows.rows > CAP and gated:
-        notes.append(
-            f"intervals use the m-out-of-n bootstrap: {CAP:,} of {rows.rows:,} rows per resample,"
-            f" rescaled by sqrt({CAP}/{rows.rows})"
-        )
     return EvalOutcome(
         task=rows.task,
         rows=rows.rows,
@@ -137,6 +132,12 @@ def _metrics(
             key="all",
         ):
             paired[result.metric] = result
+    rescaled = [name for name, result in paired.items() if result.rescaled]
+    if rescaled:
+        notes.append(
+            f"the intervals of {', '.join(rescaled)} use the m-out-of-n bootstrap: {CAP:,} of"
+            f" {rows.rows:,} rows per resample, the interval rescaled by sqrt({CAP}/{rows.rows})"
+        )
     results = []
     for spec in specs:
         limit = gate_limit(settings, spec.name)

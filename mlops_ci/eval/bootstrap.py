@@ -5,19 +5,21 @@ so what the two models share (hard rows, easy rows) cancels in the difference an
 is much narrower than two independent intervals would give. The interval is the percentile
 interval of the resampled differences at ``confidence``; the generator is
 ``numpy.random.default_rng`` seeded from ``seed`` and the group's name, so the same inputs always
-give the same interval, and every metric of a group uses the same resamples.
+give the same interval; a metric's interval does not depend on which other metrics are asked.
 
 Speed (a check runs this for every gated metric and every slice group):
 
 - label metrics (accuracy, f1...) depend only on the (truth, candidate label, baseline label)
-  triple of each row: rows compress to the few distinct triples with their counts, a resample is
-  a count per triple, and the metric is evaluated on those few weighted triples: exact. The
-  common metrics are evaluated for all resamples at once from the resulting confusion matrices
-  (:func:`mlops_ci.eval.metrics.batched_metric`); the others by ``sklearn.metrics`` on the
-  weighted triples, one call per resample.
+  triple of each row: rows compress to the few distinct triples with their counts, and a
+  resample of the rows is a multinomial draw of counts over the triples (same distribution as
+  drawing row indices, at the cost of a few numbers per resample). The metric on the weighted
+  triples equals the metric on the resampled rows exactly (the tests prove it on the same
+  indices). The common label metrics are evaluated for all resamples at once from the
+  confusion matrices those counts give (:func:`mlops_ci.eval.metrics.confusion_metric`); the
+  others by ``sklearn.metrics`` on the weighted triples, one call per resample.
 - score and value metrics: a resample is ``sample_weight`` = the rows' draw counts (rows drawn
   zero times drop out), batched where :mod:`~mlops_ci.eval.metrics` has a batched form.
-- more than :data:`CAP` rows: each resample draws ``m = CAP`` rows (the *m-out-of-n* bootstrap)
+- score and value metrics on more than :data:`CAP` rows: each resample draws ``m = CAP`` rows (the *m-out-of-n* bootstrap)
   and the interval is rescaled by ``sqrt(m / n)`` around the full-data difference. The spread
   of a smooth metric's estimate shrinks like ``1 / sqrt(rows)``, so the ``m``-row spread times
   ``sqrt(m / n)`` is the ``n``-row spread; this keeps the cost bounded (a 1,000,000-row eval
@@ -41,7 +43,6 @@ from mlops_ci.eval.metrics import (
     confusion_metric,
     encode,
     positive_index,
-    resample_sums,
 )
 from mlops_ci.eval.types import Predictions, Task, Verdict
 
@@ -118,7 +119,8 @@ def paired_bootstrap(
     key: str = "",
 ) -> tuple[Paired, ...]:
     """Each metric for both models on these rows, with the paired-bootstrap interval of
-    candidate - baseline (the same resampled rows for every metric and both models)."""
+    candidate - baseline (the same resampled rows for both models; label metrics share one
+    multinomial draw of triple counts, the other metrics one draw of row indices)."""
     import numpy as np
 
     rows = int(y_true.shape[0])
@@ -140,32 +142,36 @@ def paired_bootstrap(
         for spec, ok in zip(specs, computable, strict=True)
     ]
     diffs: list[list[np.ndarray]] = [[] for _ in specs]
-    if rows and any(evaluator is not None for evaluator in evaluators):
+    kinds = {evaluator[0] for evaluator in evaluators if evaluator is not None}
+    if rows and triples is not None and "triples" in kinds:
+        # A row resample's triple counts are a multinomial draw over the triples' shares: drawn
+        # directly (a few numbers per resample), all n rows, no m-out-of-n needed.
+        draw = rng_for(seed, key + "\0triples").multinomial(
+            rows, triples.counts / rows, size=resamples
+        )
+        counts = draw.astype(np.float64)
+        for index, evaluator in enumerate(evaluators):
+            if evaluator is not None and evaluator[0] == "triples":
+                diffs[index].append(evaluator[1](counts))
+    if rows and "rows" in kinds:
         for idx in draws(rows, resamples, rng_for(seed, key)):
-            counts = None  # the resamples' triple counts, shared by every label metric
             for index, evaluator in enumerate(evaluators):
-                if evaluator is None:
-                    continue
-                kind, evaluate = evaluator
-                if kind == "triples" and triples is not None:
-                    if counts is None:
-                        counts = resample_sums(triples.ids, idx, triples.counts.shape[0])
-                    diffs[index].append(evaluate(counts))
-                else:
-                    diffs[index].append(evaluate(idx))
+                if evaluator is not None and evaluator[0] == "rows":
+                    diffs[index].append(evaluator[1](idx))
     results = []
     alpha = (1 - confidence) / 2
-    scale = math.sqrt(min(rows, CAP) / rows) if rows else 1.0
-    for spec, (c, b), parts in zip(specs, points, diffs, strict=True):
+    for spec, (c, b), parts, evaluator in zip(specs, points, diffs, evaluators, strict=True):
         delta = c - b
         low = high = None
+        rescaled = rows > CAP and evaluator is not None and evaluator[0] == "rows"
+        scale = math.sqrt(CAP / rows) if rescaled else 1.0
         if parts:
             values = np.concatenate(parts)
             finite = values[np.isfinite(values)]
             if finite.size >= MIN_VALID * values.size:
                 q_low, q_high = (float(v) for v in np.quantile(finite, [alpha, 1 - alpha]))
                 low, high = delta + scale * (q_low - delta), delta + scale * (q_high - delta)
-        results.append(Paired(spec.name, c, b, delta, low, high, rescaled=rows > CAP))
+        results.append(Paired(spec.name, c, b, delta, low, high, rescaled=rescaled))
     return tuple(results)
 
 
