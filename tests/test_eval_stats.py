@@ -231,6 +231,22 @@ def test_batched_forms_equal_sklearn_with_resample_weights(
     assert batched >= {"binary": 18, "multiclass": 20, "regression": 8}[task]
 
 
+def test_batched_auc_sorting_path_equals_sklearn(cancer: Any) -> None:
+    # Fewer drawn rows than distinct scores (the m-out-of-n case): AUC by sorting each resample.
+    y, good, weak = cancer
+    spec = metric_spec("roc_auc", "binary")
+    tied = Predictions(weak.labels, np.round(good.scores, 1), good.classes)  # ties too
+    assert len(np.unique(tied.scores[:, 1])) > 8
+    for p, drawn in ((good, 40), (tied, 8)):
+        idx = np.random.default_rng(9).integers(0, y.shape[0], size=(30, drawn))
+        got = batched_metric(spec, "binary", y, p, None)(idx)
+        for row, values in enumerate(idx):
+            weight = np.bincount(values, minlength=y.shape[0]).astype(np.float64)
+            assert got[row] == pytest.approx(
+                compute_metric(spec, "binary", y, p, None, weight), abs=1e-12
+            )
+
+
 def test_compressed_triples_equal_naive_resampling(cancer: Any, wine: Any) -> None:
     # The trick, proved on the same indices: a label metric on resampled rows equals the metric
     # on the distinct (truth, candidate, baseline) triples weighted by their draw counts.

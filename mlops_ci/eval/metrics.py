@@ -395,14 +395,36 @@ def _batched_auc(positive: np.ndarray, score: np.ndarray) -> BatchFn:
     is_positive = positive.astype(np.int64)
     keyed = bins * 2 + is_positive  # bin and class in one key
 
-    def evaluate(idx: np.ndarray) -> np.ndarray:
+    def by_counts(idx: np.ndarray) -> np.ndarray:
+        # Per resample, counts per distinct score: resamples x distinct scores x 2 cells.
         counts = resample_sums(keyed, idx, size * 2).reshape(-1, size, 2)
         negatives, positives = counts[:, :, 0], counts[:, :, 1]
         above = positives[:, ::-1].cumsum(axis=1)[:, ::-1] - positives
-        pairs = negatives.sum(axis=1) * positives.sum(axis=1)
         wins = (negatives * (above + 0.5 * positives)).sum(axis=1)
+        return finish(wins, negatives.sum(axis=1) * positives.sum(axis=1))
+
+    def by_sorting(idx: np.ndarray) -> np.ndarray:
+        # More distinct scores than drawn rows (m-out-of-n): sort each resample instead.
+        # Within a score, negatives sort before positives (key = bin * 2 + positive).
+        keys = np.sort(keyed[idx], axis=1)
+        positive_row = (keys & 1).astype(bool)
+        negatives_to = np.cumsum(~positive_row, axis=1)  # negatives up to here, inclusive
+        bins = keys >> 1
+        first = np.ones(keys.shape, dtype=bool)
+        first[:, 1:] = bins[:, 1:] != bins[:, :-1]
+        start = np.maximum.accumulate(np.where(first, np.arange(keys.shape[1]), 0), axis=1)
+        below = np.take_along_axis(negatives_to - ~positive_row, start, axis=1)
+        # Each positive wins over the negatives below it and half of those tied with it.
+        wins = (positive_row * (below + negatives_to)).sum(axis=1) * 0.5
+        count = positive_row.sum(axis=1)
+        return finish(wins.astype(np.float64), (count * (keys.shape[1] - count)).astype(np.float64))
+
+    def finish(wins: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan)
+            return np.asarray(np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan))
+
+    def evaluate(idx: np.ndarray) -> np.ndarray:
+        return by_counts(idx) if size <= idx.shape[1] else by_sorting(idx)
 
     return evaluate
 
