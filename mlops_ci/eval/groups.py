@@ -3,7 +3,8 @@
 Slices: for every slice column and each of its groups (sorted by name), the gated metrics (or
 the first metric when none is gated) for both models, with the paired bootstrap run within the
 group. A group FAILs when the whole interval of its difference is beyond
-``slice_gate.max_drop`` (a rise, for error metrics); only groups of at least
+``slice_gate.max_drop`` (error metrics, in their own units, use their gate's ``max_rise``
+when gated, else ``slice_gate.max_drop`` as a rise); only groups of at least
 ``slice_gate.min_rows`` rows get a verdict. Columns with more than :data:`MAX_GROUPS` groups
 keep the largest ones (the outcome says so): one bootstrap per group must stay affordable.
 
@@ -84,11 +85,7 @@ def slice_results(
                         SliceResult(column, group, int(members.shape[0]), spec.name, value)
                     )
                 continue
-            results.extend(
-                _compared(
-                    rows, column, group, members, specs, settings, gate.min_rows, gate.max_drop
-                )
-            )
+            results.extend(_compared(rows, column, group, members, specs, settings, gate.min_rows))
     return tuple(results), tuple(notes)
 
 
@@ -100,7 +97,6 @@ def _compared(
     specs: Sequence[MetricSpec],
     settings: EvalSettings,
     min_rows: int,
-    max_drop: float,
 ) -> list[SliceResult]:
     if rows.baseline is None:
         return []
@@ -132,7 +128,7 @@ def _compared(
         verdict = (
             "none"
             if result.low is None or math.isnan(result.delta)
-            else decide(result.low, result.high, spec.higher_is_better, max_drop)
+            else decide(result.low, result.high, spec.higher_is_better, _limit(spec, settings))
         )
         out.append(
             SliceResult(
@@ -141,6 +137,15 @@ def _compared(
             )
         )  # fmt: skip
     return out
+
+
+def _limit(spec: MetricSpec, settings: EvalSettings) -> float:
+    """The group's tolerated change: slice_gate.max_drop, a fraction suited to scores; an error
+    metric (in its own units: rmse, log_loss) uses its own gate's max_rise when it has one."""
+    gate = settings.gate.get(spec.name)
+    if not spec.higher_is_better and gate is not None and gate.max_rise is not None:
+        return gate.max_rise
+    return settings.slice_gate.max_drop
 
 
 def binary_outcomes(

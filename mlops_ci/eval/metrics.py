@@ -315,14 +315,21 @@ def batched_metric(
             return None
         return lambda idx: from_confusion(resample_sums(pairs, idx, size * size))
     scores = pred.scores
-    if scores is None or scores.dtype != np.float64:
+    if scores is None or scores.dtype not in (np.float64, np.float32):
         return None
     if name == "log_loss":
-        eps = np.finfo(np.float64).eps
-        loss = -np.log(np.clip(scores[np.arange(y.shape[0]), y], eps, 1 - eps))
+        # sklearn: -log of the true class's probability clipped to [eps, 1 - eps], in the
+        # scores' own dtype (float32 outputs of ONNX models keep float32's eps).
+        eps = np.finfo(scores.dtype).eps
+        picked = np.clip(scores[np.arange(y.shape[0]), y], eps, 1 - eps)
+        loss = (-np.log(picked)).astype(np.float64)
         return lambda idx: loss[idx].sum(axis=1) / idx.shape[1]
     if name in {"roc_auc", "roc_auc_ovr", "roc_auc_ovo"} and task == "binary":
         return _batched_auc(y == pos, scores[:, pos])
+    if name == "roc_auc_ovr":
+        # sklearn's one-vs-rest (macro): the mean of each class's binary AUC.
+        per_class = [_batched_auc(y == k, scores[:, k]) for k in range(size)]
+        return lambda idx: np.mean([auc(idx) for auc in per_class], axis=0)
     return None
 
 

@@ -18,7 +18,8 @@ Wanted: *worse* FAILs in at least 19 of 20 trials; *identical* FAILs in at most 
 *group* gets an ``EVAL-SLICE-REGRESSION`` (the ``north`` slice FAILs) while the aggregate
 accuracy PASSes, in at least 19 of 20 trials, and no other group fails.
 
-Run with ``pytest tests/benchmarks/test_eval_power.py --benchmarks -s`` (about 10 s).
+Run with ``pytest tests/benchmarks/test_eval_power.py --benchmarks -s`` (about 5 s; a quick
+version of 5 trials runs in the default tier: tests/test_eval_stats_power.py).
 """
 
 from __future__ import annotations
