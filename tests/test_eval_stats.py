@@ -19,15 +19,9 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from mlops_ci.eval import bootstrap
 from mlops_ci.eval.analysis import analyse, validate
+from mlops_ci.eval.batched import batched_metric, resample_sums
 from mlops_ci.eval.bootstrap import compress, decide, paired_bootstrap
-from mlops_ci.eval.metrics import (
-    batched_metric,
-    compute_metric,
-    default_metrics,
-    metric_names,
-    metric_spec,
-    resample_sums,
-)
+from mlops_ci.eval.metrics import compute_metric, default_metrics, metric_names, metric_spec
 from mlops_ci.eval.settings import EvalSettings
 from mlops_ci.eval.types import EvalOutcome, EvalRows, Predictions, Task
 

@@ -14,7 +14,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 from mlops_ci.eval.analysis import analyse
-from mlops_ci.eval.metrics import batched_metric, compute_metric, metric_spec
+from mlops_ci.eval.batched import batched_metric
+from mlops_ci.eval.metrics import compute_metric, metric_spec
 from mlops_ci.eval.settings import EvalSettings
 from mlops_ci.eval.types import EvalOutcome, EvalRows, Predictions, Task
 

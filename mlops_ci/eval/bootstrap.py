@@ -15,10 +15,10 @@ Speed (a check runs this for every gated metric and every slice group):
   drawing row indices, at the cost of a few numbers per resample). The metric on the weighted
   triples equals the metric on the resampled rows exactly (the tests prove it on the same
   indices). The common label metrics are evaluated for all resamples at once from the
-  confusion matrices those counts give (:func:`mlops_ci.eval.metrics.confusion_metric`); the
+  confusion matrices those counts give (:func:`mlops_ci.eval.batched.confusion_metric`); the
   others by ``sklearn.metrics`` on the weighted triples, one call per resample.
 - score and value metrics: a resample is ``sample_weight`` = the rows' draw counts (rows drawn
-  zero times drop out), batched where :mod:`~mlops_ci.eval.metrics` has a batched form.
+  zero times drop out), batched where :mod:`~mlops_ci.eval.batched` has a form.
 - score and value metrics on more than :data:`CAP` rows: each resample draws ``m = CAP`` rows (the *m-out-of-n* bootstrap)
   and the interval is rescaled by ``sqrt(m / n)`` around the full-data difference. The spread
   of a smooth metric's estimate shrinks like ``1 / sqrt(rows)``, so the ``m``-row spread times
@@ -35,15 +35,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_ci.eval.metrics import (
-    BatchFn,
-    MetricSpec,
-    batched_metric,
-    compute_metric,
-    confusion_metric,
-    encode,
-    positive_index,
-)
+from mlops_ci.eval.batched import BatchFn, batched_metric, confusion_metric, encode
+from mlops_ci.eval.metrics import MetricSpec, compute_metric, positive_index
 from mlops_ci.eval.types import Predictions, Task, Verdict
 
 if TYPE_CHECKING:

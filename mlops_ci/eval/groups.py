@@ -18,8 +18,9 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlops_ci.eval.batched import encode
 from mlops_ci.eval.bootstrap import decide, paired_bootstrap, take
-from mlops_ci.eval.metrics import MetricSpec, compute_metric, encode, positive_index
+from mlops_ci.eval.metrics import MetricSpec, compute_metric, positive_index
 from mlops_ci.eval.settings import EvalSettings, FairnessSpec
 from mlops_ci.eval.types import EvalRows, FairnessResult, Predictions, SliceResult, Task
 
