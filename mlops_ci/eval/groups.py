@@ -165,16 +165,32 @@ def binary_outcomes(
 def fairness_value(
     metric: str, y_true: np.ndarray, y_pred: np.ndarray, sensitive: np.ndarray
 ) -> float:
-    """One fairlearn metric (its own function), NaN when it cannot be computed."""
+    """One fairlearn metric (its own function), NaN when it cannot be computed.
+
+    These metrics depend only on the (group, truth, prediction) combination of each row, so the
+    rows go to fairlearn as their distinct combinations with ``sample_weight`` = their counts:
+    the same value, without fairlearn's per-row Python work (4.6 s on 1,000,000 rows).
+    """
     import warnings
 
     import fairlearn.metrics  # type: ignore[import-untyped]
+    import numpy as np
 
+    names, codes = np.unique(sensitive, return_inverse=True)
+    key = codes.reshape(-1).astype(np.int64) * 4 + y_true * 2 + y_pred
+    unique, counts = np.unique(key, return_counts=True)
     function = getattr(fairlearn.metrics, metric)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return float(function(y_true, y_pred, sensitive_features=sensitive))
+            return float(
+                function(
+                    (unique >> 1) & 1,
+                    unique & 1,
+                    sensitive_features=names[unique >> 2],
+                    sample_weight=counts.astype(np.float64),
+                )
+            )
     except (ValueError, ZeroDivisionError):
         return math.nan
 
