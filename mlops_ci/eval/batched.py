@@ -206,7 +206,7 @@ def _batched_auc(positive: np.ndarray, score: np.ndarray) -> BatchFn:
             return np.asarray(np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan))
 
     def evaluate(idx: np.ndarray) -> np.ndarray:
-        return by_counts(idx) if size <= idx.shape[1] else by_sorting(idx)
+        return by_counts(idx) if size * 4 <= idx.shape[1] else by_sorting(idx)
 
     return evaluate
 
