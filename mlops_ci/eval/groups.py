@@ -173,7 +173,7 @@ def fairness_value(
     """
     import warnings
 
-    import fairlearn.metrics  # type: ignore[import-untyped]
+    import fairlearn.metrics
     import numpy as np
 
     names, codes = np.unique(sensitive, return_inverse=True)

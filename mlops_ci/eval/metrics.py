@@ -168,7 +168,7 @@ def _sklearn(
     positive_label: Any,
     weight: np.ndarray | None,
 ) -> float:
-    from sklearn import metrics  # type: ignore[import-untyped]
+    from sklearn import metrics
 
     name = spec.canonical or spec.name
     classes = list(pred.classes)
