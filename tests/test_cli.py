@@ -62,6 +62,21 @@ def test_demo_passes(cli: Cli, tmp_path: Path) -> None:
         for env in ("dev", "staging")
     )
     assert "1.1.0" in dev and "1.1.0" in staging
+    # The eval gate measured the first release's quality on the demo's evaluation set.
+    assert "### Evaluation: fraud-detector" in result.stdout
+    # README's eval-fail block, as written, in the demo repository: a model trained far from the
+    # data's truth gets EVAL-REGRESSION against what staging runs, and the tree is restored.
+    from tests.readme_blocks import run_readme_block
+
+    repo = tmp_path / "d"
+    done = run_readme_block("eval-fail", repo, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "blocked, exit 1" in done.stdout
+    assert "`EVAL-REGRESSION`" in done.stdout and "against env:staging" in done.stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
 
 
 def test_demo_refuses_non_empty_dir(cli: Cli, tmp_path: Path) -> None:
@@ -90,7 +105,7 @@ def test_check_passes_on_demo(cli: Cli, demo_repo: Path) -> None:
         "sbom": "passed",
         "signature": "passed",
         "bench": "passed",
-        "eval": "skipped",  # the demo has no eval: section yet
+        "eval": "passed",  # no baseline yet but the default branch's (the same bytes)
         "policy": "passed",
     }
     deps = next(r for r in report.results if r.check == "deps")

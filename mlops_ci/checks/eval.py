@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ValidationError
 
-from mlops_ci.checks.base import Context, Scope, skipped
+from mlops_ci.checks.base import Context, Scope, card_inputs, model_inputs, skipped
 from mlops_ci.checks.onnx_model import onnx_files
 from mlops_ci.errors import ConfigError, InputError, UsageError
 from mlops_ci.eval.settings import EvalSettings
@@ -62,6 +62,44 @@ class EvalCheck:
     name: ClassVar[str] = "eval"
     needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "model"
+
+    def inputs(self, ctx: Context) -> list[Path]:
+        """The model's files, its card (claims and thresholds) and the evaluation data.
+
+        A result is a function of these, the settings, the baseline's bytes (see
+        :meth:`cache_material`) and the measuring libraries' versions: a re-run on an unchanged
+        tree is answered from the cache instead of scoring the data twice again.
+        """
+        model = ctx.current_model
+        if model.eval is None:
+            return []
+        overrides = dict(ctx.options.get(OPTIONS_KEY) or {})
+        settings = effective_settings(model.eval, overrides)
+        data = self._data_path(ctx, settings, from_flag=overrides.get("data") is not None)
+        return [*model_inputs(ctx), *card_inputs(ctx), data]
+
+    def cache_material(self, ctx: Context) -> dict[str, Any]:
+        """The baseline (its label and the digest of its bytes: the state file or git ref that
+        chose it is not a file of the work tree) and the versions of the measuring libraries."""
+        from importlib.metadata import version
+
+        from mlops_ci.bench.baseline import ModelBaseline
+
+        model = ctx.current_model
+        if model.eval is None:
+            return {}
+        settings = effective_settings(model.eval, dict(ctx.options.get(OPTIONS_KEY) or {}))
+        target = ctx.loaded.resolve(model.path, "models.path")
+        files = onnx_files(target) if target.is_dir() else [target]
+        if len(files) != 1 or not files[0].is_file():
+            return {"candidates": len(files)}  # the run skips or refuses it: nothing to key
+        baseline = resolve_eval_baseline(ctx, settings.baseline, files[0], ctx.display(files[0]))
+        digest = _sha256(baseline.model) if isinstance(baseline, ModelBaseline) else None
+        libraries = ("numpy", "onnxruntime", "scikit-learn", "fairlearn", "pyarrow", "scipy")
+        return {
+            "baseline": [baseline.label, digest],
+            "libraries": {name: version(name) for name in libraries},
+        }
 
     def run(self, ctx: Context) -> CheckResult:
         """Evaluate ``ctx.model``; see the module docstring for settings and the baseline."""
