@@ -40,10 +40,11 @@ class RowCounter:
         last = self._last
         if last is not None and last[0] is idx:
             return last[1]
-        count = idx.shape[0]
-        offsets = (np.arange(count, dtype=np.int64) * self.rows)[:, None]
-        flat = np.bincount((idx + offsets).ravel(), minlength=count * self.rows)
-        counts = flat.reshape(count, self.rows).astype(np.int32)
+        counts = np.empty((idx.shape[0], self.rows), dtype=np.int32)
+        for row, drawn in enumerate(idx):
+            # One resample at a time: its counts stay in cache (twice as fast as one bincount
+            # over the whole chunk with offsets, measured on 400 x 5,000).
+            counts[row] = np.bincount(drawn, minlength=self.rows)
         self._last = (idx, counts)
         return counts
 
@@ -73,16 +74,25 @@ class BatchedAUC:
         # Without mixed ties each distinct score is all positive or all negative: one cell each.
         self.positive_bin = (per_bin[:, 1] > 0).astype(np.int64)
         self.negative_bin = 1 - self.positive_bin
-        # The rows sorted once (by score, negatives first within a score): for each positive,
-        # how many negatives sort strictly below its score and up to it (equal unless tied).
         self.counter = counter or RowCounter(self.total)
-        order = np.lexsort((is_positive, self.bins))
-        sorted_positive = is_positive[order].astype(bool)
-        self.negative_rows, self.positive_rows = order[~sorted_positive], order[sorted_positive]
-        negative_bins = self.bins[self.negative_rows]
-        positive_bins = self.bins[self.positive_rows]
-        self.below = np.searchsorted(negative_bins, positive_bins, side="left")
-        self.upto = np.searchsorted(negative_bins, positive_bins, side="right")
+        self._rows: tuple[np.ndarray, ...] | None = None  # by_rows' sorted rows, when first used
+
+    def _sorted_rows(self) -> tuple[np.ndarray, ...]:
+        """The rows sorted once (by score, negatives first within a score): the negative rows,
+        the positive rows, and for each positive how many negatives sort strictly below its
+        score and up to it (equal unless tied)."""
+        import numpy as np
+
+        if self._rows is None:
+            is_positive = self.keyed & 1
+            order = np.lexsort((is_positive, self.bins))
+            sorted_positive = is_positive[order].astype(bool)
+            negative_rows, positive_rows = order[~sorted_positive], order[sorted_positive]
+            negative_bins, positive_bins = self.bins[negative_rows], self.bins[positive_rows]
+            below = np.searchsorted(negative_bins, positive_bins, side="left")
+            upto = np.searchsorted(negative_bins, positive_bins, side="right")
+            self._rows = (negative_rows, positive_rows, below, upto)
+        return self._rows
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
         """The AUC of each resample (row of ``idx``); NaN where it has one class only."""
@@ -103,18 +113,18 @@ class BatchedAUC:
         import numpy as np
 
         drawn = idx.shape[1]
+        negative_rows, positive_rows, below, upto = self._sorted_rows()
         counts = self.counter(idx)
         wide = np.int64 if drawn > _INT32_SAFE else np.int32
-        running = np.zeros((counts.shape[0], self.negative_rows.shape[0] + 1), dtype=wide)
-        np.cumsum(counts[:, self.negative_rows], axis=1, dtype=wide, out=running[:, 1:])
-        on_positive = counts[:, self.positive_rows].astype(wide, copy=False)
+        running = np.zeros((counts.shape[0], negative_rows.shape[0] + 1), dtype=wide)
+        np.cumsum(counts[:, negative_rows], axis=1, dtype=wide, out=running[:, 1:])
+        on_positive = counts[:, positive_rows].astype(wide, copy=False)
         if self.mixed_ties:
             # 2 * wins: the negatives below plus those up to the score (the tied ones count half).
-            reach = running[:, self.below] + running[:, self.upto]
+            reach = running[:, below] + running[:, upto]
             wins = (on_positive * reach).sum(axis=1, dtype=np.int64).astype(np.float64) * 0.5
         else:
-            below = running[:, self.below]
-            wins = (on_positive * below).sum(axis=1, dtype=np.int64).astype(np.float64)
+            wins = (on_positive * running[:, below]).sum(axis=1, dtype=np.int64).astype(np.float64)
         count = on_positive.sum(axis=1, dtype=np.int64)
         return _finish(wins, (count * (drawn - count)).astype(np.float64))
 
