@@ -150,3 +150,40 @@ def test_uncomputable_fairness_never_passes_and_is_inconclusive() -> None:
     # Not computable: the verdict is inconclusive (never a pass), as for a gated metric.
     assert overall_verdict([], [], [nan], has_baseline=True) == "inconclusive"
     assert overall_verdict([], [], [nan], has_baseline=False) == "none"
+
+
+@pytest.mark.parametrize("metric", ["r2", "rmse", "mae"])
+def test_regression_importance_split_calls_equal_sklearn(
+    metric: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LinearRegression
+
+    x, y = load_diabetes(return_X_y=True)
+    model = LinearRegression().fit(x[::2, :6], y[::2])
+    test_x, test_y = x[1::2], y[1::2]
+    columns = [f"c{i}" for i in range(x.shape[1])]
+    sample = FeatureSample(tuple(columns), {c: test_x[:, i] for i, c in enumerate(columns)}, test_y)
+    calls: list[int] = []
+
+    def predict(table: Mapping[str, np.ndarray]) -> Predictions:
+        calls.append(len(table["c0"]))
+        return Predictions(model.predict(np.column_stack([table[c] for c in columns[:6]])), None)
+
+    rows = test_y.shape[0]
+    monkeypatch.setattr(importance_module, "MAX_ROWS", rows * 2)  # repeats 2 + 1 per column
+    ours = permutation_importance(
+        predict, sample, metric_spec(metric, "regression"), "regression", repeats=3, seed=4
+    )
+    assert calls == [rows] + [rows * 2, rows] * len(columns)
+    scoring = {"r2": "r2", "rmse": "neg_root_mean_squared_error"}.get(
+        metric, "neg_mean_absolute_error"
+    )
+    full = LinearRegression().fit(x[::2], y[::2])
+    full.coef_[6:] = 0.0
+    full.coef_[:6], full.intercept_ = model.coef_, model.intercept_
+    theirs = sk_permutation_importance(
+        full, test_x, test_y, scoring=scoring, n_repeats=3, random_state=4
+    )
+    np.testing.assert_allclose([p.mean for p in ours], theirs.importances_mean, atol=1e-9)
+    assert all(p.mean == 0.0 and p.std == 0.0 for p in ours[6:])  # unread: exactly zero
