@@ -67,10 +67,15 @@ def permutation_importance(
     score_blocks = _block_scorer(spec, task, sample.y_true, reference_pred, block, positive_label)
     reference = sign * score_blocks(reference_pred, 1)[0]
     # Every column but the permuted one, repeated `block` times (built once, shared).
-    tiled = {
-        column: np.tile(values, (block,) + (1,) * (values.ndim - 1))
-        for column, values in table.items()
-    }
+    # (One copy per call on large samples: the table itself, not a copy of it.)
+    tiled = (
+        table
+        if block == 1
+        else {
+            column: np.tile(values, (block,) + (1,) * (values.ndim - 1))
+            for column, values in table.items()
+        }
+    )
     # permutation_importance: RandomState(seed) draws one seed shared by every column.
     column_seed = np.random.RandomState(seed % 2**32).randint(np.iinfo(np.int32).max + 1)
     results = []
