@@ -219,7 +219,9 @@ def overall_verdict(
     has_baseline: bool,
 ) -> Verdict:
     """fail > inconclusive > pass over the gated metrics, slice groups and fairness limits."""
-    unfair = any(not result.passed for result in fairness)
+    # Over its limit fails; a value that cannot be computed does not pass either, but is
+    # inconclusive (below), as an uncomputable gated metric is.
+    unfair = any(not result.passed and not math.isnan(result.candidate) for result in fairness)
     if not has_baseline:
         return "fail" if unfair else "none"
     verdicts = {result.verdict for result in metrics} | {result.verdict for result in slices}

@@ -5,7 +5,8 @@ bootstrap needs about 2,000 per metric and group. The functions here evaluate ma
 once from the statistics scikit-learn itself reduces a metric to: a confusion matrix for label
 metrics (accuracy, balanced accuracy, precision/recall/F1 with every average, MCC, Cohen's
 kappa), weighted sums for the squared and absolute errors, R^2 and the log loss, tie-aware
-weighted rank counts for ROC AUC (binary, and one-vs-rest as the mean over classes). Each form
+weighted rank counts for ROC AUC (binary, and one-vs-rest as the mean over classes; see
+:mod:`mlops_ci.eval.auc`). Each form
 equals :func:`mlops_ci.eval.metrics.compute_metric` with ``sample_weight`` = the resample's row
 counts (the tests check this on every resample to 1e-12); metrics without one (average
 precision, Brier, MAPE, median absolute error, explained variance, one-vs-one AUC) are
@@ -18,6 +19,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mlops_ci.eval.auc import BatchedAUC, RowCounter
 from mlops_ci.eval.metrics import AVERAGED, MetricSpec, positive_index
 from mlops_ci.eval.types import Predictions, Task
 
@@ -57,10 +59,16 @@ def resample_sums(values: np.ndarray, idx: np.ndarray, bins: int) -> np.ndarray:
 
 
 def batched_metric(
-    spec: MetricSpec, task: Task, y_true: np.ndarray, pred: Predictions, positive_label: Any
+    spec: MetricSpec,
+    task: Task,
+    y_true: np.ndarray,
+    pred: Predictions,
+    positive_label: Any,
+    counter: RowCounter | None = None,
 ) -> BatchFn | None:
     """A function ``idx (resamples x m) -> values (resamples,)`` equal to :func:`compute_metric`
-    with ``sample_weight`` = each resample's row counts; None when there is no batched form."""
+    with ``sample_weight`` = each resample's row counts; None when there is no batched form.
+    ``counter`` (over these rows) lets several metrics share each chunk's row counts."""
     import numpy as np
 
     name = spec.canonical or spec.name
@@ -92,10 +100,11 @@ def batched_metric(
         loss = (-np.log(picked)).astype(np.float64)
         return lambda idx: loss[idx].sum(axis=1) / idx.shape[1]
     if name in {"roc_auc", "roc_auc_ovr", "roc_auc_ovo"} and task == "binary":
-        return _batched_auc(y == pos, scores[:, pos])
+        return BatchedAUC(y == pos, scores[:, pos], counter=counter)
     if name == "roc_auc_ovr":
         # sklearn's one-vs-rest (macro): the mean of each class's binary AUC.
-        per_class = [_batched_auc(y == k, scores[:, k]) for k in range(size)]
+        counter = counter or RowCounter(int(y.shape[0]))
+        per_class = [BatchedAUC(y == k, scores[:, k], counter=counter) for k in range(size)]
         return lambda idx: np.mean([auc(idx) for auc in per_class], axis=0)
     return None
 
@@ -157,58 +166,6 @@ def confusion_metric(name: str, pos: int) -> BatchFn | None:
     supported = {"accuracy", "balanced_accuracy", "matthews_corrcoef", "cohen_kappa"}
     supported |= {"f1", "precision", "recall"} | set(AVERAGED)
     return evaluate if name in supported else None
-
-
-def _batched_auc(positive: np.ndarray, score: np.ndarray) -> BatchFn:
-    import numpy as np
-
-    # Mann-Whitney with ties counted half: the area under scikit-learn's weighted ROC curve.
-    uniques, bins = np.unique(score, return_inverse=True)
-    bins = bins.reshape(-1).astype(np.int64)
-    size = uniques.shape[0]
-    is_positive = positive.astype(np.int64)
-    keyed = bins * 2 + is_positive  # bin and class in one key
-    narrow = keyed.astype(np.int32) if size < 2**30 else keyed
-    per_bin = np.bincount(keyed, minlength=size * 2).reshape(size, 2)
-    mixed_ties = bool(np.any((per_bin[:, 0] > 0) & (per_bin[:, 1] > 0)))
-
-    def by_counts(idx: np.ndarray) -> np.ndarray:
-        # Per resample, counts per distinct score: resamples x distinct scores x 2 cells.
-        counts = resample_sums(keyed, idx, size * 2).reshape(-1, size, 2)
-        negatives, positives = counts[:, :, 0], counts[:, :, 1]
-        above = positives[:, ::-1].cumsum(axis=1)[:, ::-1] - positives
-        wins = (negatives * (above + 0.5 * positives)).sum(axis=1)
-        return finish(wins, negatives.sum(axis=1) * positives.sum(axis=1))
-
-    def by_sorting(idx: np.ndarray) -> np.ndarray:
-        # More distinct scores than drawn rows (m-out-of-n): sort each resample instead.
-        # Within a score, negatives sort before positives (key = bin * 2 + positive).
-        keys = np.sort(narrow[idx], axis=1)  # int32 sorts several times faster than int64
-        positive_row = (keys & 1).astype(bool)
-        negatives_to = np.cumsum(~positive_row, axis=1, dtype=np.int32)  # up to here, inclusive
-        count = positive_row.sum(axis=1)
-        pairs = (count * (keys.shape[1] - count)).astype(np.float64)
-        if not mixed_ties:
-            # No score is shared by a positive and a negative row: no half wins to count.
-            return finish((positive_row * negatives_to).sum(axis=1).astype(np.float64), pairs)
-        bins = keys >> 1
-        first = np.ones(keys.shape, dtype=bool)
-        first[:, 1:] = bins[:, 1:] != bins[:, :-1]
-        positions = np.arange(keys.shape[1], dtype=np.int32)
-        start = np.maximum.accumulate(np.where(first, positions, 0), axis=1)
-        below = np.take_along_axis(negatives_to - ~positive_row, start, axis=1)
-        # Each positive wins over the negatives below it and half of those tied with it.
-        wins = (positive_row * (below + negatives_to)).sum(axis=1) * 0.5
-        return finish(wins.astype(np.float64), pairs)
-
-    def finish(wins: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan))
-
-    def evaluate(idx: np.ndarray) -> np.ndarray:
-        return by_counts(idx) if size * 4 <= idx.shape[1] else by_sorting(idx)
-
-    return evaluate
 
 
 def _batched_values(name: str, y: np.ndarray, predicted: np.ndarray) -> BatchFn | None:

@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops_ci.eval.auc import RowCounter
 from mlops_ci.eval.batched import BatchFn, batched_metric, confusion_metric, encode
 from mlops_ci.eval.metrics import MetricSpec, compute_metric, positive_index
 from mlops_ci.eval.types import Predictions, Task, Verdict
@@ -195,8 +196,9 @@ def _evaluator(
                 from_confusion(counts @ to_candidate) - from_confusion(counts @ to_baseline)
             ),
         )
-    fast_c = batched_metric(spec, task, y, candidate, positive_label)
-    fast_b = batched_metric(spec, task, y, baseline, positive_label)
+    counter = RowCounter(int(y.shape[0]))  # one scatter per chunk, for both models
+    fast_c = batched_metric(spec, task, y, candidate, positive_label, counter)
+    fast_b = batched_metric(spec, task, y, baseline, positive_label, counter)
     if fast_c is not None and fast_b is not None:
         return "rows", lambda idx: fast_c(idx) - fast_b(idx)
     return "rows", _weighted_evaluator(spec, task, y, candidate, baseline, positive_label)

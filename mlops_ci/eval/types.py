@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -108,7 +109,10 @@ class FairnessResult:
 
     @property
     def passed(self) -> bool:
-        """Whether the candidate's value is within the limit."""
+        """Whether the candidate's value is within the limit; a value that cannot be computed
+        (NaN) never passes."""
+        if math.isnan(self.candidate):
+            return False
         if self.max is not None and self.candidate > self.max:
             return False
         return not (self.min is not None and self.candidate < self.min)
