@@ -12,6 +12,8 @@ decided by a seeded paired bootstrap (PASS / FAIL / INCONCLUSIVE, like the laten
 - :mod:`mlops_ci.eval.metrics`, :mod:`~mlops_ci.eval.bootstrap`, :mod:`~mlops_ci.eval.groups`,
   :mod:`~mlops_ci.eval.importance`, :mod:`~mlops_ci.eval.analysis`: scikit-learn metrics, the
   paired bootstrap, slices and fairlearn fairness, permutation importance, and the outcome;
+- :mod:`mlops_ci.eval.batched`, :mod:`~mlops_ci.eval.auc`: the metrics' exact forms for many
+  bootstrap resamples at once (checked against scikit-learn with the same row weights);
 - :mod:`mlops_ci.eval.rules`: the ``EVAL-*`` rule IDs.
 
 Importing this package is cheap: numpy, pyarrow, scikit-learn and fairlearn load lazily.
