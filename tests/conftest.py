@@ -126,3 +126,14 @@ def first_release_demo(target: Path) -> int:
     from mlops_ci.demo.lifecycle import first_release
 
     return first_release(create_demo(target), lambda _line: None)
+
+
+def retrain_demo_model(path: Path, seed: int) -> Path:
+    """A retrained demo model at ``path``: the first release's weights moved as the demo's own
+    retrain moves them (``seed`` makes the bytes new), so the eval gate passes against it."""
+    from mlops_ci.demo import DEMO_MODEL, RETRAIN_JITTER
+    from mlops_ci.demo.model import save_mlp
+
+    return save_mlp(
+        path, (64, 32, 2), seed=7, jitter=RETRAIN_JITTER, jitter_seed=seed, name=DEMO_MODEL
+    )

@@ -10,15 +10,19 @@ DATA_NAME = "model.onnx.data"
 NAN = struct.pack("<f", float("nan"))
 
 
-def save_external(path: Path, *, seed: int = 7, location: str = DATA_NAME) -> Path:
-    """The demo MLP saved as ``path`` plus every tensor in the one external file ``location``."""
+def save_external(path: Path, *, retrain: int | None = None, location: str = DATA_NAME) -> Path:
+    """The demo MLP saved as ``path`` plus every tensor in the one external file ``location``;
+    ``retrain`` gives a retrained one (the weights moved as the demo's retrain moves them)."""
     import onnx
 
+    from mlops_ci.demo import RETRAIN_JITTER
     from mlops_ci.demo.model import build_mlp
 
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(
-        build_mlp((64, 32, 2), seed=seed),
+        build_mlp((64, 32, 2), seed=7)
+        if retrain is None
+        else build_mlp((64, 32, 2), seed=7, jitter=RETRAIN_JITTER, jitter_seed=retrain),
         str(path),
         save_as_external_data=True,
         all_tensors_to_one_file=True,

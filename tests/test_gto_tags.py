@@ -17,7 +17,7 @@ import pytest
 
 from mlops_ci.demo import DEMO_MODEL
 from mlops_ci.gitops import merge_and_push
-from tests.conftest import CliResult, copy_demo, first_release_demo
+from tests.conftest import CliResult, copy_demo, first_release_demo, retrain_demo_model
 from tests.gitrepos import bare_remote
 from tests.gitrepos import git as run_git
 from tests.test_promote_e2e import _signed_template, sign_and_commit, signed_repo
@@ -79,13 +79,12 @@ def tags(repo: Path) -> set[str]:
 
 
 def retrain(repo: Path, version: str, seed: int) -> None:
-    from mlops_ci.demo.model import save_mlp
 
     card = repo / "models/fraud-detector/README.md"
     text = card.read_text()
     old = next(line for line in text.splitlines() if line.strip().startswith("version:"))
     card.write_text(text.replace(old, old.split(":")[0] + f": {version}", 1))
-    save_mlp(repo / "models/fraud-detector/model.onnx", (64, 32, 2), seed=seed, name=DEMO_MODEL)
+    retrain_demo_model(repo / "models/fraud-detector/model.onnx", seed)
     sign_and_commit(repo, f"Model {version}")
 
 

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from mlops_ci.demo import DEMO_MODEL, ORIGIN_DIRNAME, create_demo
 from mlops_ci.gitops import commit_all, merge_and_push, push_current
 from mlops_ci.promote.state import parse_state
-from tests.conftest import CliResult, copy_demo
+from tests.conftest import CliResult, copy_demo, retrain_demo_model
 from tests.forges import FakeGitHub
 from tests.gitrepos import git as run_git
 
@@ -183,9 +183,8 @@ def test_promotion_names_only_a_commit_the_default_branch_holds(
 def test_a_signed_but_uncommitted_model_is_refused(cli: Cli, signed_repo: Path) -> None:
     """Evidence that verifies in the checkout is not enough: the entry names the commit, and
     the commit must hold those bytes, or a deploy from the state file would ship others."""
-    from mlops_ci.demo.model import save_mlp
 
-    save_mlp(signed_repo / "models/fraud-detector/model.onnx", (64, 32, 2), seed=8, name=DEMO_MODEL)
+    retrain_demo_model(signed_repo / "models/fraud-detector/model.onnx", 8)
     sign_and_commit(signed_repo, commit=False)
     result = promote(cli, signed_repo, "dev")
     assert result.exit_code == 1
@@ -262,9 +261,8 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
     promote_and_merge(cli, signed_repo, "dev")
     card = signed_repo / "models/fraud-detector/README.md"
     card.write_text(card.read_text().replace("version: 1.0.0", "version: 1.1.0", 1))
-    from mlops_ci.demo.model import save_mlp
 
-    save_mlp(signed_repo / "models/fraud-detector/model.onnx", (64, 32, 2), seed=8, name=DEMO_MODEL)
+    retrain_demo_model(signed_repo / "models/fraud-detector/model.onnx", 8)
     sign_and_commit(signed_repo, "Model 1.1.0")
     promote_and_merge(cli, signed_repo, "dev", "1.1.0")
     rolled = cli(

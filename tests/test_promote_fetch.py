@@ -153,7 +153,7 @@ def test_fetch_writes_the_external_data_of_the_entrys_commit(
     promote_and_merge(cli, repo, "dev")
     card = repo / "models/fraud-detector/README.md"
     card.write_text(card.read_text().replace("version: 1.0.0", "version: 1.1.0", 1))
-    save_external(repo / MODEL_FILE, seed=8)
+    save_external(repo / MODEL_FILE, retrain=8)
     sign_and_commit(repo, "Model 1.1.0")
     promote_and_merge(cli, repo, "dev", "1.1.0")
     rolled = cli(

@@ -21,7 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from mlops_ci.demo import DEMO_MODEL, create_demo
 from mlops_ci.gitops import commit_all, merge_and_push, push_current
-from tests.conftest import CliResult, copy_demo
+from tests.conftest import CliResult, copy_demo, retrain_demo_model
 from tests.forges import FakeGitHub, FakeGitLab
 from tests.test_promote_e2e import promote_and_merge, sign_and_commit, state_on_main
 
@@ -41,14 +41,13 @@ def _quiet_cli(*args: str, cwd: Path | None = None) -> CliResult:
 @pytest.fixture(scope="module")
 def _two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo with 1.0.0 and then the retrained 1.1.0 promoted to dev and merged."""
-    from mlops_ci.demo.model import save_mlp
 
     repo = create_demo(tmp_path_factory.mktemp("releases") / "repo")
     sign_and_commit(repo)
     promote_and_merge(_quiet_cli, repo, "dev")
     card = repo / "models/fraud-detector/README.md"
     card.write_text(card.read_text().replace("version: 1.0.0", "version: 1.1.0", 1))
-    save_mlp(repo / "models/fraud-detector/model.onnx", (64, 32, 2), seed=8, name=DEMO_MODEL)
+    retrain_demo_model(repo / "models/fraud-detector/model.onnx", 8)
     sign_and_commit(repo, "Model 1.1.0")
     promote_and_merge(_quiet_cli, repo, "dev", "1.1.0")
     return repo

@@ -14,7 +14,7 @@ import pytest
 
 from mlops_ci.demo.model import save_mlp
 from mlops_ci.signing import model_digest
-from tests.conftest import CliResult
+from tests.conftest import CliResult, retrain_demo_model
 from tests.test_actions import FAKE_TOKEN, VENV_BIN, git, run
 from tests.test_promote_e2e import _signed_template, promote_and_merge, signed_repo
 
@@ -141,7 +141,7 @@ def test_readme_release_loop_block_runs_as_written(signed_repo: Path, tmp_path: 
     retrained model is on its way to dev (issue 13, acceptance 6)."""
     from tests.readme_blocks import run_mlops_ci, run_readme_block
 
-    save_mlp(signed_repo / MODEL, seed=11)
+    retrain_demo_model(signed_repo / MODEL, 11)
     card = signed_repo / CARD
     card.write_text(card.read_text().replace("  version: 1.0.0", "  version: 1.1.0", 1))
     done = run_readme_block("release-loop", signed_repo)

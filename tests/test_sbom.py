@@ -114,8 +114,15 @@ def test_demo_sbom_is_strict_cyclonedx_and_its_model_card_equals_the_card(
 
     datasets = [*gov.training_data, *gov.evaluation_data]
     data = by_type(bom, "data")
+    # The card's two datasets, then the evaluation set the eval gate measured, by its digest.
+    *data, measured_on = data
     assert len(data) == len(datasets) == 2
-    assert [d["ref"] for d in params["datasets"]] == [d["bom-ref"] for d in data]
+    assert measured_on["name"] == "data/fraud-eval.parquet"
+    eval_data = (demo_repo / "data/fraud-eval.parquet").read_bytes()
+    assert measured_on["hashes"] == [
+        {"alg": "SHA-256", "content": hashlib.sha256(eval_data).hexdigest()}
+    ]
+    assert [d["ref"] for d in params["datasets"]][:2] == [d["bom-ref"] for d in data]
     for component, source in zip(data, datasets, strict=True):
         assert component["name"] == source.name
         assert component["version"] == source.version
@@ -140,8 +147,15 @@ def test_demo_sbom_is_strict_cyclonedx_and_its_model_card_equals_the_card(
                         "slice": f"{evaluation.dataset.name} ({evaluation.dataset.split} split)",
                     }
                 )
-    assert metrics == expected
-    assert len(metrics) == 3
+    # The card's claims as it states them, then what the eval gate measured, marked as such.
+    claims, measured = metrics[:3], metrics[3:]
+    assert claims == expected
+    measured_slice = "measured by mlops-ci on data/fraud-eval.parquet"
+    assert [m["type"] for m in measured if m["slice"] == measured_slice] == [
+        "roc_auc",
+        "accuracy",
+        "f1",
+    ]
 
     considerations = model_card["considerations"]
     assert considerations["users"] == gov.intended_users == ["Fraud analysts"]
@@ -165,9 +179,8 @@ def test_demo_sbom_is_strict_cyclonedx_and_its_model_card_equals_the_card(
     libraries = {c["name"]: c for c in by_type(bom, "library")}
     assert set(libraries) == {"requests", "pyyaml", "jinja2", "numpy"}
     assert libraries["numpy"]["purl"] == "pkg:pypi/numpy@2.1.3"
-    assert {"ref": model["bom-ref"], "dependsOn": [d["bom-ref"] for d in data]} in bom[
-        "dependencies"
-    ]
+    depends = [d["bom-ref"] for d in (*data, measured_on)]
+    assert {"ref": model["bom-ref"], "dependsOn": depends} in bom["dependencies"]
 
 
 def test_demo_writes_the_sbom_in_its_check_run(cli: Cli, tmp_path: Path) -> None:
@@ -231,7 +244,7 @@ def test_diff_of_a_changed_pin_lists_exactly_that_change(cli: Cli, demo_repo: Pa
     ]
     markdown = cli("sbom", "diff", "old.cdx.json", "new.cdx.json", cwd=demo_repo).stdout
     assert markdown.startswith("<!-- mlops-ci:sbom-diff -->\n")
-    assert "0 added, 0 removed, 1 changed (8 → 8 components)" in markdown
+    assert "0 added, 0 removed, 1 changed (9 → 9 components)" in markdown
     assert "| numpy | version | 2.1.3 | 2.1.2 |" in markdown
     same = cli("sbom", "diff", "old.cdx.json", "old.cdx.json", cwd=demo_repo).stdout
     assert "No component was added, removed or changed." in same
@@ -347,7 +360,9 @@ def test_gitlab_naming_and_output_choices(cli: Cli, demo_repo: Path) -> None:
     result = cli("sbom", "--output", "out/", "--format", "json", cwd=demo_repo)
     assert result.exit_code == 0
     assert (demo_repo / "out" / "fraud-detector.cdx.json").is_file()
-    assert json.loads(result.stdout)["results"][0]["check"] == "sbom"
+    # The eval check runs first (the ML-BOM carries its measured metrics), then the SBOM.
+    checks = [r["check"] for r in json.loads(result.stdout)["results"]]
+    assert checks == ["eval", "sbom"]
     config = demo_repo / "mlops-ci.yaml"
     config.write_text(
         config.read_text().replace(

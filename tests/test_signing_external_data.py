@@ -369,7 +369,7 @@ def test_rollback_fetches_the_data_files_of_the_old_commit(cli: Cli, external_re
     run_git(external_repo, "pull", "--quiet", "origin", "main")
     card = external_repo / MODEL_DIR / "README.md"
     card.write_text(card.read_text().replace("version: 1.0.0", "version: 1.1.0", 1))
-    save_external(external_repo / MODEL_DIR / "model.onnx", seed=8)
+    save_external(external_repo / MODEL_DIR / "model.onnx", retrain=8)
     sign_and_commit(external_repo, "Model 1.1.0")
     promote_and_merge(cli, external_repo, "dev", "1.1.0")
     rolled = cli(

@@ -26,10 +26,16 @@ from mlops_ci.safepath import read_text
 
 @dataclass(frozen=True)
 class ModelBaseline:
-    """A baseline model to measure in the same run: a file, or bytes read at a git ref."""
+    """A baseline model to measure in the same run: a file, or bytes read at a git ref.
+
+    For bytes, ``ref`` is the ref or commit they were read at and ``source`` the work-tree path
+    they were read from, so files the model names beside it (external data) can be read there.
+    """
 
     label: str
     model: Path | bytes
+    ref: str | None = None
+    source: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def resolve_baseline(spec: str, model_path: Path, *, cwd: Path, display: str) ->
     label = f"{spec} ({commit})"
     if data is None:
         return NoBaseline(label, f"{display} does not exist at {spec}: a new model has no baseline")
-    return ModelBaseline(label, data)
+    return ModelBaseline(label, data, spec, model_path)
 
 
 def environment_baseline(loaded: LoadedConfig, model: str, environment: str) -> Baseline:
@@ -95,7 +101,8 @@ def environment_baseline(loaded: LoadedConfig, model: str, environment: str) -> 
         return NoBaseline(
             label, f"the {environment} entry of {model} names no commit to read it at"
         )
-    data, short = read_file_at_ref(loaded.root / entry.artifact, commit)
+    source = loaded.root / entry.artifact
+    data, short = read_file_at_ref(source, commit)
     if data is None:
         return NoBaseline(label, f"{entry.artifact} is not a file at {short}")
-    return ModelBaseline(f"{label} ({model} {entry.version}, {short})", data)
+    return ModelBaseline(f"{label} ({model} {entry.version}, {short})", data, commit, source)

@@ -20,6 +20,7 @@ documented there) in :mod:`mlops_ci.checks.eval_facts`.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,7 +35,7 @@ from mlops_ci.findings import CheckResult
 from mlops_ci.safepath import confine, require_regular
 
 if TYPE_CHECKING:
-    from mlops_ci.bench.baseline import Baseline
+    from mlops_ci.bench.baseline import Baseline, ModelBaseline
     from mlops_ci.config import LoadedConfig
     from mlops_ci.eval.types import EvalOutcome
 
@@ -147,10 +148,21 @@ class EvalCheck:
             notes.append(baseline.reason)
         else:  # stored results are refused before; a baseline must be a model to score
             raise InputError(f"eval baseline {baseline.label!r} is not a model")
+        from mlops_ci.eval.model import ModelUnloadable
+
         try:
-            outcome = _run(
-                candidate, display, base_model, base_label, data_path, data_display, settings
-            )
+            with tempfile.TemporaryDirectory(prefix="mlops-ci-eval-") as scratch:
+                if isinstance(baseline, ModelBaseline):
+                    base_model = with_external_data(baseline, Path(scratch))
+                outcome = _run(
+                    candidate, display, base_model, base_label, data_path, data_display, settings
+                )
+        except ModelUnloadable as exc:
+            if exc.model != display:
+                raise  # a baseline that cannot be scored leaves no comparison: bad input
+            # The candidate itself does not load: the onnx-model check's finding says so (one
+            # finding, not one per gate); alone, a run of only skipped checks exits 2.
+            return skipped(ctx, self.name, f"{display}: {exc.message}")
         except ValueError as exc:
             # The stats modules refuse unknown metric names and wrong directions this way.
             raise ConfigError(
@@ -257,6 +269,56 @@ def default_baseline(
             " was found: a new model has no baseline",
         )
     return resolve_baseline(branch, candidate, cwd=loaded.root, display=display)
+
+
+def with_external_data(baseline: ModelBaseline, scratch: Path) -> Path | bytes:
+    """The baseline as onnxruntime can load it: bytes read at a git ref that name external
+    data files are written under ``scratch`` with those files as committed at the same ref.
+
+    The locations are the graph's own, refused unless plain relative paths without ``..``
+    (:func:`~mlops_ci.scan.onnx_scan.location_problem` on the written tree), so nothing is
+    written outside ``scratch``.
+    """
+    import onnx
+
+    from mlops_ci.gitops import read_file_at_ref
+    from mlops_ci.scan.onnx_scan import external_locations, location_problem
+
+    if not isinstance(baseline.model, bytes) or baseline.ref is None or baseline.source is None:
+        return baseline.model
+    try:
+        graph = onnx.load_model_from_string(baseline.model)  # bytes: external data stays out
+    except Exception:  # not an ONNX protobuf: the engine says it cannot load the baseline
+        return baseline.model
+    locations = sorted({location for _, location in external_locations(graph)})
+    if not locations:
+        return baseline.model
+    target = scratch / baseline.source.name
+    target.write_bytes(baseline.model)
+    for location in locations:
+        plain = bool(location) and not {"\x00", "\\"} & set(location)
+        plain = plain and not Path(location).is_absolute()
+        if not plain or ".." in Path(location).parts:
+            raise InputError(
+                f"the baseline {baseline.label} names external data {location!r} outside its"
+                " directory; give another baseline"
+            )
+        data, short = read_file_at_ref(baseline.source.parent / location, baseline.ref)
+        if data is None:
+            raise InputError(
+                f"the baseline {baseline.label} names external data {location!r}, which is not"
+                f" a file next to it at {short}; give another baseline"
+            )
+        written = scratch / location
+        written.parent.mkdir(parents=True, exist_ok=True)
+        written.write_bytes(data)
+    refused = [loc for loc in locations if location_problem(loc, scratch) is not None]
+    if refused:
+        raise InputError(
+            f"the baseline {baseline.label} names external data {refused[0]!r} outside its"
+            " directory; give another baseline"
+        )
+    return target
 
 
 def _sha256(model: Path | bytes) -> str:

@@ -20,6 +20,15 @@ from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.eval.data import EvalDataError
 from mlops_ci.eval.types import Predictions, Task
 
+
+class ModelUnloadable(InputError):
+    """onnxruntime or onnx cannot load a model; ``model`` names which one (its display)."""
+
+    def __init__(self, message: str, position: SourcePosition | None, *, model: str) -> None:
+        super().__init__(message, position)
+        self.model = model
+
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -99,13 +108,16 @@ class EvalModel:
             self._session, _ = open_session(model, session_settings, choice)
             declared = graph_classes(model)
         except ModelLoadError as exc:
-            raise InputError(
-                f"onnxruntime cannot load the model ({exc}); fix or re-export it", self._where
+            raise ModelUnloadable(
+                f"onnxruntime cannot load the model ({exc}); fix or re-export it",
+                self._where,
+                model=display,
             ) from None
         except Exception as exc:  # onnx.load: a protobuf error, an unreadable file
-            raise InputError(
+            raise ModelUnloadable(
                 f"cannot read the model graph ({type(exc).__name__}); fix or re-export it",
                 self._where,
+                model=display,
             ) from None
         self._inputs = self._map_inputs(settings)
         self._choose_outputs(settings, declared)
