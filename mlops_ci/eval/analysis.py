@@ -189,7 +189,10 @@ def _importance(
     }
     candidate = permutation_importance(predict_candidate, rows.sample, scorer, rows.task, **options)
     baseline = (
-        permutation_importance(predict_baseline, rows.sample, scorer, rows.task, **options)
+        # The same model (the engine hands over the candidate's own predictor): the same figures.
+        candidate
+        if predict_baseline is predict_candidate
+        else permutation_importance(predict_baseline, rows.sample, scorer, rows.task, **options)
         if predict_baseline is not None and rows.baseline is not None
         else None
     )

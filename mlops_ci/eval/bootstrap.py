@@ -126,6 +126,14 @@ def paired_bootstrap(
         for spec in specs
     ]
     computable = [not (math.isnan(c) or math.isnan(b)) for c, b in points]
+    if _identical(candidate, baseline):
+        # The same prediction on every row: every resample's difference is exactly zero, so the
+        # interval is [0, 0] without drawing (the baseline is the candidate's bytes, or a model
+        # these rows cannot tell from it).
+        return tuple(
+            Paired(spec.name, c, b, c - b, *((0.0, 0.0) if ok else (None, None)))
+            for spec, (c, b), ok in zip(specs, points, computable, strict=True)
+        )
     triples = (
         compress(y_true, candidate, baseline)
         if any(spec.uses == "labels" for spec in specs)
@@ -167,6 +175,16 @@ def paired_bootstrap(
                 low, high = delta + scale * (q_low - delta), delta + scale * (q_high - delta)
         results.append(Paired(spec.name, c, b, delta, low, high, rescaled=rescaled))
     return tuple(results)
+
+
+def _identical(candidate: Predictions, baseline: Predictions) -> bool:
+    import numpy as np
+
+    if not np.array_equal(candidate.labels, baseline.labels):
+        return False
+    if candidate.scores is None or baseline.scores is None:
+        return candidate.scores is None and baseline.scores is None
+    return bool(np.array_equal(candidate.scores, baseline.scores))
 
 
 def _evaluator(

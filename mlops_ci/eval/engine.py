@@ -196,8 +196,15 @@ def _groups(values: np.ndarray) -> np.ndarray:
     return values.astype(str)
 
 
-def collect_rows(plan: EvalPlan) -> tuple[EvalRows, Predictor, Predictor | None]:
-    """Stream the data through both models; the kept rows and each model's predictor."""
+def collect_rows(
+    plan: EvalPlan, *, same_model: bool = False
+) -> tuple[EvalRows, Predictor, Predictor | None]:
+    """Stream the data through both models; the kept rows and each model's predictor.
+
+    ``same_model``: the baseline's bytes are the candidate's (a first release compared with the
+    default branch, a re-run after promotion): one session scores the rows for both, and the
+    baseline's predictor *is* the candidate's, so the analysis need not measure it twice.
+    """
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -207,14 +214,14 @@ def collect_rows(plan: EvalPlan) -> tuple[EvalRows, Predictor, Predictor | None]
     with ThreadPoolExecutor(max_workers=1) as pool:
         digest = pool.submit(data_digest, plan.data, stop=stop)
         try:
-            return _collect(plan, digest.result)
+            return _collect(plan, digest.result, same_model)
         except BaseException:
             stop.set()
             raise
 
 
 def _collect(
-    plan: EvalPlan, digest: Callable[[], str]
+    plan: EvalPlan, digest: Callable[[], str], same_model: bool
 ) -> tuple[EvalRows, Predictor, Predictor | None]:
     import numpy as np
 
@@ -224,7 +231,9 @@ def _collect(
     data_where = SourcePosition(plan.data.display)
     candidate = EvalModel(plan.candidate, fed, plan.candidate_display)
     baseline = None
-    if plan.baseline is not None:
+    if plan.baseline is not None and same_model:
+        baseline = candidate
+    elif plan.baseline is not None:
         shown = plan.baseline_label or "baseline"
         baseline = EvalModel(plan.baseline, fed, shown)
         if baseline.task != candidate.task or baseline.classes != candidate.classes:
@@ -250,7 +259,9 @@ def _collect(
         y = _label_domain(batch[settings.label], candidate, settings.label, data_where, offset)
         feats = {c: batch[c] for c in features}
         cand_parts.append(_finite(candidate.predict(feats), candidate, data_where, offset))
-        if baseline is not None:
+        if baseline is candidate:
+            base_parts.append(cand_parts[-1])
+        elif baseline is not None:
             base_parts.append(_finite(baseline.predict(feats), baseline, data_where, offset))
         y_parts.append(y)
         for column in group_columns:
@@ -279,14 +290,21 @@ def _collect(
         data_display=plan.data.display,
         positive_label=positive,
     )
-    return rows, candidate.predict, baseline.predict if baseline is not None else None
+    predict_candidate = candidate.predict
+    if baseline is candidate:
+        return rows, predict_candidate, predict_candidate
+    return rows, predict_candidate, baseline.predict if baseline is not None else None
 
 
 def run_eval(plan: EvalPlan) -> EvalOutcome:
     """The whole evaluation: stream the rows, analyse them, and record both models' digests."""
     # Looked up at run time: analysis.py is the statistics half of the gate (its own module).
     analysis = importlib.import_module("mlops_ci.eval.analysis")
-    rows, predict_candidate, predict_baseline = collect_rows(plan)
+    candidate_digest = model_digest(plan.candidate)
+    baseline_digest = model_digest(plan.baseline) if plan.baseline is not None else None
+    rows, predict_candidate, predict_baseline = collect_rows(
+        plan, same_model=baseline_digest == candidate_digest
+    )
     outcome: EvalOutcome = analysis.analyse(
         rows,
         plan.settings,
@@ -296,6 +314,6 @@ def run_eval(plan: EvalPlan) -> EvalOutcome:
     )
     return dataclasses.replace(
         outcome,
-        candidate_digest=model_digest(plan.candidate),
-        baseline_digest=model_digest(plan.baseline) if plan.baseline is not None else None,
+        candidate_digest=candidate_digest,
+        baseline_digest=baseline_digest,
     )
