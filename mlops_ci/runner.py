@@ -9,6 +9,7 @@ the stored result afterwards, exactly as to a fresh one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -98,6 +99,7 @@ def run_checks(
     models = select_models(loaded, opts.models)
     started = time.perf_counter()
     results: dict[tuple[str, str | None], CheckResult] = {}
+    shared: dict[str, Any] = {}
 
     def needs_for(check: Check, model: ModelConfig | None) -> dict[str, CheckResult]:
         found: dict[str, CheckResult] = {}
@@ -119,6 +121,7 @@ def run_checks(
             options=opts.options,
             git=git or GitInfo(),
             environment=opts.environment,
+            shared=shared,
         )
         began = time.perf_counter()
         try:
@@ -136,7 +139,27 @@ def run_checks(
             on_result(outcome)
         return outcome
 
+    def prepare_one(check: Check, model: ModelConfig | None) -> None:
+        ctx = Context(
+            loaded=loaded,
+            model=model,
+            needs={},
+            now=now,
+            offline=opts.offline,
+            options=opts.options,
+            git=git or GitInfo(),
+            environment=opts.environment,
+            shared=shared,
+        )
+        with contextlib.suppress(Exception):  # the check's run meets the same error, and says it
+            check.prepare(ctx)  # type: ignore[attr-defined]
+
     with ThreadPoolExecutor(max_workers=max(1, opts.max_workers)) as pool:
+        for check in checks:
+            if hasattr(check, "prepare"):
+                scoped = models if check.scope == "model" else [None]
+                for model in scoped:
+                    pool.submit(prepare_one, check, model)
         for level in dependency_levels(checks):
             tasks: list[tuple[Check, ModelConfig | None]] = []
             for check in level:

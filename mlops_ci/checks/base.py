@@ -34,6 +34,9 @@ class Context:
     options: Mapping[str, Any] = field(default_factory=dict)
     git: GitInfo = field(default_factory=GitInfo)
     environment: str | None = None
+    # One mapping per run, shared by every check's context: work one check prepares for
+    # another (see Check.prepare); never part of a cache key.
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def current_model(self) -> ModelConfig:
@@ -83,6 +86,11 @@ class Check(Protocol):
     stands for every file under it), and ``cache_material(ctx)``, JSON-shaped data its result
     depends on besides those files; a check with ``inputs`` has its results cached (see
     :mod:`mlops_ci.cache`). Checks doing network or time-dependent work define neither.
+
+    ``prepare(ctx)``, when defined, is started when the run starts, before any level, for work
+    of a later check that needs none of the earlier results (the SBOM's software inventory runs
+    while the gates it waits for run); it keeps what it made in ``ctx.shared`` and its errors
+    are left to ``run``, which does the work itself when nothing was prepared.
     """
 
     name: ClassVar[str]

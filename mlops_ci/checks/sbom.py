@@ -11,6 +11,9 @@ When the ``eval`` check ran for the model, its measured metrics and data set go 
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -22,7 +25,7 @@ from mlops_ci.findings import CheckResult, GitInfo
 if TYPE_CHECKING:
     from mlops_ci.card.schema import CardMetadata
     from mlops_ci.sbom.evaluation import MeasuredEvaluation
-    from mlops_ci.sbom.software import SoftwareSource
+    from mlops_ci.sbom.software import SoftwarePart, SoftwareSource
 
 OPTION_OUTPUT_FILE = "sbom_output_file"
 OPTION_OUTPUT_DIR = "sbom_output_dir"
@@ -58,34 +61,34 @@ class SbomCheck:
     needs: ClassVar[tuple[str, ...]] = ("eval",)
     scope: ClassVar[Scope] = "model"
 
+    def prepare(self, ctx: Context) -> None:
+        """Build the strict schema validator and inventory the software (cyclonedx-py), ~1.5 s
+        each, while the gates the SBOM waits for run; models with the same requirements share
+        one inventory."""
+        from mlops_ci.sbom.document import prepare_validator
+        from mlops_ci.sbom.software import build_software_part
+
+        with contextlib.suppress(Exception):  # validate() builds it again and reports why
+            prepare_validator()
+        source = _software_source(ctx)
+        key = f"sbom-software:{source!r}"
+        with _PREPARED_LOCK:
+            if key in ctx.shared:
+                return
+            future: Future[SoftwarePart] = Future()
+            ctx.shared[key] = future
+        try:
+            future.set_result(build_software_part(source, ctx.display))
+        except BaseException as exc:
+            future.set_exception(exc)
+
     def run(self, ctx: Context) -> CheckResult:
         """Write the SBOM of ``ctx.model`` and report where, its digest and its contents."""
         from mlops_ci.sbom.evaluation import measured_evaluation
         from mlops_ci.sbom.generate import ModelSbomRequest, generate_model_sbom
-        from mlops_ci.sbom.software import software_source
 
         model = ctx.current_model
-        settings = ctx.config.sbom
-        config_position = SourcePosition(ctx.display(ctx.loaded.path) if ctx.loaded.path else ".")
-        if settings.requirements is not None:
-            requirements, key = settings.requirements, "sbom.requirements"
-        else:  # the scanners' list may name pyproject.toml files, which are not requirements
-            requirements = [
-                r for r in ctx.config.scan.requirements if Path(r).name != "pyproject.toml"
-            ]
-            key = "scan.requirements"
-        source = software_source(
-            settings.source,
-            requirements,
-            settings.python,
-            lambda path: ctx.loaded.resolve(
-                path, "sbom.python" if path == settings.python else key
-            ),
-            config_position,
-            root=ctx.root,
-            python_trusted=bool(settings.python)
-            and ctx.loaded.is_trusted("sbom.python", str(settings.python)),
-        )
+        source = _software_source(ctx)
         card, card_path = _card(ctx, model)
         model_path = ctx.loaded.resolve(model.path)
         evaluated = ctx.needs.get("eval")
@@ -99,6 +102,7 @@ class SbomCheck:
                 card=card,
                 card_path=card_path,
                 software=source,
+                software_part=_prepared_software(ctx, source),
                 output=sbom_output(ctx, model),
                 display=ctx.display,
                 git=_inputs_commit(ctx, model_path, source, evaluation),
@@ -120,6 +124,40 @@ class SbomCheck:
             metrics={"components": float(outcome.components)},
             artifacts=(shown,),
         )
+
+
+_PREPARED_LOCK = threading.Lock()
+
+
+def _software_source(ctx: Context) -> SoftwareSource:
+    """Where the software components of the SBOM come from (``sbom:`` of the configuration)."""
+    from mlops_ci.sbom.software import software_source
+
+    settings = ctx.config.sbom
+    config_position = SourcePosition(ctx.display(ctx.loaded.path) if ctx.loaded.path else ".")
+    if settings.requirements is not None:
+        requirements, key = settings.requirements, "sbom.requirements"
+    else:  # the scanners' list may name pyproject.toml files, which are not requirements
+        requirements = [r for r in ctx.config.scan.requirements if Path(r).name != "pyproject.toml"]
+        key = "scan.requirements"
+    return software_source(
+        settings.source,
+        requirements,
+        settings.python,
+        lambda path: ctx.loaded.resolve(path, "sbom.python" if path == settings.python else key),
+        config_position,
+        root=ctx.root,
+        python_trusted=bool(settings.python)
+        and ctx.loaded.is_trusted("sbom.python", str(settings.python)),
+    )
+
+
+def _prepared_software(ctx: Context, source: SoftwareSource) -> SoftwarePart | None:
+    """The inventory :meth:`SbomCheck.prepare` made for ``source`` (its error, if it failed),
+    or None when nothing was prepared (then the SBOM is built the usual way)."""
+    with _PREPARED_LOCK:
+        future = ctx.shared.get(f"sbom-software:{source!r}")
+    return future.result() if isinstance(future, Future) else None
 
 
 def _inputs_commit(

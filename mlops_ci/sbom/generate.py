@@ -27,7 +27,7 @@ from mlops_ci.sbom.mlbom import (
     model_files,
     sha256_file,
 )
-from mlops_ci.sbom.software import SoftwareSource, build_software_part
+from mlops_ci.sbom.software import SoftwarePart, SoftwareSource, build_software_part
 from mlops_ci.scrub import scrub_document
 
 
@@ -44,6 +44,7 @@ class ModelSbomRequest:
     display: Callable[[Path], str]
     git: GitInfo = field(default_factory=GitInfo)
     evaluation: MeasuredEvaluation | None = None  # measured by the eval check, if it ran
+    software_part: SoftwarePart | None = None  # already inventoried (shared by models)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
         if all(d["bom-ref"] != measured["bom-ref"] for d in data):
             data.append(measured)
     model = model_component(facts, [d["bom-ref"] for d in data])
-    software = build_software_part(request.software, request.display)
+    software = request.software_part or build_software_part(request.software, request.display)
     bom = document.assemble(
         timestamp=document.sbom_timestamp(request.git.committed_at),
         tool_version=__version__,
