@@ -111,11 +111,11 @@ def run_checks(
                 found[name] = results[(name, None)]
         return found
 
-    def run_one(check: Check, model: ModelConfig | None) -> CheckResult:
-        ctx = Context(
+    def context(model: ModelConfig | None, needs: dict[str, CheckResult]) -> Context:
+        return Context(
             loaded=loaded,
             model=model,
-            needs=needs_for(check, model),
+            needs=needs,
             now=now,
             offline=opts.offline,
             options=opts.options,
@@ -123,6 +123,9 @@ def run_checks(
             environment=opts.environment,
             shared=shared,
         )
+
+    def run_one(check: Check, model: ModelConfig | None) -> CheckResult:
+        ctx = context(model, needs_for(check, model))
         began = time.perf_counter()
         try:
             outcome = _run_cached(check, ctx, cache)
@@ -140,17 +143,7 @@ def run_checks(
         return outcome
 
     def prepare_one(check: Check, model: ModelConfig | None) -> None:
-        ctx = Context(
-            loaded=loaded,
-            model=model,
-            needs={},
-            now=now,
-            offline=opts.offline,
-            options=opts.options,
-            git=git or GitInfo(),
-            environment=opts.environment,
-            shared=shared,
-        )
+        ctx = context(model, {})
         with contextlib.suppress(Exception):  # the check's run meets the same error, and says it
             check.prepare(ctx)  # type: ignore[attr-defined]
 

@@ -127,3 +127,30 @@ def test_independent_checks_run_concurrently(loaded) -> None:  # type: ignore[no
     checks: dict[str, Check] = {"x": Waiter("x"), "y": Waiter("y")}  # type: ignore[dict-item]
     report = run_checks(loaded, checks, RunOptions())
     assert [r.status for r in report.results] == ["passed", "passed"]
+
+
+def test_prepare_runs_before_the_levels_and_shares_one_mapping(loaded) -> None:  # type: ignore[no-untyped-def]
+    """``prepare`` starts with the run, per model, on the run's one ``shared`` mapping; the
+    check's ``run`` finds what it prepared; a failing ``prepare`` is left to ``run``."""
+    seen: list[tuple[str, object]] = []
+
+    class Prepared:
+        name: ClassVar[str] = "late"
+        needs: ClassVar[tuple[str, ...]] = ("early",)
+        scope: ClassVar[Scope] = "model"
+
+        def prepare(self, ctx: Context) -> None:
+            assert ctx.model is not None
+            if ctx.model.name == "b":
+                raise RuntimeError("prepare failed")
+            ctx.shared[f"made:{ctx.model.name}"] = True
+
+        def run(self, ctx: Context) -> CheckResult:
+            assert ctx.model is not None
+            seen.append((ctx.model.name, ctx.shared.get(f"made:{ctx.model.name}")))
+            return result(ctx, self.name)
+
+    registry = {"early": make_check("early"), "late": Prepared()}
+    report = run_checks(loaded, registry, RunOptions())  # type: ignore[arg-type]
+    assert sorted(seen) == [("a", True), ("b", None)]
+    assert {r.status for r in report.results} == {"passed"}
