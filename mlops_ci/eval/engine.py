@@ -138,7 +138,11 @@ def _label_domain(
         values = sorted(
             {v.item() if isinstance(v, np.generic) else v for v in domain[unknown]}, key=str
         )
-        shown = ", ".join(repr(v) for v in values[:5]) + (" …" if len(values) > 5 else "")
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            shown = ", ".join(repr(v) for v in values[:5]) + (" …" if len(values) > 5 else "")
+        else:  # text is the file's own content: say where, not what
+            row = offset + int(np.argmax(unknown)) + 1
+            shown = f"{len(values)} distinct text value(s), the first in data row {row}"
         raise EvalDataError(
             f"label column {column!r} has values the model cannot produce ({shown}); the model's"
             f" classes are {', '.join(map(repr, classes[:10]))}; fix eval.label or the data",
