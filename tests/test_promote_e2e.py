@@ -275,6 +275,7 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
     merge_and_push(signed_repo, rollback_branch, "Merge rollback")
     entry = state_on_main(signed_repo, "dev")[DEMO_MODEL]
     assert (entry.version, entry.pinned, entry.rollback_of) == ("1.0.0", True, "1.1.0")
+    _assert_status_columns_align(cli, signed_repo, "1.0.0 (pinned)")
     refused = promote(cli, signed_repo, "dev")
     assert refused.exit_code == 1
     assert "dev is pinned to fraud-detector 1.0.0 by a rollback; pass --unpin" in refused.stderr
@@ -284,6 +285,30 @@ def test_rollback_pins_and_promote_needs_unpin(cli: Cli, signed_repo: Path) -> N
     assert verify_branch(cli, signed_repo, branch_of(unpinned)) == 0
     at = cli("history", DEMO_MODEL, "--env", "dev", "--format", "json", cwd=signed_repo)
     assert [c["entry"]["version"] for c in json.loads(at.stdout)] == ["1.0.0", "1.1.0", "1.0.0"]
+
+
+def _assert_status_columns_align(cli: Cli, repo: Path, dev_version: str) -> None:
+    """``status`` prints one value per column, each starting where its header does."""
+    shown = cli("status", cwd=repo)
+    assert shown.exit_code == 0, shown.stderr
+    header, *rows = shown.stdout.splitlines()
+    names = re.split(r"\s{2,}", header.strip())
+    assert names == [
+        "MODEL",
+        "ENVIRONMENT",
+        "VERSION",
+        "DIGEST",
+        "BYTES (COMMIT:PATH)",
+        "PROMOTED",
+        "BY",
+    ]
+    starts = [header.index(name) for name in names]
+    for row in rows:
+        for start in starts:
+            if start < len(row):
+                assert row[start] != " " and (start == 0 or row[start - 1] == " "), (row, start)
+    dev = next(row for row in rows if row.split()[1] == "dev")
+    assert dev[starts[2] : starts[3]].strip() == dev_version
 
 
 @pytest.mark.parametrize(
@@ -381,3 +406,18 @@ def test_bench_baseline_is_what_an_environment_runs(cli: Cli, signed_repo: Path)
     assert nothing.exit_code == 0, nothing.stderr
     unknown = cli("bench", DEMO_MODEL, "--baseline", "env:qa", cwd=signed_repo)
     assert unknown.exit_code == 2 and "unknown environment 'qa'" in unknown.stderr
+
+
+def test_sign_and_verify_take_the_configuration_by_path(
+    cli: Cli, signed_repo: Path, tmp_path: Path
+) -> None:
+    """``-c/--config`` on ``sign`` and ``verify`` (issue 15): run from another directory, they
+    read the named configuration, resolved from its own directory."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = str(signed_repo / "mlops-ci.yaml")
+    verified = cli("verify", "-c", config, cwd=elsewhere)
+    assert verified.exit_code == 0, verified.stderr
+    assert verified.stdout.startswith("verified  model        models/fraud-detector/model.onnx")
+    missing = cli("verify", "--config", str(tmp_path / "nope.yaml"), cwd=elsewhere)
+    assert missing.exit_code == 2 and "nope.yaml" in missing.stderr

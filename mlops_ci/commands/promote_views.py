@@ -66,18 +66,25 @@ def render_status(loaded: LoadedConfig, output_format: str) -> str:
         for env in ladder:
             entry = states[env].entry(model.name)
             data[model.name][env] = None if entry is None else _with_bytes(entry)
-            cell = "-" if entry is None else f"{entry.version} {entry.digest.split(':')[-1][:12]}"
-            who = (
-                ""
-                if entry is None
-                else f"{(entry.promoted_at or '')[:16]} {entry.promoted_by or ''}"
+            if entry is None:
+                rows.append([model.name, env, "-", "", "", "", ""])
+                continue
+            pin = " (pinned)" if entry.pinned else ""
+            rows.append(
+                [
+                    model.name,
+                    env,
+                    entry.version + pin,
+                    entry.digest.split(":")[-1][:12],
+                    _short_bytes(entry),
+                    (entry.promoted_at or "")[:16],
+                    entry.promoted_by or "",
+                ]
             )
-            pin = " (pinned)" if entry is not None and entry.pinned else ""
-            where = "" if entry is None else _short_bytes(entry)
-            rows.append([model.name, env, cell + pin, where, who.strip()])
     if output_format == "json":
         return json.dumps(data, indent=2) + "\n"
-    headers = ["MODEL", "ENVIRONMENT", "VERSION DIGEST", "BYTES (COMMIT:PATH)", "PROMOTED"]
+    # One value per column, so every column lines up (a version and a digest shared one).
+    headers = ["MODEL", "ENVIRONMENT", "VERSION", "DIGEST", "BYTES (COMMIT:PATH)", "PROMOTED", "BY"]
     return _markdown(headers, rows) if output_format == "markdown" else _table(headers, rows)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlops_ci.commands.options import ConfigOption
 from mlops_ci.errors import UsageError
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def sign(
     staging: Annotated[
         bool, typer.Option("--staging", help="Use Sigstore's staging instance (keyless).")
     ] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Sign the model (OMS), its gate-report attestation, its SBOM and the JSON report."""
     from mlops_ci.signing.modes import signing_inputs
@@ -63,7 +65,7 @@ def sign(
     if chain is not None and cert is None:
         raise UsageError("--chain goes with --cert: give the signing certificate too")
     environ = dict(os.environ)
-    loaded = load_signing_config(environ=environ)
+    loaded = load_signing_config(environ=environ, config=config)
     targets = release_targets(loaded, model=model, path=path, signature=signature)
     inputs = signing_inputs(
         loaded,
@@ -119,6 +121,7 @@ def verify(
             "--ignore", metavar="PATH", help="A path inside the model not to verify (repeatable)."
         ),
     ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Verify signatures, attestations and bundles offline; exit 1 if any does not verify."""
     from mlops_ci.signing.paths import find_signature
@@ -126,7 +129,7 @@ def verify(
     from mlops_ci.signing.release import verify_release, verify_single
     from mlops_ci.signing.targets import load_signing_config, release_targets
 
-    loaded = load_signing_config()
+    loaded = load_signing_config(config=config)
     policy = policy_from_config(
         loaded,
         mode=_mode(mode),

@@ -41,21 +41,27 @@ class Target:
 
 
 def load_signing_config(
-    cwd: Path | None = None, environ: Mapping[str, str] | None = None
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    config: Path | None = None,
 ) -> LoadedConfig:
-    """The configuration when there is one (``MLOPS_CI_CONFIG`` or ``./mlops-ci.yaml``), else the
-    defaults with ``MLOPS_CI_*`` applied: ``sign PATH`` works in any directory."""
+    """The configuration when there is one (``config``, ``MLOPS_CI_CONFIG`` or
+    ``./mlops-ci.yaml``), else the defaults with ``MLOPS_CI_*`` applied: ``sign PATH`` works in
+    any directory."""
     from mlops_ci.config import ENV_PREFIX, load_config
 
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ
+    if config is not None:
+        return load_config(config, cwd=cwd, environ=environ)
     if environ.get(f"{ENV_PREFIX}CONFIG") or find_config(cwd) is not None:
         return load_config(cwd=cwd, environ=environ)
     from mlops_ci.config_paths import trusted_pairs
 
     data = apply_environment({}, environ)
-    config = Config.model_validate(data)
-    return LoadedConfig(config=config, path=None, root=cwd.resolve(), trusted=trusted_pairs(data))
+    defaults = Config.model_validate(data)
+    return LoadedConfig(config=defaults, path=None, root=cwd.resolve(), trusted=trusted_pairs(data))
 
 
 def report_file(loaded: LoadedConfig) -> Path | None:
