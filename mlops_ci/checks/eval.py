@@ -19,7 +19,6 @@ documented there) in :mod:`mlops_ci.checks.eval_facts`.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -85,6 +84,7 @@ class EvalCheck:
         from importlib.metadata import version
 
         from mlops_ci.bench.baseline import ModelBaseline
+        from mlops_ci.eval.engine import model_digest
 
         model = ctx.current_model
         if model.eval is None:
@@ -95,7 +95,7 @@ class EvalCheck:
         if len(files) != 1 or not files[0].is_file():
             return {"candidates": len(files)}  # the run skips or refuses it: nothing to key
         baseline = resolve_eval_baseline(ctx, settings.baseline, files[0], ctx.display(files[0]))
-        digest = _sha256(baseline.model) if isinstance(baseline, ModelBaseline) else None
+        digest = model_digest(baseline.model) if isinstance(baseline, ModelBaseline) else None
         libraries = ("numpy", "onnxruntime", "scikit-learn", "fairlearn", "pyarrow", "scipy")
         return {
             "baseline": [baseline.label, digest],
@@ -224,7 +224,20 @@ def resolve_eval_baseline(
     ctx: Context, spec: str | None, candidate: Path, display: str
 ) -> Baseline:
     """The baseline model of an evaluation: ``spec`` as ``bench --baseline`` reads it, or the
-    default (see the module docstring). A stored bench results file is refused (exit 2)."""
+    default (see the module docstring). A stored bench results file is refused (exit 2).
+
+    Resolved once per run (kept in ``ctx.shared``): the cache key and the run read the same
+    state files and git objects, and the candidate is not hashed again.
+    """
+    key = f"eval-baseline:{ctx.current_model.name}:{spec}:{candidate}"
+    found = ctx.shared.get(key)
+    if found is None:
+        found = ctx.shared[key] = _resolve_baseline(ctx, spec, candidate, display)
+    resolved: Baseline = found
+    return resolved
+
+
+def _resolve_baseline(ctx: Context, spec: str | None, candidate: Path, display: str) -> Baseline:
     from mlops_ci.bench.baseline import environment_baseline, resolve_baseline
 
     model = ctx.current_model.name
@@ -250,15 +263,16 @@ def default_baseline(
         environment_baseline,
         resolve_baseline,
     )
+    from mlops_ci.eval.engine import model_digest
     from mlops_ci.gitops import default_branch
 
     ladder = [environment] if environment else list(loaded.config.environments)
-    mine = _sha256(candidate)
+    mine = model_digest(candidate)
     for name in ladder:
         found = environment_baseline(loaded, model, name)
         if not isinstance(found, ModelBaseline):
             break  # the model would go here next, and nothing runs here to compare against
-        if environment is not None or _sha256(found.model) != mine:
+        if environment is not None or model_digest(found.model) != mine:
             return found
         # This environment already runs the candidate: the next one is what it replaces.
     branch = default_branch(loaded.root)
@@ -319,13 +333,3 @@ def with_external_data(baseline: ModelBaseline, scratch: Path) -> Path | bytes:
             " directory; give another baseline"
         )
     return target
-
-
-def _sha256(model: Path | bytes) -> str:
-    if isinstance(model, bytes):
-        return hashlib.sha256(model).hexdigest()
-    digest = hashlib.sha256()
-    with model.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

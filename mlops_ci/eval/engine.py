@@ -41,16 +41,11 @@ class EvalPlan:
 
 def model_digest(model: Path | bytes) -> str:
     """``sha256:<hex>`` of a model's bytes (a file is streamed)."""
-    from mlops_ci.safepath import open_regular
+    from mlops_ci.sbom.mlbom import sha256_file
 
-    digest = hashlib.sha256()
     if isinstance(model, bytes):
-        digest.update(model)
-    else:
-        with open_regular(model, what="model") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+        return f"sha256:{hashlib.sha256(model).hexdigest()}"
+    return f"sha256:{sha256_file(model)}"
 
 
 class _Reservoir:
