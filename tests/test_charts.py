@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +100,8 @@ def test_markdown_carries_the_charts_only_where_there_is_a_baseline() -> None:
     assert len(blocks) == 4  # latency, metrics (rates), metrics (mae), slices
     assert all(b[0] == "xychart-beta horizontal" for b in blocks)
     assert '"p99 baseline", "p99 candidate"' in blocks[0][2]
+    assert blocks[0][3] == '    y-axis "ms" 0 --> 2.75'
+    assert blocks[1][3] == '    y-axis "value" 0 --> 1.023'
     assert "<script>" not in text  # the model name is escaped in the headings too
     assert mermaid_blocks(render("markdown", charted_report(baseline=False))) == []
 
@@ -129,3 +132,23 @@ def test_bar_chart_refuses_values_that_cannot_be_drawn() -> None:
         BarChart("t", "", ("a",), (Series("s", (float("inf"),)),))
     with pytest.raises(ValueError, match="1 values for 2"):
         BarChart("t", "", ("a", "b"), (Series("s", (1.0,)),))
+
+
+def test_bench_facts_carry_the_compared_baselines_percentiles(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from mlops_ci.bench.baseline import StoredBaseline
+    from mlops_ci.bench.results import StoredResults
+    from mlops_ci.bench.stats import summarise
+    from mlops_ci.checks.bench import _baseline_percentiles
+
+    samples = tuple(range(1_000_000, 2_000_000, 10_000))  # 1 ms to 2 ms
+    measured = SimpleNamespace(baseline=SimpleNamespace(summary=summarise(samples)))
+    facts = _baseline_percentiles(measured)  # type: ignore[arg-type]
+    assert facts["baseline_p50_ms"] == pytest.approx(1.495)
+    assert set(facts) == {f"baseline_{p}_ms" for p in ("p50", "p90", "p95", "p99")}
+    stored = StoredBaseline("stored.json", StoredResults(tmp_path, {}, samples, "stored.json"))
+    from_file = SimpleNamespace(baseline=None, plan=SimpleNamespace(baseline=stored))
+    assert _baseline_percentiles(from_file) == facts  # type: ignore[arg-type]
+    nothing = SimpleNamespace(baseline=None, plan=SimpleNamespace(baseline=None))
+    assert _baseline_percentiles(nothing) == {}  # type: ignore[arg-type]

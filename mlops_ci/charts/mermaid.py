@@ -67,7 +67,7 @@ def render(chart: BarChart) -> list[str]:
         for position, value in enumerate(s.values):
             values[position * width + index] = number(value)
         bars.append(f"    bar [{', '.join(values)}]")
-    axis = label(chart.unit) or "value"
+    axis = label(chart.unit) if chart.unit.strip() else "value"
     return [
         "```mermaid",
         "xychart-beta horizontal",
