@@ -80,7 +80,18 @@ def comment_body(markdown: str, run_url: str | None, marker: str = MARKER) -> st
     note = f"\n\n… cut at {MAX_BODY:,} characters: the full report is in {where}.\n"
     cut = body[: MAX_BODY - len(note)]
     cut = cut[: cut.rfind("\n")] if "\n" in cut else cut  # never split a table row
-    return cut + note
+    return _close_fences(cut) + note
+
+
+def _close_fences(text: str) -> str:
+    """``text`` without a trailing code block left open by the cut (a Mermaid chart or an
+    error's text): an unclosed fence would swallow the note after it."""
+    lines = text.split("\n")
+    opened = None
+    for index, line in enumerate(lines):
+        if line.startswith("```"):
+            opened = None if opened is not None else index
+    return text if opened is None else "\n".join(lines[:opened]).rstrip("\n")
 
 
 def post_comment(target: CommentTarget, body: str, environ: Mapping[str, str]) -> str:

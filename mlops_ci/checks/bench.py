@@ -10,7 +10,8 @@ Facts for policies, under ``bench``: ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_m
 ``mean_ms``, ``max_ms``, ``samples``, ``throughput_per_s``, ``unstable``, ``ratio`` and
 ``ratio_ci`` (candidate over baseline), ``verdict`` (``pass``, ``fail``, ``inconclusive``, or
 ``none`` without a comparison), ``provider``, ``baseline``, ``loaded``, ``results`` (the JSON
-results file) and ``notes``. A value that is unknown (no comparison, a model that did not load)
+results file) and ``notes``; with a comparison, the baseline's percentiles ``baseline_p50_ms``,
+``baseline_p90_ms``, ``baseline_p95_ms``, ``baseline_p99_ms`` (the report's latency chart). A value that is unknown (no comparison, a model that did not load)
 is absent, so ``has(bench.p90_ms)`` tells whether latency was measured.
 """
 
@@ -45,6 +46,7 @@ ENV_OVERRIDES = {
     "MLOPS_CI_BENCH_MARGIN_PCT": "margin_pct",
 }
 FACT_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")
+BASELINE_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms")
 
 
 def effective_settings(
@@ -237,6 +239,8 @@ class BenchCheck:
         facts["results"] = shown
         if outcome.baseline_label is not None:
             facts["baseline"] = outcome.baseline_label
+        if decision is not None:
+            facts.update(_baseline_percentiles(outcome))
         metrics = {key: float(summary[key]) for key in ("p50_ms", "p90_ms", "p99_ms")}
         if decision is not None:
             metrics["ratio"] = round(decision.ratio, 5)
@@ -274,6 +278,28 @@ def _facts(
     if decision is not None:
         facts.update(ratio=round(decision.ratio, 5), ratio_ci=[round(v, 5) for v in decision.ci])
     return facts
+
+
+def _baseline_percentiles(outcome: BenchOutcome) -> dict[str, JsonValue]:
+    """The compared baseline's percentiles in ms: measured in this run, or from the stored
+    results' samples (a comparison only happens in the same environment)."""
+    from mlops_ci.bench.baseline import StoredBaseline
+
+    if outcome.baseline is not None:
+        summary = outcome.baseline.summary.to_dict()
+        return {f"baseline_{key}": summary[key] for key in BASELINE_KEYS}
+    stored = outcome.plan.baseline
+    if not isinstance(stored, StoredBaseline) or not stored.results.samples_ns:
+        return {}
+    import numpy as np
+
+    values = np.percentile(
+        np.asarray(stored.results.samples_ns, dtype=np.float64), [50, 90, 95, 99]
+    )
+    return {
+        f"baseline_{key}": round(float(v) / 1e6, 6)
+        for key, v in zip(BASELINE_KEYS, values, strict=True)
+    }
 
 
 def _batch_of(outcome: BenchOutcome) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mlops_ci.findings import CheckResult, Finding, Report, Severity
 from mlops_ci.formats.common import SEVERITY_ICONS, STATUS_ICONS, VERDICT_TEXT, case_name
+from mlops_ci.formats.markdown_charts import render_latency
 from mlops_ci.formats.markdown_eval import render_eval
 
 # Hidden marker that lets the sticky PR/MR comment be found and updated in place.
@@ -152,6 +153,7 @@ def render(report: Report) -> str:
         *_headline(report),
         *_checks_table(report),
         *_key_figures(report),
+        *render_latency(report),
         *render_eval(report),
         *_findings(report),
         *_problems(report),

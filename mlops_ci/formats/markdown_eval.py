@@ -3,6 +3,8 @@
 Read from each ``eval`` result's facts (see :mod:`mlops_ci.checks.eval_report`): a table
 metric / baseline / candidate / delta [low, high] / verdict, the slices that moved most, the
 fairness figures, and the features that matter most and those whose importance moved most.
+With a baseline, Mermaid charts of the metrics and of the slices that moved most follow their
+tables (:mod:`mlops_ci.charts.data` says what they compare).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlops_ci.charts.data import TOP, metric_charts, moved_slices, slice_charts
 from mlops_ci.findings import CheckResult, Report
+from mlops_ci.formats.markdown_charts import chart_blocks
 
-TOP = 5
 VERDICT_TEXT = {
     "pass": "✅ pass",
     "fail": "❌ fail",
@@ -27,23 +30,26 @@ def _cell(text: object) -> str:
     return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _num(value: Any) -> str:
+def num(value: Any) -> str:
+    """A figure with 4 significant digits, ``—`` when it is not a finite number."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return "—"
     return f"{value:.4g}"
 
 
-def _signed(value: Any) -> str:
-    text = _num(value)
+def signed(value: Any) -> str:
+    """A difference with its sign, ``—`` when it is not a finite number."""
+    text = num(value)
     return text if text == "—" else f"{value:+.4g}"
 
 
-def _interval(entry: Mapping[str, Any]) -> str:
+def interval(entry: Mapping[str, Any]) -> str:
+    """``value [low, high]`` of a delta entry, ``—`` without a value."""
     if "value" not in entry:
         return "—"
-    text = _signed(entry["value"])
+    text = signed(entry["value"])
     if "low" in entry and "high" in entry:
-        text += f" [{_signed(entry['low'])}, {_signed(entry['high'])}]"
+        text += f" [{signed(entry['low'])}, {signed(entry['high'])}]"
     return text
 
 
@@ -84,21 +90,20 @@ def _model_section(result: CheckResult) -> list[str]:
     for name in metrics:
         verdict = str(_dict(gate.get(name)).get("verdict", "none"))
         lines.append(
-            f"| {_cell(name)} | {_num(baseline.get(name))} | {_num(metrics[name])}"
-            f" | {_interval(_dict(delta.get(name)))} | {VERDICT_TEXT.get(verdict, verdict)} |"
+            f"| {_cell(name)} | {num(baseline.get(name))} | {num(metrics[name])}"
+            f" | {interval(_dict(delta.get(name)))} | {VERDICT_TEXT.get(verdict, verdict)} |"
         )
     lines.append("")
+    lines += chart_blocks(metric_charts(result))
     lines += _slices(_list(facts.get("slice_results")))
+    lines += chart_blocks(slice_charts(result))
     lines += _fairness(_list(facts.get("fairness_results")))
     lines += _importance(_list(facts.get("importance_results")))
     return lines
 
 
 def _slices(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    moved = sorted(
-        (s for s in results if isinstance(s.get("value"), int | float)),
-        key=lambda s: (-abs(float(s["value"])), str(s.get("column")), str(s.get("group"))),
-    )[:TOP]
+    moved = moved_slices(results)
     if not moved:
         return []
     lines = [
@@ -110,9 +115,9 @@ def _slices(results: Sequence[Mapping[str, Any]]) -> list[str]:
     for s in moved:
         verdict = str(s.get("verdict", "none"))
         lines.append(
-            f"| {_cell(s.get('column'))}={_cell(s.get('group'))} | {_num(s.get('rows'))}"
-            f" | {_cell(s.get('metric'))} | {_num(s.get('baseline'))} | {_num(s.get('candidate'))}"
-            f" | {_interval(s)} | {VERDICT_TEXT.get(verdict, verdict)} |"
+            f"| {_cell(s.get('column'))}={_cell(s.get('group'))} | {num(s.get('rows'))}"
+            f" | {_cell(s.get('metric'))} | {num(s.get('baseline'))} | {num(s.get('candidate'))}"
+            f" | {interval(s)} | {VERDICT_TEXT.get(verdict, verdict)} |"
         )
     return [*lines, ""]
 
@@ -127,11 +132,11 @@ def _fairness(results: Sequence[Mapping[str, Any]]) -> list[str]:
         "| --- | --- | ---: | ---: | --- | --- |",
     ]
     for f in results:
-        limit = f"max {_num(f['max'])}" if "max" in f else f"min {_num(f.get('min'))}"
+        limit = f"max {num(f['max'])}" if "max" in f else f"min {num(f.get('min'))}"
         mark = "✅" if f.get("passed") else "❌"
         lines.append(
-            f"| {_cell(f.get('metric'))} | {_cell(f.get('by'))} | {_num(f.get('baseline'))}"
-            f" | {_num(f.get('candidate'))} | {limit} | {mark} |"
+            f"| {_cell(f.get('metric'))} | {_cell(f.get('by'))} | {num(f.get('baseline'))}"
+            f" | {num(f.get('candidate'))} | {limit} | {mark} |"
         )
     return [*lines, ""]
 
@@ -147,7 +152,7 @@ def _importance(results: Sequence[Mapping[str, Any]]) -> list[str]:
         "| Feature | Candidate | Baseline |",
         "| --- | ---: | ---: |",
         *(
-            f"| {_cell(i.get('feature'))} | {_num(i['candidate'])} | {_num(i.get('baseline'))} |"
+            f"| {_cell(i.get('feature'))} | {num(i['candidate'])} | {num(i.get('baseline'))} |"
             for i in top
         ),
         "",
@@ -164,8 +169,8 @@ def _importance(results: Sequence[Mapping[str, Any]]) -> list[str]:
             "| Feature | Baseline | Candidate | Change |",
             "| --- | ---: | ---: | ---: |",
             *(
-                f"| {_cell(i.get('feature'))} | {_num(i['baseline'])} | {_num(i['candidate'])}"
-                f" | {_signed(float(i['candidate']) - float(i['baseline']))} |"
+                f"| {_cell(i.get('feature'))} | {num(i['baseline'])} | {num(i['candidate'])}"
+                f" | {signed(float(i['candidate']) - float(i['baseline']))} |"
                 for i in moved
             ),
             "",
