@@ -16,6 +16,7 @@ FORMATS: dict[str, str] = {
     "sarif": "sarif",
     "junit": "junit",
     "gitlab-codequality": "codequality",
+    "text": "text",
 }
 
 
