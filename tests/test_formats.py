@@ -24,6 +24,7 @@ SUFFIX = {
     "sarif": "sarif",
     "junit": "xml",
     "gitlab-codequality": "cq.json",
+    "text": "txt",
 }
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlops_ci.errors import UsageError
 from mlops_ci.findings import Report, Severity
-from mlops_ci.outputs import OutputSpec, deliver, to_files
+
+if TYPE_CHECKING:  # outputs loads pydantic (did-you-mean hints): not at `import mlops_ci.cli`
+    from mlops_ci.outputs import OutputSpec
 
 QuietOption = Annotated[
     bool,
@@ -47,6 +49,7 @@ def print_report(
     """
     from mlops_ci.formats import render
     from mlops_ci.formats.text import clean
+    from mlops_ci.outputs import deliver, to_files
     from mlops_ci.scrub import scrub_document
     from mlops_ci.terminal import color_enabled, colorize
 
