@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from mlops_ci.formats.text import BLOCKING_SHOWN, OTHERS_SHOWN
 from mlops_ci.outputs import parse_format_specs
 from mlops_ci.terminal import color_enabled, colorize, live_enabled
 from mlops_ci.terminal.live import LiveView
+from tests.conftest import CliResult
 from tests.reports import sample_report
 
 ESC = "\x1b"
@@ -147,7 +149,9 @@ def test_live_view_frames() -> None:
     ]
 
 
-def test_files_only_still_print_the_summary_and_quiet_silences_it(cli, demo_repo: Path) -> None:  # type: ignore[no-untyped-def]
+def test_files_only_still_print_the_summary_and_quiet_silences_it(
+    cli: Callable[..., CliResult], demo_repo: Path
+) -> None:
     args = ("check", "--offline", "--only", "card", "--format", "json=out.json")
     result = cli(*args, cwd=demo_repo)
     assert result.exit_code == 0, result.stderr
