@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from mlops_ci import __version__
+from mlops_ci.commands.common import NoColorOption, QuietOption
 from mlops_ci.commands.options import ConfigOption, FormatOption
 from mlops_ci.errors import MlopsCiError
 
@@ -85,11 +86,14 @@ def check(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Ignore and bypass .mlops-ci/cache.")
     ] = False,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
 ) -> None:
     """Run the gates on the configured models."""
     from mlops_ci.commands.common import emit_report, parse_severity
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
+    from mlops_ci.terminal import live_view
 
     specs = parse_format_specs(output_format or [])
     request = CheckRequest(
@@ -103,8 +107,10 @@ def check(
         changed_only=changed_only,
         use_cache=not no_cache,
     )
-    report = run_check(request)
-    raise typer.Exit(emit_report(report, specs))
+    # The live view draws on stderr (a terminal only); stdout keeps the report.
+    with live_view(enabled=not quiet, no_color=no_color, title="mlops-ci check") as view:
+        report = run_check(request, on_result=view.finished, on_start=view.started)
+    raise typer.Exit(emit_report(report, specs, quiet=quiet, no_color=no_color))
 
 
 @app.command()

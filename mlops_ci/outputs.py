@@ -23,8 +23,12 @@ class OutputSpec:
     path: Path | None
 
 
-def parse_format_specs(specs: Sequence[str], default: str = "markdown") -> list[OutputSpec]:
-    """Parse ``FMT`` / ``FMT=PATH`` / ``FMT=-`` specs; no spec means ``default`` to stdout."""
+def parse_format_specs(specs: Sequence[str], default: str = "text") -> list[OutputSpec]:
+    """Parse ``FMT`` / ``FMT=PATH`` / ``FMT=-`` specs; no spec means ``default`` to stdout.
+
+    The default is ``text``, the summary a person reads; ``--format markdown`` prints the
+    Markdown report exactly as the PR/MR comment carries it.
+    """
     if not specs:
         return [OutputSpec(default, None)]
     parsed = []
@@ -43,6 +47,16 @@ def parse_format_specs(specs: Sequence[str], default: str = "markdown") -> list[
             )
         parsed.append(OutputSpec(name, None if target in ("", "-") else Path(target)))
     return parsed
+
+
+def to_files(specs: Sequence[OutputSpec]) -> list[Path]:
+    """The files the specs write, in order."""
+    return [spec.path for spec in specs if spec.path is not None]
+
+
+def to_stdout(specs: Sequence[OutputSpec]) -> bool:
+    """Whether some spec prints to standard output."""
+    return any(spec.path is None for spec in specs)
 
 
 def deliver(report: Report, specs: Sequence[OutputSpec]) -> list[str]:

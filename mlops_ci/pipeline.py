@@ -46,6 +46,7 @@ def run_check(
     *,
     now: dt.datetime | None = None,
     cache: ResultCache | None = None,
+    on_start: Callable[[str, str | None], None] | None = None,
 ) -> Report:
     """Run the configured gates and return the report (raises MlopsCiError on bad input).
 
@@ -93,6 +94,7 @@ def run_check(
             hook=lambda result, _ctx: ledger.apply(result),
             on_result=on_result,
             cache=cache,
+            on_start=on_start,
         )
     finally:
         if owned and cache is not None:

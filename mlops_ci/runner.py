@@ -91,8 +91,13 @@ def run_checks(
     hook: ResultHook | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
     cache: ResultCache | None = None,
+    on_start: Callable[[str, str | None], None] | None = None,
 ) -> Report:
-    """Run the selected checks on the selected models and assemble the report."""
+    """Run the selected checks on the selected models and assemble the report.
+
+    ``on_start(check, model)`` and ``on_result(result)`` are called from the worker threads as
+    each check starts and finishes (a live view); they must be thread-safe and quick.
+    """
     now = now or dt.datetime.now(dt.UTC)
     fail_on = opts.fail_on if opts.fail_on is not None else loaded.config.fail_on
     checks = select_checks(registry, opts.only, opts.skip)
@@ -126,6 +131,8 @@ def run_checks(
 
     def run_one(check: Check, model: ModelConfig | None) -> CheckResult:
         ctx = context(model, needs_for(check, model))
+        if on_start is not None:
+            on_start(check.name, model.name if model else None)
         began = time.perf_counter()
         try:
             outcome = _run_cached(check, ctx, cache)

@@ -50,6 +50,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         tokens = ("GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", *ambient_oidc)
         if name.startswith("MLOPS_CI_") or name in tokens:
             monkeypatch.delenv(name, raising=False)
+    for name in ("GITHUB_ACTIONS", "GITLAB_CI"):  # they turn colour on in captured output
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")

@@ -145,7 +145,7 @@ def test_a_much_slower_candidate_fails_with_a_regression(cli: Cli, demo_repo: Pa
         "against origin/main (" in finding["message"]
         and "above the 5% margin" in finding["message"]
     )
-    markdown = cli("check", "--only", "bench", cwd=demo_repo).stdout
+    markdown = cli("check", "--only", "bench", "--format", "markdown", cwd=demo_repo).stdout
     assert "verdict **FAIL (ratio" in markdown
 
 

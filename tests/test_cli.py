@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -39,10 +40,11 @@ def test_version_imports_no_heavy_library() -> None:
 def test_demo_passes(cli: Cli, tmp_path: Path) -> None:
     result = cli("demo", str(tmp_path / "d"))
     assert result.exit_code == 0, result.stderr
-    assert "## ✅ mlops-ci: PASS" in result.stdout
+    assert "mlops-ci: PASS  every gate passed (exit 0)" in result.stdout
+    assert "<!--" not in result.stdout and "**" not in result.stdout  # the text summary
     # The bench check ran against origin/main with a short budget; its key figures are shown.
-    figures = result.stdout.split("### Key figures", 1)[1].split("| bench | fraud-detector |")[1]
-    assert "p50 **" in figures and "p90 **" in figures and "verdict **" in figures
+    (figures,) = re.findall(r"^bench +fraud-detector +passed .*$", result.stdout, re.M)
+    assert "p50 " in figures and "p90 " in figures and "verdict " in figures
     assert f"Demo repository: {(tmp_path / 'd').resolve()}" in result.stdout
     assert (tmp_path / "d" / ".git").is_dir()
     # A life, not a birth: 1.1.0 through dev and staging, staging back to 1.0.0 and forward.
@@ -63,7 +65,7 @@ def test_demo_passes(cli: Cli, tmp_path: Path) -> None:
     )
     assert "1.1.0" in dev and "1.1.0" in staging
     # The eval gate measured the first release's quality on the demo's evaluation set.
-    assert "### Evaluation: fraud-detector" in result.stdout
+    assert "Evaluation of fraud-detector: " in result.stdout
     # README's eval-fail block, as written, in the demo repository: a model trained far from the
     # data's truth gets EVAL-REGRESSION against what staging runs, and the tree is restored.
     from tests.readme_blocks import run_readme_block
@@ -72,7 +74,7 @@ def test_demo_passes(cli: Cli, tmp_path: Path) -> None:
     done = run_readme_block("eval-fail", repo, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "blocked, exit 1" in done.stdout
-    assert "`EVAL-REGRESSION`" in done.stdout and "against env:staging" in done.stdout
+    assert "EVAL-REGRESSION" in done.stdout and "against env:staging" in done.stdout
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
     )

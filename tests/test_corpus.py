@@ -30,7 +30,7 @@ TOKEN_VARIABLES = (
     "AWS_SECRET_ACCESS_KEY",
     "PYPI_TOKEN",
 )
-FORMATS = ("json", "markdown", "sarif", "junit", "gitlab-codequality", "html")
+FORMATS = ("json", "markdown", "sarif", "junit", "gitlab-codequality", "html", "text")
 HANG_S = 30
 
 

@@ -25,6 +25,7 @@ SUFFIX = {
     "junit": "xml",
     "gitlab-codequality": "cq.json",
     "html": "html",
+    "text": "txt",
 }
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mlops_ci.commands.common import NoColorOption, QuietOption
 from mlops_ci.commands.options import ConfigOption, FormatOption
 
 if TYPE_CHECKING:
@@ -129,6 +130,8 @@ def register(app: typer.Typer) -> None:
             typer.Option("--results", help="JSON results file (default .mlops-ci/bench/M.json)."),
         ] = None,
         output_format: FormatOption = None,
+        quiet: QuietOption = False,
+        no_color: NoColorOption = False,
         config: ConfigOption = None,
     ) -> None:
         """Benchmark one ONNX model and gate on latency budgets and regressions."""
@@ -159,7 +162,7 @@ def register(app: typer.Typer) -> None:
         for result in report.results:
             for artifact in result.artifacts:
                 print(f"bench: results in {artifact}", file=sys.stderr)
-        raise typer.Exit(emit_report(report, specs))
+        raise typer.Exit(emit_report(report, specs, quiet=quiet, no_color=no_color))
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mlops_ci.commands.common import NoColorOption, QuietOption
 from mlops_ci.commands.options import ConfigOption, FormatOption
 
 
@@ -37,6 +38,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         output_format: FormatOption = None,
+        quiet: QuietOption = False,
+        no_color: NoColorOption = False,
         config: ConfigOption = None,
     ) -> None:
         """Measure a model's quality and fairness against its baseline, and gate on them."""
@@ -64,4 +67,4 @@ def register(app: typer.Typer) -> None:
         }
         opts = RunOptions(models=(model.name,), options={OPTIONS_KEY: overrides})
         report = run_checks(loaded, {"eval": EvalCheck()}, opts, git=git_info(loaded.root))
-        raise typer.Exit(emit_report(report, specs))
+        raise typer.Exit(emit_report(report, specs, quiet=quiet, no_color=no_color))

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from mlops_ci.commands.common import NoColorOption, QuietOption
 from mlops_ci.commands.options import ConfigOption, FormatOption
 
 SCAN_CHECKS = ("deps", "sast", "artifacts")
@@ -52,6 +53,8 @@ def scan(
         bool, typer.Option("--offline", help="Make no network connections.")
     ] = False,
     output_format: FormatOption = None,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
     config: ConfigOption = None,
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="Lowest severity that fails: info..critical.")
@@ -81,5 +84,8 @@ def scan(
         config_optional=True,
         require_models=False,
     )
-    report = run_check(request)
-    raise typer.Exit(emit_report(report, specs))
+    from mlops_ci.terminal import live_view
+
+    with live_view(enabled=not quiet, no_color=no_color, title="mlops-ci scan") as view:
+        report = run_check(request, on_result=view.finished, on_start=view.started)
+    raise typer.Exit(emit_report(report, specs, quiet=quiet, no_color=no_color))

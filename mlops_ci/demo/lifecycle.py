@@ -24,13 +24,12 @@ def check_and_sign(target: Path, say: Say, *, show_report: bool) -> int:
     from mlops_ci.outputs import parse_format_specs
     from mlops_ci.pipeline import CheckRequest, run_check
 
-    formats = (
-        ["markdown", f"json={target / REPORT}"] if show_report else [f"json={target / REPORT}"]
-    )
-    shown = " --format markdown" if show_report else ""
-    say(f"$ mlops-ci check{shown} --format json={REPORT}\n")
+    # Every format goes to a file: the text summary still prints (unless quiet), as for a user.
+    quiet = "" if show_report else " --quiet"
+    say(f"$ mlops-ci check{quiet} --format json={REPORT}\n")
     report = run_check(CheckRequest(cwd=target, offline=True))
-    code = emit_report(report, parse_format_specs(formats))
+    specs = parse_format_specs([f"json={target / REPORT}"])
+    code = emit_report(report, specs, quiet=not show_report)
     if not show_report:
         say(f"verdict: {report.verdict}")
     if code:

@@ -17,6 +17,7 @@ FORMATS: dict[str, str] = {
     "junit": "junit",
     "gitlab-codequality": "codequality",
     "html": "html",
+    "text": "text",
 }
 
 
