@@ -257,3 +257,40 @@ def test_codequality_category_matches_the_finding(rule: str, check: str, expecte
     assert issue["categories"] == [expected]
     # about the model file when the finding has no location of its own, never the config
     assert issue["location"] == {"path": "models/a.onnx", "lines": {"begin": 1}}
+
+
+def test_policy_findings_sit_on_the_file_they_are_about(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A pack rule that reads card facts points into the card; one about the model (valid,
+    signed, scanned) points at the model file, not at the card's first line."""
+    from mlops_ci.demo.model import save_mlp
+
+    save_mlp(tmp_path / "model.onnx", (8, 4, 2))
+    (tmp_path / "card.md").write_text(
+        (Path(__file__).parent / "data/cards/complete.md").read_text()
+    )
+    (tmp_path / "local.yaml").write_text(
+        "name: local\nversion: '1'\ndescription: d\nrules:\n"
+        "  - {id: LOCAL-CARD, description: d, severity: high, message: m, remediation: r.,"
+        " expr: 'lookup(\"card.valid\", false) == false'}\n"
+        "  - {id: LOCAL-MODEL, description: d, severity: high, message: m, remediation: r.,"
+        " expr: 'lookup(\"onnx_model.valid\", false) == true'}\n"
+    )
+    (tmp_path / "mlops-ci.yaml").write_text(
+        "models:\n  - {name: m, path: model.onnx, card: card.md}\npolicies: [./local.yaml]\n"
+    )
+    out = tmp_path / "r.cq.json"
+    result = cli(
+        "check", "--only", "card", "--only", "policy", "--format", f"gitlab-codequality={out}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.stdout + result.stderr
+    where = {
+        i["check_name"]: (i["location"]["path"], i["categories"])
+        for i in json.loads(out.read_text())
+    }
+    assert where == {
+        "LOCAL-CARD": ("card.md", ["Compatibility"]),
+        "LOCAL-MODEL": ("model.onnx", ["Compatibility"]),
+    }
