@@ -14,7 +14,7 @@ import unicodedata
 from typing import Any
 from urllib.parse import quote
 
-from mlops_ci.findings import CheckResult, Finding, Report, Severity
+from mlops_ci.findings import CheckResult, Finding, Report, Severity, fingerprint
 from mlops_ci.formats.common import case_name, fallback_path
 from mlops_ci.rules import all_rules, category, describe
 
@@ -40,6 +40,7 @@ _SECURITY_SEVERITY = {
     Severity.LOW: "2.0",
     Severity.INFO: "0.0",
 }
+_MAX_MODELS_TEXT = 100
 _ARTICLES = frozenset({"a", "an", "the"})
 # The multitool's test for a "friendly name" (SARIF2012): words of one capital and at least one
 # lower-case letter or digit each.
@@ -82,7 +83,10 @@ def _run_category(report: Report) -> str:
     models = sorted({m.name for m in report.models} or {r.model for r in report.results if r.model})
     parts = ["mlops-ci", kind]
     if models:
-        parts.append(",".join(re.sub(r"[^A-Za-z0-9._-]+", "-", m) for m in models))
+        names = ",".join(re.sub(r"[^A-Za-z0-9._-]+", "-", m) for m in models)
+        if len(names) > _MAX_MODELS_TEXT:  # a monorepo's whole list: still stable, still short
+            names = f"{len(models)}-models-{fingerprint(*models)[:12]}"
+        parts.append(names)
     return "/".join(parts)
 
 
