@@ -122,6 +122,7 @@ def _hostile_report() -> Report:
         Location("models/my model/café.onnx"),
         "a" * 32,
     )
+    undecodable = Finding("SAST-B1", Severity.LOW, "x", Location("src/b\udcff.py", 3, 2), "c" * 32)
     outside = Finding(
         "DEP-PYSEC-1", Severity.LOW, "low", Location("/elsewhere/req.txt", 2), "b" * 32
     )
@@ -138,6 +139,7 @@ def _hostile_report() -> Report:
             },
         ),
         CheckResult("deps", "passed", None, (outside,)),
+        CheckResult("sast", "passed", None, (undecodable,)),
         CheckResult("boom", "errored", "m-1", detail=nasty, error_kind="internal"),
         CheckResult("bench", "skipped", "m-1", detail=nasty),
     )
@@ -204,6 +206,7 @@ def test_sarif_binary_file_is_line_one_and_policy_rules_are_named() -> None:
         "uriBaseId": "%SRCROOT%",
     }
     assert uris["DEP-PYSEC-1"] == {"uri": "file:///elsewhere/req.txt"}
+    assert uris["SAST-B1"] == {"uri": "src/b%FF.py", "uriBaseId": "%SRCROOT%"}
 
 
 @pytest.mark.parametrize(
@@ -301,3 +304,10 @@ def test_policy_findings_sit_on_the_file_they_are_about(
         "LOCAL-CARD": ("card.md", ["Compatibility"]),
         "LOCAL-MODEL": ("model.onnx", ["Compatibility"]),
     }
+
+
+@pytest.mark.parametrize("name", ["sarif", "junit", "gitlab-codequality"])
+def test_hostile_report_renders_to_utf8(name: str) -> None:
+    text = render(name, _hostile_report())
+    text.encode("utf-8")  # what the file writer does: no lone surrogate survives
+    assert "\x00" not in text and "\ufffe" not in text

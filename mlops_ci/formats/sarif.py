@@ -162,9 +162,12 @@ def _rule_descriptor(
 def _artifact(path: str) -> dict[str, str]:
     """An ``artifactLocation``: repository-relative under %SRCROOT%, else an absolute file URI
     (a file outside the repository, e.g. ``scan -r /elsewhere/requirements.txt``)."""
+    # A file name that is not UTF-8 reaches us with surrogate escapes (os.fsdecode): its
+    # original bytes are percent-encoded, as a URI carries them.
+    uri = quote(path, errors="surrogateescape")
     if path.startswith("/"):
-        return {"uri": "file://" + quote(path)}
-    return {"uri": quote(path), "uriBaseId": SRCROOT}
+        return {"uri": "file://" + uri}
+    return {"uri": uri, "uriBaseId": SRCROOT}
 
 
 def _result(report: Report, check: CheckResult, finding: Finding, index: int) -> dict[str, Any]:
