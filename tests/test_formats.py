@@ -214,6 +214,7 @@ def test_sarif_binary_file_is_line_one_and_policy_rules_are_named() -> None:
     [
         (("card", "onnx-model", "deps"), ("fraud",), "mlops-ci/check/fraud/"),
         (("deps", "sast", "artifacts"), ("b", "a"), "mlops-ci/scan/a,b/"),
+        (("deps", "waivers"), ("a",), "mlops-ci/scan/a/"),
         (("deps",), (), "mlops-ci/scan/"),
         (("promote-verify",), (), "mlops-ci/promote-verify/"),
         ((), (), "mlops-ci/check/"),
