@@ -24,6 +24,8 @@ class Rule:
     remediation: str
     severity: Severity
     cwe: int | None = None
+    #: GitLab Code Quality category; None means the default of the rule's check (see category()).
+    category: str | None = None
 
 
 _CATALOG: tuple[Rule, ...] = (
@@ -92,6 +94,7 @@ _CATALOG: tuple[Rule, ...] = (
         "The card classifies the model as 'unacceptable' risk: a prohibited practice under the EU AI Act.",
         "Do not ship the model; reassess its purpose and the risk classification.",
         Severity.CRITICAL,
+        category="Compatibility",  # with the law (EU AI Act), not a documentation slip
     ),
     Rule(
         "WAIVER-EXPIRED",
@@ -120,6 +123,7 @@ _CATALOG: tuple[Rule, ...] = (
         " filter), smaller literal lists; or raise 'policy.max_cost' after review.",
         Severity.CRITICAL,
         cwe=400,
+        category="Complexity",
     ),
     Rule(
         "PROMOTE-FOREIGN-FILE",
@@ -329,6 +333,7 @@ _CATALOG: tuple[Rule, ...] = (
         "Run 'mlops-ci bench MODEL' locally to see onnxruntime's message; re-export the model with"
         " an opset and operators this onnxruntime supports.",
         Severity.HIGH,
+        category="Bug Risk",  # the model cannot run: no latency to judge
     ),
     Rule(
         "BENCH-REGRESSION",
@@ -433,6 +438,7 @@ _CATALOG += (
         " the runtime must provide them, often as native code.",
         "Make sure the deployment runtime ships the custom operators from a trusted source.",
         Severity.INFO,
+        category="Compatibility",  # runtimes without the operator cannot load it
     ),
     Rule(
         "ART-SYMLINK-ESCAPE",
@@ -492,6 +498,45 @@ def describe(rule_id: str) -> Rule | None:
     return None
 
 
+#: GitLab Code Quality's categories (the Code Climate issue spec), the only values it accepts.
+CATEGORIES = (
+    "Bug Risk",
+    "Clarity",
+    "Compatibility",
+    "Complexity",
+    "Duplication",
+    "Performance",
+    "Security",
+    "Style",
+)
+# What a finding of each check is about, unless its rule says otherwise: a card is documentation,
+# a policy pack judges whether the model may run where it is going, a model that fails to load or
+# to score as well as before is a bug risk; only the supply-chain checks are security.
+_CHECK_CATEGORIES: dict[str, str] = {
+    "card": "Clarity",
+    "waivers": "Clarity",
+    "policy": "Compatibility",
+    "onnx-model": "Bug Risk",
+    "eval": "Bug Risk",
+    "bench": "Performance",
+    "deps": "Security",
+    "sast": "Security",
+    "artifacts": "Security",
+    "signature": "Security",
+    "promote-verify": "Security",
+}
+
+
+def category(rule_id: str, check: str | None = None) -> str:
+    """The Code Quality category of ``rule_id``: the rule's own, else its check's (``check``, the
+    check that reported it, for rules defined at run time such as policy pack rules)."""
+    rule = describe(rule_id)
+    if rule is not None and rule.category is not None:
+        return rule.category
+    family = rule.check if rule is not None else (check or "")
+    return _CHECK_CATEGORIES.get(family, "Bug Risk")
+
+
 def all_rules() -> tuple[Rule, ...]:
     """Every documented rule and family, in catalog order."""
     return _catalog() + _FAMILIES
@@ -513,7 +558,8 @@ def rules_markdown() -> str:
         lines += [
             f"## `{rule.id}`: {rule.title}",
             "",
-            f"Check `{rule.check}` · default severity **{rule.severity.label}**{cwe}",
+            f"Check `{rule.check}` · default severity **{rule.severity.label}**{cwe}"
+            f" · category {category(rule.id)}",
             "",
             f"- **What it checks:** {rule.description}",
             f"- **How to fix:** {rule.remediation}",

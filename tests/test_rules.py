@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from mlops_ci.rules import RULES, all_rules, describe, rules_markdown
+from mlops_ci.rules import CATEGORIES, RULES, all_rules, category, describe, rules_markdown
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 
@@ -23,3 +23,13 @@ def test_every_rule_is_documented() -> None:
         assert rule.description.endswith(".") and rule.remediation.endswith(".")
     assert describe("ONNX001") is RULES["ONNX001"]
     assert describe("NOPE-1") is None
+
+
+def test_every_rule_has_a_code_quality_category() -> None:
+    for rule in all_rules():
+        assert category(rule.id) in CATEGORIES, rule.id
+        assert rule.category is None or rule.category in CATEGORIES, rule.id
+    assert category("ONNX001") == "Bug Risk" and category("CARD003") == "Clarity"
+    assert category("DEP-GHSA-xxxx") == "Security"  # a family member
+    assert category("PACK-RULE", "policy") == "Compatibility"  # a policy pack rule
+    assert category("NOPE-1") == "Bug Risk"  # unknown, from no known check

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -122,10 +123,15 @@ def _card(ctx: Context) -> ValidatedCard | None:
         return None
 
 
+_CARD_FACTS = re.compile(r"\bcard\.")
+
+
 def _finding(ctx: Context, outcome: RuleOutcome, card: ValidatedCard | None) -> Finding:
     rule = outcome.rule
     location: Location | None = None
-    if card is not None:
+    # A rule is about the card when it names a card field or reads card facts; otherwise (the
+    # model is valid ONNX, signed, scanned) it is about the model file, not the card's first line.
+    if card is not None and (rule.field or _CARD_FACTS.search(rule.expr_source)):
         pos = card.position(rule.field) if rule.field else card.position("")
         location = Location(pos.path, pos.line, pos.column)
     elif ctx.model is not None:

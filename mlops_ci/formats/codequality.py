@@ -1,4 +1,10 @@
-"""GitLab Code Quality report: a JSON array of issues (waived findings are left out)."""
+"""GitLab Code Quality report: a JSON array of issues (waived findings are left out).
+
+Each issue's category comes from the rule catalog (:func:`mlops_ci.rules.category`: a card
+finding is Clarity, an ONNX validity finding Bug Risk, a latency one Performance, and only the
+supply-chain checks Security), and its location is the file the finding is about: the model file
+for a finding without a location of its own, never the configuration when a model is named.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 
 from mlops_ci.findings import Report, Severity, fingerprint
 from mlops_ci.formats.common import case_name, fallback_path
+from mlops_ci.rules import category
 
 _SEVERITY = {
     Severity.INFO: "info",
@@ -31,7 +38,7 @@ def render(report: Report) -> str:
                 "check_name": finding.rule_id,
                 "fingerprint": fingerprint(finding.fingerprint, result.model or ""),
                 "severity": _SEVERITY[finding.severity],
-                "categories": ["Security"],
+                "categories": [category(finding.rule_id, result.check)],
                 "location": {
                     "path": location.path if location else fallback_path(report, result),
                     "lines": {"begin": location.line if location and location.line else 1},
