@@ -95,6 +95,8 @@ def test_init_reads_what_is_there_and_skips_what_is_not_the_repository(cli, tmp_
     (repo / "tests" / "test_x.py").write_text("")
     (repo / "train.py").write_text("")
     (repo / ".gitignore").write_text("/reports\n")
+    (outside / ".gitignore").write_text("secret\n")
+    (repo / "b" / ".gitignore").symlink_to(outside / ".gitignore")
 
     result = cli("init", str(repo))
     assert result.exit_code == 0, result.stderr
@@ -114,4 +116,8 @@ def test_init_reads_what_is_there_and_skips_what_is_not_the_repository(cli, tmp_
     assert "poetry export" in (repo / "mlops-ci.yaml").read_text()
     lines = (repo / ".gitignore").read_text().splitlines()
     assert "reports/" not in lines and ".mlops-ci/" in lines  # /reports already ignores it
-    assert [p.name for p in outside.iterdir()] == ["stolen.onnx"]
+    assert sorted(p.name for p in outside.iterdir()) == [".gitignore", "stolen.onnx"]
+    assert (outside / ".gitignore").read_text() == "secret\n"
+    linked = cli("init", str(repo / "b"))  # b/ as a repository of its own: its .gitignore links out
+    assert "linked  .gitignore" in linked.stdout and "add .mlops-ci/" in linked.stdout
+    assert (outside / ".gitignore").read_text() == "secret\n"

@@ -75,9 +75,9 @@ def test_disguised_pickles_are_found(cli, tmp_path: Path, disguise: str) -> None
 
 
 def test_nothing_to_scan_is_never_a_pass(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "nested").mkdir(parents=True)  # folders, but not one file
     for args, expected in (
-        (("empty",), "nothing to scan: empty is an empty directory"),
+        (("empty",), "nothing to scan: empty holds no file"),
         (("missing.pkl",), "missing.pkl: no such file or directory"),
         (("poetry.lock",), "poetry.lock: lock files are not audited"),
     ):

@@ -28,6 +28,7 @@ _DTYPES = {
     13: "uint64",
 }
 _MAX_NAME = 200
+_MAX_PROTO = 2 << 30  # protobuf's limit on one message
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ def read_inputs(path: Path) -> ModelInputs:
     """The graph inputs of the ONNX model at ``path`` (initializers are not inputs)."""
     import onnx
 
+    if path.stat().st_size >= _MAX_PROTO:
+        return ModelInputs(problem="over 2 GiB: protobuf cannot parse it (use external data)")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf raises many kinds; the onnx-model check reports it

@@ -86,7 +86,8 @@ def run_init(
     cwd: Path | None = None,
 ) -> InitResult:
     """Read the repository at ``directory`` and write what gates it (never over existing files
-    unless ``force``). Actions are ``created``, ``replaced``, ``kept`` or ``updated``."""
+    unless ``force``). Actions are ``created``, ``replaced``, ``kept``, ``updated`` (lines
+    appended to ``.gitignore``) or ``linked`` (a symlinked ``.gitignore``, left alone)."""
     root = directory.absolute()
     found = discover(root) if root.is_dir() else Discovery()
     inputs = {path: read_inputs(root / path) for path in found.models}
@@ -102,8 +103,11 @@ def run_init(
     for destination, template in scaffold_files(monorepo=monorepo, gpu=gpu).items():
         files[destination] = render_template(template)
     actions = [_write(root, destination, text, force) for destination, text in files.items()]
-    actions.append(_gitignore(root))
+    ignored = _gitignore(root)
+    actions.append((".gitignore", ignored))
     notes = _notes(plan, found)
+    if ignored == "linked":  # never read or written through: it could lead anywhere
+        notes += (".gitignore is a symlink: add .mlops-ci/ and reports/ to it yourself",)
     return InitResult(tuple(actions), notes, _next_steps(root, cwd or Path.cwd(), actions))
 
 
@@ -151,20 +155,22 @@ def _write(root: Path, destination: str, text: str, force: bool) -> tuple[str, s
     return destination, action
 
 
-def _gitignore(root: Path) -> tuple[str, str]:
+def _gitignore(root: Path) -> str:
     """Append the lines init needs to ``.gitignore`` (each once; nothing else changes)."""
     path = root / ".gitignore"
+    if path.is_symlink():
+        return "linked"
     existing = read_text(path, what="'.gitignore'") if path.exists() else ""
     present = {line.strip().lstrip("/").rstrip("/") for line in existing.splitlines()}
     missing = [line for line in GITIGNORE_LINES if line.rstrip("/") not in present]
     if not missing:
-        return ".gitignore", "kept"
+        return "kept"
     block = "# mlops-ci: caches, SBOMs and reports (written by mlops-ci init)\n"
     block += "".join(f"{line}\n" for line in missing)
     separator = "" if not existing or existing.endswith("\n") else "\n"
     target = output_path(path, root, what="'.gitignore'")
     atomic_write(target, existing + separator + block)
-    return ".gitignore", "updated" if existing else "created"
+    return "updated" if existing else "created"
 
 
 def _notes(plan: Plan, found: Discovery) -> tuple[str, ...]:
@@ -193,12 +199,12 @@ def _notes(plan: Plan, found: Discovery) -> tuple[str, ...]:
 
 def _next_steps(root: Path, cwd: Path, actions: list[tuple[str, str]]) -> tuple[str, ...]:
     where = "" if root.resolve() == cwd.resolve() else f"cd {shlex.quote(str(root))} && "
-    written = [shlex.quote(path) for path, action in actions if action != "kept"]
+    written = [shlex.quote(path) for path, action in actions if action not in ("kept", "linked")]
     commit = (
         "git add " + " ".join(written or [CONFIG]) + ' && git commit -m "Gate models with mlops-ci"'
     )
     return (
-        f"{where}mlops-ci check --format json=reports/mlops-ci.json",
-        "mlops-ci sign",
+        f"{where}mlops-ci check --format json=reports/mlops-ci.json  # the gates, as CI runs them",
+        "mlops-ci sign --key PATH  # an EC P-256 key (README: Signing); CI signs keylessly",
         commit,
     )

@@ -50,8 +50,8 @@ def scan_targets(paths: list[Path]) -> ScanTargets:
             )
         path = given.resolve()
         if path.is_dir():
-            if not any(os.scandir(path)):
-                raise UsageError(f"nothing to scan: {given} is an empty directory")
+            if not _holds_a_file(path):
+                raise UsageError(f"nothing to scan: {given} holds no file")
             found = discover(path)
             requirements += [path / p for p in found.requirements or found.pyprojects[:1]]
             source += [path / p for p in found.source]
@@ -77,6 +77,13 @@ def scan_targets(paths: list[Path]) -> ScanTargets:
         for p in _unique(models)
     )
     return ScanTargets(root, named, tuple(_unique(requirements)), tuple(_unique(source)))
+
+
+def _holds_a_file(directory: Path) -> bool:
+    """Whether anything under ``directory`` is a file or a link (stops at the first one)."""
+    from mlops_ci.scan.model_files import walk
+
+    return any(is_link or path.is_file() for path, is_link in walk(directory))
 
 
 def _is_requirements(path: Path) -> bool:
