@@ -62,6 +62,11 @@ def test_init_then_check_passes_on_a_fresh_repository(cli, tmp_path: Path, monke
         [f.message for r in report.results for f in r.findings],
     )
     by_check = {r.check: r for r in report.results}
+    assert not [r.check for r in report.results if r.status == "errored"]
+    written = {line.split()[1] for line in result.stdout.splitlines() if "created" in line}
+    assert "mlops-ci.yaml" in written and "models/vision/MODEL_CARD.md" in written
+    about = {f.location.path for r in report.results for f in r.findings if f.location}
+    assert not about & written  # findings, if any, are about the repository, not init's files
     assert by_check["deps"].status == "passed" and by_check["deps"].facts["mode"] == "offline-db"
     assert by_check["bench"].status == "passed" and by_check["card"].status == "passed"
     assert report.models[0].name == "vision"
