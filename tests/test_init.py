@@ -103,8 +103,13 @@ def test_init_reads_what_is_there_and_skips_what_is_not_the_repository(cli, tmp_
     (outside / ".gitignore").write_text("secret\n")
     (repo / "b" / ".gitignore").symlink_to(outside / ".gitignore")
 
+    (repo / "c" / "MODEL_CARD.md").write_text("# bad, no front matter\n")
+    outside_db = cli("init", str(repo), "--vuln-db", str(outside))
+    assert outside_db.exit_code == 2 and "outside the repository" in outside_db.stderr
+    assert not (repo / "mlops-ci.yaml").exists()  # refused before anything was written
     result = cli("init", str(repo))
     assert result.exit_code == 0, result.stderr
+    assert "c/MODEL_CARD.md: exists without YAML front matter" in result.stdout
     from mlops_ci.config import load_config
 
     config = load_config(cwd=repo).config

@@ -16,7 +16,7 @@ from mlops_ci.errors import UsageError
 from mlops_ci.fsutil import atomic_write
 from mlops_ci.init.discover import Discovery, discover
 from mlops_ci.init.onnx_inputs import ModelInputs, read_inputs
-from mlops_ci.init.plan import ModelPlan, Plan, make_plan, render_config
+from mlops_ci.init.plan import ModelPlan, Plan, has_front_matter, make_plan, render_config
 from mlops_ci.resources import template_text
 from mlops_ci.safepath import output_path, read_text
 
@@ -105,7 +105,7 @@ def run_init(
     actions = [_write(root, destination, text, force) for destination, text in files.items()]
     ignored = _gitignore(root)
     actions.append((".gitignore", ignored))
-    notes = _notes(plan, found)
+    notes = _notes(root, plan, found)
     if ignored == "linked":  # never read or written through: it could lead anywhere
         notes += (".gitignore is a symlink: add .mlops-ci/ and reports/ to it yourself",)
     return InitResult(tuple(actions), notes, _next_steps(root, cwd or Path.cwd(), actions))
@@ -173,7 +173,7 @@ def _gitignore(root: Path) -> str:
     return "updated" if existing else "created"
 
 
-def _notes(plan: Plan, found: Discovery) -> tuple[str, ...]:
+def _notes(root: Path, plan: Plan, found: Discovery) -> tuple[str, ...]:
     notes = []
     for model in plan.models:
         if model is PLACEHOLDER:
@@ -185,6 +185,11 @@ def _notes(plan: Plan, found: Discovery) -> tuple[str, ...]:
             notes.append(f"{model.path}: no bench.inputs written ({model.inputs.problem})")
         if model.write_card and model is not PLACEHOLDER:
             notes.append(f"{model.card}: a template card; replace its placeholders")
+        elif not model.write_card and not has_front_matter(root / model.card):
+            notes.append(
+                f"{model.card}: exists without YAML front matter, so the card check fails;"
+                " add it (`mlops-ci schema card` lists the fields)"
+            )
         if model.inputs.dynamic:
             dims = ", ".join(model.inputs.dynamic)
             notes.append(f"{model.name}: dynamic dimensions {dims} benchmarked at 1 (bench.dims)")
