@@ -151,12 +151,26 @@ def init(
     gpu: Annotated[
         bool, typer.Option("--gpu", help="Also a GitHub workflow benchmarking on a GPU runner.")
     ] = False,
+    vuln_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--vuln-db",
+            help="Offline OSV database inside the repository to write as scan.vuln_db.",
+        ),
+    ] = None,
 ) -> None:
-    """Scaffold mlops-ci.yaml, a model card, CI files and a pre-push hook entry."""
-    from mlops_ci.scaffold import scaffold
+    """Read the repository (ONNX models, cards, requirements, source) and write mlops-ci.yaml,
+    model cards where missing, CI files, a zizmor config, a pre-push hook and .gitignore lines."""
+    from mlops_ci.init import run_init
 
-    for path, action in scaffold(directory, force=force, monorepo=monorepo, gpu=gpu):
+    done = run_init(directory, force=force, monorepo=monorepo, gpu=gpu, vuln_db=vuln_db)
+    for path, action in done.actions:
         typer.echo(f"{action:>9}  {path}")
+    for note in done.notes:
+        typer.echo(f"     note  {note}")
+    typer.echo("\nNext:")
+    for number, command in enumerate(done.next_steps, 1):
+        typer.echo(f"  {number}. {command}")
 
 
 @app.command()

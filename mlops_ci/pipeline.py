@@ -38,6 +38,8 @@ class CheckRequest:
     # ``check`` is a gate on models: a configuration without any is "nothing to check" (exit 2).
     # ``scan`` may audit a repository's dependencies and code without a model.
     require_models: bool = True
+    # ``scan PATH...``: the defaults rooted at ``cwd``, never a configuration file.
+    ignore_config: bool = False
 
 
 def run_check(
@@ -160,6 +162,8 @@ def _nothing_changed(loaded: LoadedConfig, request: CheckRequest, now: dt.dateti
 
 def _load(request: CheckRequest) -> LoadedConfig:
     cwd = request.cwd or Path.cwd()
+    if request.ignore_config:
+        return default_config(cwd, overrides=request.overrides)
     if (
         request.config_optional
         and request.config is None

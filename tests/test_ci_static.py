@@ -29,16 +29,11 @@ def tool(name: str) -> str:
     return str(path)
 
 
-def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+def zizmor(*paths: Path, config: Path | None = ZIZMOR_CONFIG) -> subprocess.CompletedProcess[str]:
+    """zizmor offline with ``config``; None: the config it discovers beside the inputs."""
+    flags = ["--config", str(config)] if config is not None else []
     return subprocess.run(
-        [
-            tool("zizmor"),
-            "--offline",
-            "--no-progress",
-            "--config",
-            str(ZIZMOR_CONFIG),
-            *map(str, paths),
-        ],
+        [tool("zizmor"), "--offline", "--no-progress", *flags, *map(str, paths)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -100,14 +95,18 @@ def test_zizmor_on_what_init_writes(cli, tmp_path: Path) -> None:  # type: ignor
     gitlab: list[Path] = []
     for flags in ((), ("--monorepo", "--gpu")):
         target = tmp_path / ("plain" if not flags else "mono")
+        target.mkdir()
+        (target / ".git").mkdir()  # zizmor's config discovery stops at the repository root
         assert cli("init", str(target), *flags).exit_code == 0
         written = sorted((target / ".github" / "workflows").glob("*.yml"))
         assert len(written) == (2 if not flags else 3)
         assert f"@v{__version__}" in written[0].read_text()
         workflows += written
         gitlab.append(target / ".gitlab-ci.yml")
-    done = zizmor(*workflows)
-    assert done.returncode == 0, done.stdout + done.stderr
+        # The zizmor config init writes is found by zizmor itself, as in the user's repository.
+        done = zizmor(target, config=None)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert zizmor(*workflows, config=None).returncode == 0
     validate("vendor.github-workflows", *workflows)
     validate("vendor.gitlab-ci", *gitlab)
 
