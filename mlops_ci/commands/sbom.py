@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
-from mlops_ci.commands.options import ConfigOption
+from mlops_ci.commands.options import ConfigOption, FullHelpGroup
 
 sbom_app = typer.Typer(
+    cls=FullHelpGroup,
     help="Write CycloneDX 1.6 SBOMs with an ML-BOM (model, card, datasets); compare two SBOMs.",
     invoke_without_command=True,
 )
