@@ -244,7 +244,11 @@ def test_promote_verify_passes_a_tool_pr_and_fails_a_hand_edit(cli: Cli, signed_
     assert statement.startswith("verified review (") and "against origin/main (" in statement
     assert "fraud-detector 1.0.0 (sha256:" in statement and "dev -> staging" in statement
     (record,) = result["facts"]["verified"]
-    assert (record["model"], record["environment"], record["from"]) == (DEMO_MODEL, "staging", "dev")
+    assert (record["model"], record["environment"], record["from"]) == (
+        DEMO_MODEL,
+        "staging",
+        "dev",
+    )
     evidence = record["evidence"]
     assert evidence["signature"]["mode"] == "key" and evidence["attestation"] is True
     assert evidence["policies"] == ["baseline"] and evidence["policy_rules_passed"] > 0

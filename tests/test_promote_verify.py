@@ -135,8 +135,12 @@ def test_which_configuration_counts_is_decided_in_the_base_commit(work: Path) ->
         assert base_config_path(repo, base, work / "mlops-ci.yml", work) == "mlops-ci.yml"
         with pytest.raises(InputError, match="must be a file in the repository"):
             base_config_path(repo, base, work.parent / "elsewhere.yaml", work)
-        with pytest.raises(InputError, match="the base commit has no mlops-ci.yaml in deploy"):
-            base_config_path(repo, base, None, work / "deploy")
+        # from a subdirectory, the nearest one above it, as in a checkout (issue 15)
+        assert base_config_path(repo, base, None, work / "deploy") == "mlops-ci.yaml"
+        git(work, "rm", "--quiet", "mlops-ci.yml")
+        git(work, "commit", "--quiet", "-m", "no configuration")
+        with pytest.raises(InputError, match="the base commit has no mlops-ci.yaml in deploy or"):
+            base_config_path(repo, git(work, "rev-parse", "HEAD"), None, work / "deploy")
     finally:
         repo.close()
 
