@@ -182,19 +182,20 @@ class LoadedConfig:
 def find_config(start: Path) -> Path | None:
     """The configuration file for ``start``, looked for as git looks for ``.git``.
 
-    ``start`` first, then each directory above it, up to the repository root (the first
-    directory holding ``.git``) or the filesystem root: in each, ``mlops-ci.yaml``, then
-    ``mlops-ci.yml``, then a ``pyproject.toml`` with a ``[tool.mlops-ci]`` table. The nearest
-    wins, so a monorepo's package may carry its own. Paths in the file resolve against the
-    file's directory, wherever the command runs.
+    ``start`` first, then each directory above it up to the repository root (the nearest
+    directory holding ``.git``): in each, ``mlops-ci.yaml``, then ``mlops-ci.yml``, then a
+    ``pyproject.toml`` with a ``[tool.mlops-ci]`` table. The nearest wins, so a monorepo's
+    package may carry its own. Outside any repository only ``start`` is searched: a stray file in
+    a parent such as ``/tmp`` or the home directory never configures a run. Paths in the file
+    resolve against the file's directory, wherever the command runs.
     """
     here = start.absolute()
-    for directory in (here, *here.parents):
+    chain = (here, *here.parents)
+    top = next((i for i, d in enumerate(chain) if (d / ".git").exists()), 0)
+    for directory in chain[: top + 1]:
         found = _config_in(directory)
         if found is not None:
             return found
-        if (directory / ".git").exists():  # the repository root: never read a file above it
-            return None
     return None
 
 

@@ -123,6 +123,9 @@ def test_config_search_stops_at_the_repository_root(tmp_path: Path) -> None:
     assert find_config(repo / "pkg" / "src") == repo.absolute() / "pyproject.toml"
     (repo / "pkg" / "mlops-ci.yaml").write_text("version: 1\n")  # the nearest wins
     assert find_config(repo / "pkg" / "src") == repo.absolute() / "pkg" / "mlops-ci.yaml"
+    (repo / ".git").rmdir()  # outside any repository: only the directory itself
+    assert find_config(repo / "pkg" / "src") is None
+    assert find_config(repo / "pkg") == repo.absolute() / "pkg" / "mlops-ci.yaml"
 
 
 def test_a_wrong_model_path_is_one_error(cli: Cli, demo_repo: Path) -> None:
