@@ -121,11 +121,21 @@ def _resolve_base(repo: PromotionRepo, base_ref: str | None) -> str:
 
 def _branch(repo: PromotionRepo, environ: Mapping[str, str]) -> str:
     """The branch under review: the CI's name for it, else the checked-out branch (or "")."""
-    for name in ("GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"):
-        if environ.get(name):
-            return environ[name][:200]
-    raw = repo.git_bytes("symbolic-ref", "--quiet", "--short", "HEAD") or b""
-    return raw.decode("utf-8", "replace").strip()[:200]
+    import re
+
+    named = next(
+        (
+            environ[n]
+            for n in ("GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
+            if environ.get(n)
+        ),
+        None,
+    )
+    if named is None:
+        raw = repo.git_bytes("symbolic-ref", "--quiet", "--short", "HEAD") or b""
+        named = raw.decode("utf-8", "replace").strip()
+    # The PR's author chose the name: shown, it must not carry markup into a report.
+    return re.sub(r"[^\w./@+-]", "?", named)[:200]
 
 
 def _review(
