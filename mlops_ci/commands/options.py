@@ -8,13 +8,16 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from mlops_ci.formats import FORMATS
+
 FormatOption = Annotated[
     list[str] | None,
     typer.Option(
         "--format",
         "-f",
-        help="FMT[=PATH]: json, markdown, sarif, junit, gitlab-codequality; repeatable; '-' or no"
-        " PATH means standard output.",
+        metavar="FMT[=PATH]",
+        # Listed from the registry, so a format added there is in every command's help.
+        help=f"FMT[=PATH]: {', '.join(FORMATS)}; repeatable; '-' or no PATH means standard output.",
     ),
 ]
 ConfigOption = Annotated[
@@ -23,9 +26,8 @@ ConfigOption = Annotated[
         "--config",
         "-c",
         metavar="PATH",
-        help="Configuration file (default: MLOPS_CI_CONFIG, else mlops-ci.yaml or a pyproject.toml"
-        " with [tool.mlops-ci] in the current directory or the nearest one above it, up to the"
-        " repository root).",
+        help="Configuration file (default: MLOPS_CI_CONFIG, else the nearest mlops-ci.yaml, or"
+        " pyproject.toml with [tool.mlops-ci], from here up to the repository root).",
     ),
 ]
 
@@ -37,6 +39,16 @@ class FullHelpGroup(TyperGroup):
     command needs the sentence, so it is shown whole (wrapped by the help formatter).
     """
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command ``cmd_name``, its options given readable value names in ``--help``."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            for param in command.params:
+                flag = getattr(param, "is_flag", False)
+                if param.param_type_name == "option" and not flag and not param.metavar:
+                    param.metavar = metavar_for(param.opts)
+        return command
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The ``Commands`` section, each description its first sentence, never cut."""
         rows = []
@@ -47,3 +59,38 @@ class FullHelpGroup(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+# Value names for option help: typer would show the Python type (``--base <str>``,
+# ``--model <list[str]>``); a reader wants to know what to type.
+_METAVARS = {
+    "--fail-on": "SEVERITY",
+    "--base": "REF",
+    "--baseline": "REF|PATH",
+    "--model": "NAME",
+    "--env": "ENV",
+    "--dim": "NAME=VALUE",
+    "--only": "CHECK",
+    "--skip": "CHECK",
+    "--mode": "MODE",
+    "--provider": "PROVIDER",
+    "--at": "DATE",
+    "--identity": "ID",
+    "--issuer": "URL",
+    "--pr": "NUMBER",
+    "--forge": "KIND",
+    "--stage": "STAGE",
+    "--budget-s": "SECONDS",
+    "--margin": "PCT",
+}
+
+
+def metavar_for(opts: list[str]) -> str:
+    """The value name an option shows in ``--help``: a known one, else ``PATH``/``TEXT``."""
+    long = next((o for o in opts if o.startswith("--")), opts[0])
+    if long in _METAVARS:
+        return _METAVARS[long]
+    pathish = {"path", "key", "cert", "chain", "signature", "output", "results", "npz", "data"}
+    pathish |= {"source", "requirements", "sarif", "db", "config", "ca", "ignore"}
+    words = long.lstrip("-").split("-")
+    return "PATH" if pathish & set(words) else words[-1].upper()

@@ -215,7 +215,9 @@ def tag(
 def rollback(
     model: Annotated[str, typer.Argument(help="Model name from mlops-ci.yaml.")],
     env: Annotated[str, typer.Option("--env", help="Environment to roll back.")],
-    to: Annotated[str, typer.Option("--to", help="Version from the environment's history.")],
+    to: Annotated[
+        str, typer.Option("--to", metavar="VERSION", help="Version from the environment's history.")
+    ],
     forge: ForgeOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and diff only.")
