@@ -240,9 +240,9 @@ def test_promote_verify_passes_a_tool_pr_and_fails_a_hand_edit(cli: Cli, signed_
     assert passed.exit_code == 0, passed.stdout + passed.stderr
     # It says what it verified: the branch, the change, and the evidence (issue 15).
     (result,) = json.loads(passed.stdout)["results"]
-    statement = result["summary"]["statement"]
+    statement = result["summary"]["result"]
     assert statement.startswith("verified review (") and "against origin/main (" in statement
-    assert "fraud-detector 1.0.0 (sha256:" in statement and "dev -> staging" in statement
+    assert "fraud-detector 1.0.0 (sha256:" in statement and "dev → staging" in statement
     (record,) = result["facts"]["verified"]
     assert (record["model"], record["environment"], record["from"]) == (
         DEMO_MODEL,

@@ -27,7 +27,7 @@ def verified_entry(
     policies: Sequence[str],
 ) -> dict[str, Any]:
     """The record of one verified change (JSON-shaped, for ``facts.verified``)."""
-    signer = evidence.identity or ("the configured public key" if evidence.mode == "key" else "")
+    signer = evidence.identity or ""
     passed = sum(1 for o in evidence.outcomes if o.outcome == "pass")
     return {
         "model": model,
@@ -70,9 +70,10 @@ def summary(
         statement = f"verified {where} against {against}: " + "; ".join(
             _sentence(v) for v in verified
         )
-    figures = {"statement": statement, "base": against, "head": where}
+    figures = {"result": statement}
     figures["changed files"] = (
-        ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "") or "none"
+        ", ".join(changed[:5]) + (f" (+{len(changed) - 5} more)" if len(changed) > 5 else "")
+        or "none"
     )
     for record in verified[:5]:
         figures[f"{record['model']} in {record['environment']}"] = _evidence(record)
@@ -81,9 +82,9 @@ def summary(
 
 def _sentence(record: Mapping[str, Any]) -> str:
     move = (
-        f"rollback of {record['environment']}"
+        f"rollback in {record['environment']}"
         if record["kind"] == "rollback"
-        else f"{record['from']} -> {record['environment']}"
+        else f"{record['from']} → {record['environment']}"
     )
     return f"{record['model']} {record['version']} ({_short(record['digest'])}) {move}"
 
@@ -91,11 +92,14 @@ def _sentence(record: Mapping[str, Any]) -> str:
 def _evidence(record: Mapping[str, Any]) -> str:
     evidence = record["evidence"]
     signature = evidence["signature"]
+    # "key sha256:e24c..." or "sigstore, who@example.com" or just the mode
+    signer = str(signature["signer"])
+    if signer.startswith("sha256:"):  # a key's fingerprint: its start tells keys apart
+        signer = signer[:19]
+    sep = (" " if signature["mode"] == "key" else ", ") if signer else ""
     parts = [
         f"{record['version']} {_short(record['digest'])} from commit {str(record['commit'])[:12]}",
-        f"signature ({signature['mode']}, {signature['signer']})"
-        if signature["signer"]
-        else f"signature ({signature['mode']})",
+        f"signature ({signature['mode']}{sep}{signer})",
         "attestation",
     ]
     if evidence["gate_verdict"]:
