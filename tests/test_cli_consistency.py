@@ -206,3 +206,18 @@ def test_bench_figures_use_one_unit_per_line() -> None:
     assert line(0.0085, 0.012) == ["8.5 µs", "12 µs"]  # was "8.5 µs" and "0.012 ms"
     assert line(0.4, 5.0) == ["0.4 ms", "5 ms"]
     assert line(800.0, 1500.0) == ["0.8 s", "1.5 s"]
+
+
+def test_sbom_diff_takes_fmt_eq_path(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('{"bomFormat": "CycloneDX", "components": []}')
+    result = cli(
+        "sbom", "diff", "a.json", "a.json", "-f", "json=d.json", "-f", "markdown", cwd=tmp_path
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "<!-- mlops-ci:sbom-diff -->" in result.stdout
+    assert isinstance(json.loads((tmp_path / "d.json").read_text()), dict)
+    wrong = cli("sbom", "diff", "a.json", "a.json", "-f", "jsn", cwd=tmp_path)
+    assert wrong.exit_code == 2
+    assert wrong.stderr == (
+        "error: --format 'jsn': unknown format 'jsn'; did you mean 'json'? (formats: markdown, json)\n"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,16 @@ FormatOption = Annotated[
         metavar="FMT[=PATH]",
         # Listed from the registry, so a format added there is in every command's help.
         help=f"FMT[=PATH]: {', '.join(FORMATS)}; repeatable; '-' or no PATH means standard output.",
+    ),
+]
+ViewFormatOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FMT[=PATH]",
+        help="FMT[=PATH]: text, json or markdown; repeatable; '-' or no PATH means standard"
+        " output (default: text).",
     ),
 ]
 ConfigOption = Annotated[
@@ -94,3 +105,43 @@ def metavar_for(opts: list[str]) -> str:
     pathish |= {"source", "requirements", "sarif", "db", "config", "ca", "ignore"}
     words = long.lstrip("-").split("-")
     return "PATH" if pathish & set(words) else words[-1].upper()
+
+
+def view_specs(specs: list[str] | None, known: tuple[str, ...]) -> list[tuple[str, Path | None]]:
+    """``FMT`` / ``FMT=PATH`` / ``FMT=-`` as for every report (no spec: the first of ``known``
+    to stdout), for commands whose output is a view rather than a report (status, history,
+    sbom diff)."""
+    from mlops_ci.errors import UsageError
+    from mlops_ci.validation import did_you_mean
+
+    parsed: list[tuple[str, Path | None]] = []
+    for spec in specs or [known[0]]:
+        name, equals, target = spec.partition("=")
+        name = name.strip()
+        if name not in known:
+            raise UsageError(
+                f"--format {spec[:60]!r}: unknown format {name[:40]!r}{did_you_mean(name, list(known))}"
+                f" (formats: {', '.join(known)})"
+            )
+        if equals and not target:
+            raise UsageError(
+                f"--format {spec[:60]!r}: give a path after '=', or '-' for standard output"
+            )
+        parsed.append((name, None if target in ("", "-") else Path(target)))
+    return parsed
+
+
+def write_views(specs: list[tuple[str, Path | None]], texts: list[str]) -> None:
+    """Each text to its file (atomically, never through a planted link) or to stdout."""
+    from mlops_ci.fsutil import atomic_write
+    from mlops_ci.safepath import output_path
+    from mlops_ci.scrub import scrub_document
+
+    cwd = Path.cwd()
+    for (fmt, path), text in zip(specs, texts, strict=True):
+        if path is None:
+            sys.stdout.write(text)
+        else:
+            atomic_write(
+                output_path(cwd / path, cwd, what=f"--format {fmt} output"), scrub_document(text)
+            )

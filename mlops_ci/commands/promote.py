@@ -9,7 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_ci.commands.options import ConfigOption, FullHelpGroup
+from mlops_ci.commands.options import (
+    ConfigOption,
+    FullHelpGroup,
+    ViewFormatOption,
+    view_specs,
+    write_views,
+)
 
 
 class _PromoteGroup(FullHelpGroup):
@@ -231,18 +237,6 @@ def rollback(
     raise typer.Exit(_report(promote(_loaded(config), request, os.environ)))
 
 
-ViewFormatOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--format",
-        "-f",
-        metavar="FMT[=PATH]",
-        help="FMT[=PATH]: text, json or markdown; repeatable; '-' or no PATH means standard"
-        " output (default: text).",
-    ),
-]
-
-
 def status(
     output_format: ViewFormatOption = None,
     config: ConfigOption = None,
@@ -250,8 +244,8 @@ def status(
     """What runs where: models x environments, from the default branch's state files."""
     from mlops_ci.commands.promote_views import STATUS_FORMATS, render_status_all
 
-    specs = _view_specs(output_format, STATUS_FORMATS)
-    _write_views(specs, render_status_all(_loaded(config), [fmt for fmt, _ in specs]))
+    specs = view_specs(output_format, STATUS_FORMATS)
+    write_views(specs, render_status_all(_loaded(config), [fmt for fmt, _ in specs]))
 
 
 def history(
@@ -272,7 +266,7 @@ def history(
     from mlops_ci.commands.promote_views import HISTORY_FORMATS, render_history_all
     from mlops_ci.errors import UsageError
 
-    specs = _view_specs(output_format, HISTORY_FORMATS)
+    specs = view_specs(output_format, HISTORY_FORMATS)
     if at is not None:
         try:  # compared as text later: 2026-13-45 would silently answer for some other day
             (dt.date if len(at) == 10 else dt.datetime).fromisoformat(at)
@@ -281,42 +275,4 @@ def history(
                 f"--at {at[:40]!r}: give a date YYYY-MM-DD (or an ISO date-time)"
             ) from None
     texts = render_history_all(_loaded(config), model, env, at, [fmt for fmt, _ in specs])
-    _write_views(specs, texts)
-
-
-def _view_specs(specs: list[str] | None, known: tuple[str, ...]) -> list[tuple[str, Path | None]]:
-    """``FMT`` / ``FMT=PATH`` / ``FMT=-`` as for every report (no spec: text to stdout)."""
-    from mlops_ci.errors import UsageError
-    from mlops_ci.validation import did_you_mean
-
-    parsed: list[tuple[str, Path | None]] = []
-    for spec in specs or ["text"]:
-        name, equals, target = spec.partition("=")
-        name = name.strip()
-        if name not in known:
-            raise UsageError(
-                f"--format {spec[:60]!r}: unknown format {name[:40]!r}{did_you_mean(name, list(known))}"
-                f" (formats: {', '.join(known)})"
-            )
-        if equals and not target:
-            raise UsageError(
-                f"--format {spec[:60]!r}: give a path after '=', or '-' for standard output"
-            )
-        parsed.append((name, None if target in ("", "-") else Path(target)))
-    return parsed
-
-
-def _write_views(specs: list[tuple[str, Path | None]], texts: list[str]) -> None:
-    """Each text to its file (atomically, never through a planted link) or to stdout."""
-    from mlops_ci.fsutil import atomic_write
-    from mlops_ci.safepath import output_path
-    from mlops_ci.scrub import scrub_document
-
-    cwd = Path.cwd()
-    for (fmt, path), text in zip(specs, texts, strict=True):
-        if path is None:
-            sys.stdout.write(text)
-        else:
-            atomic_write(
-                output_path(cwd / path, cwd, what=f"--format {fmt} output"), scrub_document(text)
-            )
+    write_views(specs, texts)
