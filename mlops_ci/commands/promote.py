@@ -11,6 +11,7 @@ import typer
 
 from mlops_ci.commands.options import (
     ConfigOption,
+    FormatOption,
     FullHelpGroup,
     ViewFormatOption,
     view_specs,
@@ -141,9 +142,7 @@ def verify(
     base: Annotated[
         str | None, typer.Option("--base", help="Base ref (default: the remote default branch).")
     ] = None,
-    output_format: Annotated[
-        list[str] | None, typer.Option("--format", "-f", help="FMT[=PATH].")
-    ] = None,
+    output_format: FormatOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Check that this PR/MR changes only state files, each by a valid promotion or rollback.
@@ -253,9 +252,7 @@ def history(
     env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
     at: Annotated[
         str | None,
-        typer.Option(
-            "--at", help="What ran on this date (YYYY-MM-DD, or an ISO date-time), in UTC."
-        ),
+        typer.Option("--at", help="What ran on this date (YYYY-MM-DD, or an ISO date-time)."),
     ] = None,
     output_format: ViewFormatOption = None,
     config: ConfigOption = None,
