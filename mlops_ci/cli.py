@@ -16,10 +16,11 @@ import typer
 
 from mlops_ci import __version__
 from mlops_ci.commands.common import NoColorOption, QuietOption
-from mlops_ci.commands.options import ConfigOption, FormatOption
+from mlops_ci.commands.options import ConfigOption, FormatOption, FullHelpGroup
 from mlops_ci.errors import MlopsCiError
 
 app = typer.Typer(
+    cls=FullHelpGroup,
     name="mlops-ci",
     help="GitOps CI/CD gates for machine-learning models.",
     no_args_is_help=True,
@@ -27,7 +28,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-schema_app = typer.Typer(help="Print JSON Schemas for editor completion.", no_args_is_help=True)
+schema_app = typer.Typer(
+    cls=FullHelpGroup, help="Print JSON Schemas for editor completion.", no_args_is_help=True
+)
 app.add_typer(schema_app, name="schema")
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3

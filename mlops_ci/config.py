@@ -180,19 +180,39 @@ class LoadedConfig:
 
 
 def find_config(start: Path) -> Path | None:
-    """The configuration file for ``start``: mlops-ci.yaml, or a pyproject.toml with the table.
+    """The configuration file for ``start``, looked for as git looks for ``.git``.
+
+    ``start`` first, then each directory above it up to the repository root (the nearest
+    directory holding ``.git``): in each, ``mlops-ci.yaml``, then ``mlops-ci.yml``, then a
+    ``pyproject.toml`` with a ``[tool.mlops-ci]`` table. The nearest wins, so a monorepo's
+    package may carry its own. Outside any repository only ``start`` is searched: a stray file in
+    a parent such as ``/tmp`` or the home directory never configures a run. Paths in the file
+    resolve against the file's directory, wherever the command runs.
+    """
+    here = start.absolute()
+    chain = (here, *here.parents)
+    top = next((i for i, d in enumerate(chain) if (d / ".git").exists()), 0)
+    for directory in chain[: top + 1]:
+        found = _config_in(directory)
+        if found is not None:
+            return found
+    return None
+
+
+def _config_in(directory: Path) -> Path | None:
+    """The configuration file of one directory, or None.
 
     A file found here is part of the repository: it must be a regular file that stays inside
-    ``start`` (a symlink to ``/proc/self/environ`` is refused, a FIFO is never opened).
+    ``directory`` (a symlink to ``/proc/self/environ`` is refused, a FIFO is never opened).
     """
     for name in (CONFIG_FILENAME, "mlops-ci.yml"):
-        candidate = start / name
+        candidate = directory / name
         if candidate.exists() or candidate.is_symlink():
-            confine(name, start, what="configuration file", error=ConfigError)
+            confine(name, directory, what="configuration file", error=ConfigError)
             return candidate
-    pyproject = start / "pyproject.toml"
+    pyproject = directory / "pyproject.toml"
     if pyproject.exists() or pyproject.is_symlink():
-        real = confine("pyproject.toml", start, what="pyproject.toml", error=ConfigError)
+        real = confine("pyproject.toml", directory, what="pyproject.toml", error=ConfigError)
         text = read_bytes(real, what="pyproject.toml", error=ConfigError)
         if b"[tool.mlops-ci" in text:
             return pyproject
@@ -233,8 +253,8 @@ def locate_config(path: Path | None, *, cwd: Path, environ: Mapping[str, str]) -
         path = find_config(cwd)
         if path is None:
             raise ConfigError(
-                f"no {CONFIG_FILENAME} in {cwd}; run 'mlops-ci init' to create one,"
-                " or pass --config PATH",
+                f"no {CONFIG_FILENAME} in {cwd} or above it (up to the repository root);"
+                " run 'mlops-ci init' to create one, or pass --config PATH",
                 SourcePosition(str(cwd / CONFIG_FILENAME)),
             )
     return path

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_ci.cache import ResultCache, cache_disabled, open_cache
-from mlops_ci.config import LoadedConfig, default_config, find_config, load_config
+from mlops_ci.config import LoadedConfig, ModelConfig, default_config, find_config, load_config
 from mlops_ci.errors import ConfigError, SourcePosition, UsageError
 from mlops_ci.findings import CheckResult, Report, Severity
-from mlops_ci.runner import RunOptions, run_checks
+from mlops_ci.runner import RunOptions, run_checks, select_checks
+
+if TYPE_CHECKING:
+    from mlops_ci.checks.base import Check
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def run_check(
     )
     if request.changed_only and not models:
         return _nothing_changed(loaded, request, now)
+    _require_model_files(loaded, select_checks(registry(), request.only, request.skip), models)
     owned = cache is None and request.use_cache and not cache_disabled()
     if owned:
         cache = open_cache(loaded, os.environ)
@@ -106,6 +110,35 @@ def run_check(
         return report
     summary = ledger.summary(_rule_checks(report), {r.check for r in report.results})
     return replace(report, results=(*report.results, summary.with_status(report.fail_on)))
+
+
+def _require_model_files(
+    loaded: LoadedConfig, checks: Sequence[Check], models: tuple[str, ...]
+) -> None:
+    """Refuse a configured model file that does not exist, once, at its ``path:`` line.
+
+    Every check of a model reads it: run anyway, a wrong path became five findings and errors
+    (the ONNX check's, the policy's about the card, bench, eval and the SBOM crashing) that all
+    said the same thing. It is an input error (exit 2) rather than a finding, so no severity
+    threshold (``fail_on: critical``) or waiver can ever turn a missing model into a pass.
+    """
+    if not any(check.scope == "model" for check in checks):
+        return  # only repository checks run (--only deps): the model files are not read
+    for model in loaded.config.models:
+        if not models or model.name in models:
+            require_model_file(loaded, model)
+
+
+def require_model_file(loaded: LoadedConfig, model: ModelConfig) -> None:
+    """ConfigError (exit 2) at the model's ``path:`` line when its file does not exist."""
+    if loaded.resolve(model.path, "models.path").exists():
+        return
+    index = next(i for i, m in enumerate(loaded.config.models) if m.name == model.name)
+    raise ConfigError(
+        f"model {model.name!r}: {model.path} does not exist; fix 'path:' (models[{index}])"
+        " or add the file (no check ran)",
+        loaded.where("models", index, "path"),
+    )
 
 
 def require_evidence(report: Report) -> None:

@@ -236,8 +236,23 @@ def test_promote_verify_passes_a_tool_pr_and_fails_a_hand_edit(cli: Cli, signed_
     branch = branch_of(promote(cli, signed_repo, "staging"))
     run_git(signed_repo, "fetch", "--quiet", "origin")
     run_git(signed_repo, "checkout", "--quiet", "-b", "review", f"origin/{branch}")
-    passed = cli("promote", "verify", "--base", "origin/main", cwd=signed_repo)
+    passed = cli("promote", "verify", "--base", "origin/main", "-f", "json", cwd=signed_repo)
     assert passed.exit_code == 0, passed.stdout + passed.stderr
+    # It says what it verified: the branch, the change, and the evidence (issue 15).
+    (result,) = json.loads(passed.stdout)["results"]
+    statement = result["summary"]["result"]
+    assert statement.startswith("verified review (") and "against origin/main (" in statement
+    assert "fraud-detector 1.0.0 (sha256:" in statement and "dev → staging" in statement
+    (record,) = result["facts"]["verified"]
+    assert (record["model"], record["environment"], record["from"]) == (
+        DEMO_MODEL,
+        "staging",
+        "dev",
+    )
+    evidence = record["evidence"]
+    assert evidence["signature"]["mode"] == "key" and evidence["attestation"] is True
+    assert evidence["policies"] == ["baseline"] and evidence["policy_rules_passed"] > 0
+    assert "signature (key" in result["summary"][f"{DEMO_MODEL} in staging"]
     run_git(signed_repo, "checkout", "--quiet", "-b", "hand-edit", "origin/main")
     prod = signed_repo / "deploy" / "prod.yaml"
     prod.write_text(

@@ -135,8 +135,12 @@ def test_which_configuration_counts_is_decided_in_the_base_commit(work: Path) ->
         assert base_config_path(repo, base, work / "mlops-ci.yml", work) == "mlops-ci.yml"
         with pytest.raises(InputError, match="must be a file in the repository"):
             base_config_path(repo, base, work.parent / "elsewhere.yaml", work)
-        with pytest.raises(InputError, match="the base commit has no mlops-ci.yaml in deploy"):
-            base_config_path(repo, base, None, work / "deploy")
+        # from a subdirectory, the nearest one above it, as in a checkout (issue 15)
+        assert base_config_path(repo, base, None, work / "deploy") == "mlops-ci.yaml"
+        git(work, "rm", "--quiet", "mlops-ci.yml")
+        git(work, "commit", "--quiet", "-m", "no configuration")
+        with pytest.raises(InputError, match="the base commit has no mlops-ci.yaml in deploy or"):
+            base_config_path(repo, git(work, "rev-parse", "HEAD"), None, work / "deploy")
     finally:
         repo.close()
 
@@ -160,3 +164,45 @@ def test_the_base_is_a_branch_never_a_tag_of_the_same_name(work: Path) -> None:
         assert _resolve_base(repo, main) == main
     finally:
         repo.close()
+
+
+def test_the_summary_says_what_was_verified_or_refused() -> None:
+    from mlops_ci.promote.review_summary import summary
+
+    record = {
+        "model": "m",
+        "environment": "prod",
+        "kind": "rollback",
+        "from": "rollback",
+        "version": "1.0.0",
+        "digest": "sha256:" + "ab" * 32,
+        "commit": "c" * 40,
+        "evidence": {
+            "signature": {"mode": "sigstore", "signer": "ci@example.com", "issuer": "x"},
+            "attestation": True,
+            "gate_verdict": "",
+            "policies": [],
+            "policy_rules_passed": 0,
+        },
+    }
+    base, head = "b" * 40, "h" * 40
+    shown = summary("origin/main", base, head, "fix", [record], 0, ["deploy/prod.yaml"])
+    assert shown["result"] == (
+        "verified fix (hhhhhhhhhhhh) against origin/main (bbbbbbbbbbbb):"
+        " m 1.0.0 (sha256:abababababab) rollback in prod"
+    )
+    assert shown["m in prod"] == (
+        "1.0.0 sha256:abababababab from commit cccccccccccc; signature (sigstore, ci@example.com);"
+        " attestation; no promotion policies configured"
+    )
+    nothing = summary("origin/main", base, head, "", [], 0, [])
+    assert nothing == {
+        "result": "verified hhhhhhhhhhhh against origin/main (bbbbbbbbbbbb): it changes no state"
+        " entry",
+        "changed files": "none",
+    }
+    refused = summary(base, base, head, "x", [], 2, [f"f{i}" for i in range(7)])
+    assert refused["result"] == (
+        "refused x (hhhhhhhhhhhh) against bbbbbbbbbbbb: 2 finding(s); 0 changed entries verified"
+    )
+    assert refused["changed files"] == "f0, f1, f2, f3, f4 (+2 more)"

@@ -347,10 +347,9 @@ def _regression_finding(
 
 
 def _summary(summary: Mapping[str, Any], outcome: BenchOutcome) -> dict[str, str]:
-    figures = {
-        "p50": _ms(summary["p50_ms"]),
-        "p90": _ms(summary["p90_ms"]),
-    }
+    p50, p90 = float(summary["p50_ms"]), float(summary["p90_ms"])
+    unit = latency_unit(p50, p90)  # one unit for the line: "8.5 µs, 0.012 ms" reads as a typo
+    figures = {"p50": format_latency(p50, unit), "p90": format_latency(p90, unit)}
     decision = outcome.decision
     if decision is not None:
         figures["verdict"] = (
@@ -365,8 +364,18 @@ def _summary(summary: Mapping[str, Any], outcome: BenchOutcome) -> dict[str, str
     return figures
 
 
-def _ms(value: float) -> str:
-    return f"{value:.3g} ms" if value >= 0.01 else f"{value * 1000:.3g} µs"
+_UNITS = {"µs": 1000.0, "ms": 1.0, "s": 0.001}  # per millisecond
+
+
+def latency_unit(*values_ms: float) -> str:
+    """The one unit in which to show latencies given in ms: that of the largest."""
+    largest = max(values_ms, default=0.0)
+    return "µs" if largest < 1 else "ms" if largest < 1000 else "s"
+
+
+def format_latency(value_ms: float, unit: str) -> str:
+    """``value_ms`` (milliseconds) in ``unit``, three significant figures."""
+    return f"{value_ms * _UNITS[unit]:.3g} {unit}"
 
 
 def results_path_for(root: Path, name: str, configured: str | None) -> Path:

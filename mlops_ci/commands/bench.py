@@ -51,7 +51,11 @@ def select_model(target: str, cwd: Path, config: Path | None) -> tuple[LoadedCon
     found = config if config is not None else find_config(cwd)
     loaded = load_config(found, cwd=cwd) if found is not None else None
     if loaded is not None and any(m.name == target for m in loaded.config.models):
-        return loaded, loaded.config.model(target)
+        from mlops_ci.pipeline import require_model_file
+
+        model = loaded.config.model(target)
+        require_model_file(loaded, model)  # one error at its 'path:' line, not a crash
+        return loaded, model
     path = Path(target)
     path = path if path.is_absolute() else cwd / path
     if not path.exists():

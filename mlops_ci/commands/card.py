@@ -8,7 +8,11 @@ from typing import Annotated
 
 import typer
 
-card_app = typer.Typer(help="Validate and create model cards.", no_args_is_help=True)
+from mlops_ci.commands.options import FullHelpGroup
+
+card_app = typer.Typer(
+    cls=FullHelpGroup, help="Validate and create model cards.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,9 +14,11 @@ from typing import Annotated
 
 import typer
 
-from mlops_ci.commands.options import ConfigOption
+from mlops_ci.commands.options import ConfigOption, FullHelpGroup
 
-ci_app = typer.Typer(help="Helpers for the GitHub actions and GitLab components.")
+ci_app = typer.Typer(
+    cls=FullHelpGroup, help="Helpers for the GitHub actions and GitLab components."
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
 def fetch(
     model: Annotated[str, typer.Argument(help="Model name from mlops-ci.yaml.")],
     env: Annotated[str, typer.Option("--env", help="Environment whose entry to fetch.")],
-    to: Annotated[Path, typer.Option("--to", help="Directory to write the model's files into.")],
+    to: Annotated[
+        Path, typer.Option("--to", metavar="DIR", help="Directory to write the model's files into.")
+    ],
     config: ConfigOption = None,
 ) -> None:
     """Write MODEL's files as ENV runs them (from the entry's commit) into DIR, verified.

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlops_ci.commands.options import ConfigOption
+from mlops_ci.commands.options import ConfigOption, FullHelpGroup
 
 if TYPE_CHECKING:
     from mlops_ci.stamp import Stamp
 
-hook_app = typer.Typer(help="The git pre-push hook: fast gates before every push.")
+hook_app = typer.Typer(
+    cls=FullHelpGroup, help="The git pre-push hook: fast gates before every push."
+)
 
 
 def register(app: typer.Typer) -> None:

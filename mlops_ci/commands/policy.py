@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
-from mlops_ci.commands.options import ConfigOption
+from mlops_ci.commands.options import ConfigOption, FullHelpGroup
 
-policy_app = typer.Typer(help="Inspect facts and test policy packs.", no_args_is_help=True)
+policy_app = typer.Typer(
+    cls=FullHelpGroup, help="Inspect facts and test policy packs.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,30 +8,70 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
-from mlops_ci.commands.options import ConfigOption
+from mlops_ci.commands.options import (
+    ConfigOption,
+    FormatOption,
+    FullHelpGroup,
+    ViewFormatOption,
+    view_specs,
+    write_views,
+)
 
 
-class _PromoteGroup(TyperGroup):
+class _PromoteGroup(FullHelpGroup):
     """``promote MODEL --to ENV`` runs the hidden ``run`` command; ``promote verify`` etc. stay."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Route ``promote MODEL --to ENV`` to ``run``; ``-c PATH`` may come before a command."""
+        args = _config_after_command(args, self.commands)
         if (args and args[0] not in self.commands and not args[0].startswith("-")) or (
             args and args[0].startswith("-") and args[0] not in ("--help",)
         ):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """``promote --help``: the options of ``promote MODEL --to ENV`` (the hidden ``run``),
+        then the group's own options and its commands."""
+        run_command = self.commands.get("run")
+        if run_command is not None:
+            rows = [
+                ("MODEL", "Model name from mlops-ci.yaml."),
+                *(
+                    record
+                    for param in run_command.get_params(ctx)
+                    if param.param_type_name == "option"
+                    and param.name != "help"
+                    and (record := param.get_help_record(ctx)) is not None
+                ),
+            ]
+            with formatter.section("Arguments and options of 'promote MODEL --to ENV'"):
+                formatter.write_dl(rows)
+        super().format_options(ctx, formatter)
+
+
+def _config_after_command(args: list[str], commands: Any) -> list[str]:
+    """``-c PATH verify ...`` as ``verify -c PATH ...``: the option belongs to the command."""
+    if len(args) >= 3 and args[0] in ("-c", "--config") and args[2] in commands:
+        return [args[2], args[0], args[1], *args[3:]]
+    if len(args) >= 2 and args[0].startswith("--config=") and args[1] in commands:
+        return [args[1], args[0], *args[2:]]
+    return args
+
 
 promote_app = typer.Typer(
     cls=_PromoteGroup,
     help="Promote a model to the next environment through a pull/merge request.\n\n"
-    "Usage: mlops-ci promote MODEL --to ENV [--version V] [--forge auto|github|gitlab|none] [--dry-run] [--unpin]",
+    "Usage: mlops-ci promote MODEL --to ENV [--version V] [--forge auto|github|gitlab|none] [--dry-run] [--unpin]"
+    " [-c PATH]",
     no_args_is_help=True,
 )
 ForgeOption = Annotated[
-    str | None, typer.Option("--forge", help="auto, github, gitlab or none (default: forge.kind).")
+    str | None,
+    typer.Option(
+        "--forge", metavar="KIND", help="auto, github, gitlab or none (default: forge.kind)."
+    ),
 ]
 
 
@@ -73,8 +113,16 @@ def _report(outcome: Any) -> int:
 @promote_app.command("run", hidden=True)
 def run(
     model: Annotated[str, typer.Argument(help="Model name from mlops-ci.yaml.")],
-    to: Annotated[str, typer.Option("--to", help="Target environment.")],
-    version: Annotated[str | None, typer.Option("--version", help="Version to promote.")] = None,
+    to: Annotated[str, typer.Option("--to", metavar="ENV", help="Target environment.")],
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            metavar="V",
+            help="Version to promote (default: the model card's version for the first environment,"
+            " else what the environment below runs).",
+        ),
+    ] = None,
     forge: ForgeOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and diff only.")
@@ -94,9 +142,7 @@ def verify(
     base: Annotated[
         str | None, typer.Option("--base", help="Base ref (default: the remote default branch).")
     ] = None,
-    output_format: Annotated[
-        list[str] | None, typer.Option("--format", "-f", help="FMT[=PATH].")
-    ] = None,
+    output_format: FormatOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Check that this PR/MR changes only state files, each by a valid promotion or rollback.
@@ -174,7 +220,9 @@ def tag(
 def rollback(
     model: Annotated[str, typer.Argument(help="Model name from mlops-ci.yaml.")],
     env: Annotated[str, typer.Option("--env", help="Environment to roll back.")],
-    to: Annotated[str, typer.Option("--to", help="Version from the environment's history.")],
+    to: Annotated[
+        str, typer.Option("--to", metavar="VERSION", help="Version from the environment's history.")
+    ],
     forge: ForgeOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and diff only.")
@@ -189,32 +237,33 @@ def rollback(
 
 
 def status(
-    output_format: Annotated[
-        str, typer.Option("--format", "-f", help="text, json or markdown.")
-    ] = "text",
+    output_format: ViewFormatOption = None,
     config: ConfigOption = None,
 ) -> None:
     """What runs where: models x environments, from the default branch's state files."""
-    from mlops_ci.commands.promote_views import render_status
+    from mlops_ci.commands.promote_views import STATUS_FORMATS, render_status_all
 
-    sys.stdout.write(render_status(_loaded(config), output_format))
+    specs = view_specs(output_format, STATUS_FORMATS)
+    write_views(specs, render_status_all(_loaded(config), [fmt for fmt, _ in specs]))
 
 
 def history(
-    model: Annotated[str, typer.Argument(help="Model name.")],
+    model: Annotated[str, typer.Argument(help="Model name from mlops-ci.yaml.")],
     env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
     at: Annotated[
-        str | None, typer.Option("--at", help="What ran on this date (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--at", help="What ran on this date (YYYY-MM-DD, or an ISO date-time)."),
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    output_format: ViewFormatOption = None,
     config: ConfigOption = None,
 ) -> None:
     """The changes of MODEL in each environment, newest first (from the git log)."""
     import datetime as dt
 
-    from mlops_ci.commands.promote_views import render_history
+    from mlops_ci.commands.promote_views import HISTORY_FORMATS, render_history_all
     from mlops_ci.errors import UsageError
 
+    specs = view_specs(output_format, HISTORY_FORMATS)
     if at is not None:
         try:  # compared as text later: 2026-13-45 would silently answer for some other day
             (dt.date if len(at) == 10 else dt.datetime).fromisoformat(at)
@@ -222,4 +271,5 @@ def history(
             raise UsageError(
                 f"--at {at[:40]!r}: give a date YYYY-MM-DD (or an ISO date-time)"
             ) from None
-    sys.stdout.write(render_history(_loaded(config), model, env, at, output_format))
+    texts = render_history_all(_loaded(config), model, env, at, [fmt for fmt, _ in specs])
+    write_views(specs, texts)

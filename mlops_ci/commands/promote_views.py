@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from mlops_ci.config import LoadedConfig
@@ -45,13 +46,21 @@ def _short_bytes(entry: Any) -> str:
     return f"{commit[:10]}:{entry.artifact}" if commit else f"?:{entry.artifact}"
 
 
+STATUS_FORMATS = ("text", "json", "markdown")
+HISTORY_FORMATS = ("text", "json", "markdown")
+
+
 def render_status(loaded: LoadedConfig, output_format: str) -> str:
     """Models x environments: version, digest prefix, where its bytes are, when and by whom."""
+    return render_status_all(loaded, [output_format])[0]
+
+
+def render_status_all(loaded: LoadedConfig, formats: Sequence[str]) -> list[str]:
+    """:func:`render_status` in each of ``formats`` (the state files are read once)."""
     from mlops_ci.promote.history import read_states
     from mlops_ci.promote.service import open_repo
 
-    if output_format not in ("text", "json", "markdown"):
-        raise UsageError(f"--format {output_format!r}: use text, json or markdown")
+    _known(formats, STATUS_FORMATS)
     repo = open_repo(loaded)
     try:
         ladder = loaded.config.environments
@@ -81,20 +90,38 @@ def render_status(loaded: LoadedConfig, output_format: str) -> str:
                     entry.promoted_by or "",
                 ]
             )
-    if output_format == "json":
-        return json.dumps(data, indent=2) + "\n"
     # One value per column, so every column lines up (a version and a digest shared one).
     headers = ["MODEL", "ENVIRONMENT", "VERSION", "DIGEST", "BYTES (COMMIT:PATH)", "PROMOTED", "BY"]
-    return _markdown(headers, rows) if output_format == "markdown" else _table(headers, rows)
+    return [_render(fmt, data, headers, rows) for fmt in formats]
+
+
+def _render(fmt: str, data: Any, headers: list[str], rows: list[list[str]]) -> str:
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    return _markdown(headers, rows) if fmt == "markdown" else _table(headers, rows)
+
+
+def _known(formats: Sequence[str], known: Sequence[str]) -> None:
+    for fmt in formats:
+        if fmt not in known:
+            raise UsageError(f"--format {fmt!r}: unknown format (formats: {', '.join(known)})")
 
 
 def render_history(
     loaded: LoadedConfig, model: str, env: str | None, at: str | None, output_format: str
 ) -> str:
     """The changes of ``model``, newest first; with ``at``, only what ran on that date."""
+    return render_history_all(loaded, model, env, at, [output_format])[0]
+
+
+def render_history_all(
+    loaded: LoadedConfig, model: str, env: str | None, at: str | None, formats: Sequence[str]
+) -> list[str]:
+    """:func:`render_history` in each of ``formats`` (the git log is read once)."""
     from mlops_ci.promote.history import changes, running_at
     from mlops_ci.promote.service import open_repo
 
+    _known(formats, HISTORY_FORMATS)
     loaded.model_named(model)
     envs = [loaded.environment(env)] if env else list(loaded.config.environments)
     repo = open_repo(loaded)
@@ -109,23 +136,16 @@ def render_history(
     if at is not None:
         found = {e: [c] for e, cs in found.items() if (c := running_at(cs, at)) is not None}
     items = [c for e in envs for c in found.get(e, [])]
-    if output_format == "json":
-        return (
-            json.dumps(
-                [
-                    {
-                        "environment": c.environment,
-                        "commit": c.commit,
-                        "date": c.date,
-                        "author": c.author,
-                        "entry": None if c.entry is None else _with_bytes(c.entry),
-                    }
-                    for c in items
-                ],
-                indent=2,
-            )
-            + "\n"
-        )
+    data = [
+        {
+            "environment": c.environment,
+            "commit": c.commit,
+            "date": c.date,
+            "author": c.author,
+            "entry": None if c.entry is None else _with_bytes(c.entry),
+        }
+        for c in items
+    ]
     rows = [
         [
             c.environment,
@@ -140,4 +160,4 @@ def render_history(
         for c in items
     ]
     headers = ["ENVIRONMENT", "DATE", "VERSION", "DIGEST", "COMMIT", "BYTES", "BY", ""]
-    return _table(headers, rows)
+    return [_render(fmt, data, headers, rows) for fmt in formats]

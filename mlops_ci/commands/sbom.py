@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
-from mlops_ci.commands.options import ConfigOption
+from mlops_ci.commands.options import ConfigOption, FullHelpGroup
 
 sbom_app = typer.Typer(
+    cls=FullHelpGroup,
     help="Write CycloneDX 1.6 SBOMs with an ML-BOM (model, card, datasets); compare two SBOMs.",
     invoke_without_command=True,
 )
@@ -121,15 +122,21 @@ def diff(
     old: Annotated[Path, typer.Argument(help="The earlier SBOM (CycloneDX JSON).")],
     new: Annotated[Path, typer.Argument(help="The later SBOM (CycloneDX JSON).")],
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="markdown (for a PR comment) or json.")
-    ] = "markdown",
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FMT[=PATH]",
+            help="FMT[=PATH]: markdown (for a PR comment) or json; repeatable; '-' or no PATH"
+            " means standard output (default: markdown).",
+        ),
+    ] = None,
 ) -> None:
     """List the components added, removed and changed (version, licence, hash)."""
-    from mlops_ci.errors import UsageError
+    from mlops_ci.commands.options import view_specs, write_views
     from mlops_ci.sbom.diff import diff_sboms, load_sbom, render_json, render_markdown
 
     renderers = {"markdown": render_markdown, "json": render_json}
-    if output_format not in renderers:
-        raise UsageError(f"--format {output_format!r}: use markdown or json")
+    specs = view_specs(output_format, tuple(renderers))
     difference = diff_sboms(load_sbom(old, str(old)), load_sbom(new, str(new)), str(old), str(new))
-    sys.stdout.write(renderers[output_format](difference))
+    write_views(specs, [renderers[fmt](difference) for fmt, _ in specs])

@@ -16,12 +16,14 @@ import posixpath
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from mlops_ci import __version__
 from mlops_ci.errors import InputError, UsageError
 from mlops_ci.findings import CheckResult, Finding, GitInfo, Location, Report, Severity
 from mlops_ci.promote.gitwork import PromotionRepo
 from mlops_ci.promote.review_entry import ReviewContext, finding, review_entry
+from mlops_ci.promote.review_summary import summary
 from mlops_ci.promote.state import EnvironmentState, parse_state, state_path
 from mlops_ci.promote.treediff import REGULAR, TreeChange, display_path, kind, tree_changes
 from mlops_ci.promote.trusted import base_config, base_config_path
@@ -62,12 +64,24 @@ def review(
             return parse_state(repo.read_at(base, path), env, f"{path}@{base[:12]}", models=names)
 
         ctx = ReviewContext(loaded, repo, base, state_at_base)
-        findings, changed, checked = _review(ctx)
+        verified: list[dict[str, Any]] = []
+        findings, changed, checked = _review(ctx, verified)
+    head, branch = repo.head(), _branch(repo, environ)
+    base_name = base_ref or f"{repo.remote}/{repo.default_branch}"
     result = CheckResult(
         check=CHECK,
         status="passed",
         findings=tuple(findings),
-        facts={"base": base, "changed_files": changed, "entries_checked": checked},
+        facts={
+            "base": base,
+            "base_ref": base_name,
+            "head": head,
+            "branch": branch,
+            "changed_files": changed,
+            "entries_checked": checked,
+            "verified": verified,
+        },
+        summary=summary(base_name, base, head, branch, verified, len(findings), changed),
     ).with_status(Severity.LOW)
     return Report(
         tool_version=__version__,
@@ -105,7 +119,28 @@ def _resolve_base(repo: PromotionRepo, base_ref: str | None) -> str:
     return base
 
 
-def _review(ctx: ReviewContext) -> tuple[list[Finding], list[str], int]:
+def _branch(repo: PromotionRepo, environ: Mapping[str, str]) -> str:
+    """The branch under review: the CI's name for it, else the checked-out branch (or "")."""
+    import re
+
+    named = next(
+        (
+            environ[n]
+            for n in ("GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
+            if environ.get(n)
+        ),
+        None,
+    )
+    if named is None:
+        raw = repo.git_bytes("symbolic-ref", "--quiet", "--short", "HEAD") or b""
+        named = raw.decode("utf-8", "replace").strip()
+    # The PR's author chose the name: shown, it must not carry markup into a report.
+    return re.sub(r"[^\w./@+-]", "?", named)[:200]
+
+
+def _review(
+    ctx: ReviewContext, verified: list[dict[str, Any]]
+) -> tuple[list[Finding], list[str], int]:
     config = ctx.loaded.config
     state_files = {
         posixpath.normpath(state_path(config.state_dir, env)): env for env in config.environments
@@ -153,7 +188,7 @@ def _review(ctx: ReviewContext) -> tuple[list[Finding], list[str], int]:
             if old == new:
                 continue
             checked += 1
-            refused = review_entry(ctx, env, change.path, model, old, new)
+            refused = review_entry(ctx, env, change.path, model, old, new, verified)
             if refused is not None:
                 findings.append(refused)
     return findings, shown, checked

@@ -20,6 +20,7 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mlops_ci.config import LoadedConfig
 from mlops_ci.findings import Finding, Location, Severity, fingerprint
@@ -57,8 +58,10 @@ def review_entry(
     model: str,
     old: StateEntry | None,
     new: StateEntry | None,
+    verified: list[dict[str, Any]] | None = None,
 ) -> Finding | None:
-    """The finding that refuses this change of ``model`` in ``env``, or None when it is valid."""
+    """The finding that refuses this change of ``model`` in ``env``, or None when it is valid
+    (then what was verified is appended to ``verified``, when given)."""
     where = Location(path)
     if new is None:
         return finding(
@@ -100,7 +103,7 @@ def review_entry(
             model,
         )
     try:
-        verify_evidence(
+        evidence = verify_evidence(
             ctx.loaded,
             model,
             new,
@@ -113,6 +116,15 @@ def review_entry(
         )
     except PromotionRefused as exc:
         return finding("PROMOTE-EVIDENCE", Severity.CRITICAL, where, exc.message, model)
+    if verified is not None:
+        from mlops_ci.promote.review_summary import verified_entry
+
+        packs = ctx.loaded.config.promotion.policies.get(env, [])
+        verified.append(
+            verified_entry(
+                model, env, new, evidence, source=source, rollback=rollback, policies=packs
+            )
+        )
     return None
 
 

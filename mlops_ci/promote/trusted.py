@@ -39,18 +39,21 @@ def base_config_path(repo: PromotionRepo, base: str, explicit: Path | None, cwd:
     ``--config``/``MLOPS_CI_CONFIG`` name it (set by the CI job, which is trusted); otherwise it
     is found in the base commit as ``mlops-ci`` finds it in a checkout: ``mlops-ci.yaml``, then
     ``mlops-ci.yml``, then a ``pyproject.toml`` with a ``[tool.mlops-ci]`` table, in the
-    directory the command runs in. A PR that renames, deletes or adds one cannot change which.
+    directory the command runs in, else in the nearest directory above it up to the repository
+    root. A PR that renames, deletes or adds one cannot change which.
     """
     if explicit is not None:
         return config_in_repository(repo, explicit)
     folder = PurePosixPath(config_in_repository(repo, cwd / "mlops-ci.yaml")).parent
-    for name in ("mlops-ci.yaml", "mlops-ci.yml", "pyproject.toml"):
-        relative = (folder / name).as_posix()
-        raw = repo.git_bytes("cat-file", "blob", f"{base}:{relative}")
-        if raw is not None and (name != "pyproject.toml" or b"[tool.mlops-ci" in raw):
-            return relative
+    for directory in (folder, *folder.parents):
+        for name in ("mlops-ci.yaml", "mlops-ci.yml", "pyproject.toml"):
+            relative = (directory / name).as_posix()
+            raw = repo.git_bytes("cat-file", "blob", f"{base}:{relative}")
+            if raw is not None and (name != "pyproject.toml" or b"[tool.mlops-ci" in raw):
+                return relative
     raise InputError(
-        f"the base commit has no mlops-ci.yaml in {folder.as_posix() or '.'}: promote verify"
+        f"the base commit has no mlops-ci.yaml in {folder.as_posix() or '.'} or above it:"
+        " promote verify"
         " judges a PR only by the base branch's configuration; merge the configuration first",
         SourcePosition(f"{(folder / 'mlops-ci.yaml').as_posix()}@{base[:12]}"),
     )
