@@ -34,11 +34,15 @@ def matrix(
         bool, typer.Option("--gitlab", help="Print a GitLab child-pipeline YAML instead.")
     ] = False,
     image: Annotated[
-        str, typer.Option("--image", help="--gitlab: the jobs' image.")
-    ] = "python:3.11-slim",
+        str, typer.Option("--image", help="--gitlab: the jobs' image (with git, for --install).")
+    ] = "python:3.11",
     install: Annotated[
         str | None,
-        typer.Option("--install", help="--gitlab: what the jobs pip-install ('' for nothing)."),
+        typer.Option(
+            "--install",
+            help="--gitlab: what the jobs pip-install ('' for nothing; default"
+            " $MLOPS_CI_INSTALL_SPEC, else this release from the GitLab project's repository).",
+        ),
     ] = None,
     stage: Annotated[str, typer.Option("--stage", help="--gitlab: the jobs' stage.")] = "test",
     config: ConfigOption = None,
@@ -64,9 +68,14 @@ def matrix(
     if not gitlab:
         typer.echo(github_matrix(models))
         return
+    if install is None:
+        # What the plan job installed, else this release's tag in the project's repository on the
+        # pipeline's own GitLab (as the components are included from): no package index needed.
+        default = f"mlops-ci @ git+$CI_SERVER_URL/mlops-ci/mlops-ci.git@{__version__}"
+        install = os.environ.get("MLOPS_CI_INSTALL_SPEC") or default
     settings = ChildPipelineSettings(
         image=image,
-        install=f"mlops-ci=={__version__}" if install is None else install,
+        install=install,
         stage=stage,
         base=base or "",
     )
