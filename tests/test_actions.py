@@ -356,6 +356,16 @@ def test_install_from_the_action_checkout_or_pinned(tmp_path: Path) -> None:
         )
         # The gates step then finds the installed (fake) mlops-ci first on PATH.
         assert done.step("Run the gates").ran
+    setup = run_action(
+        "setup", {"python": str(fake)}, workspace=workspace, runner_temp=tmp_path / "runner-setup"
+    )
+    assert not setup.failed, setup.log
+    venv = tmp_path / "runner-setup" / "mlops-ci-venv" / "bin"
+    assert setup.outputs == {"python": str(venv / "python"), "version": "mlops-ci 9.9.9"}
+    assert setup.path_additions == [str(venv)]
+    assert (
+        calls.read_text().splitlines()[-1].endswith(str(ROOT / "actions" / "setup" / ".." / ".."))
+    )
 
 
 def test_install_without_python_says_what_to_do(tmp_path: Path) -> None:
@@ -474,3 +484,16 @@ def test_promote_action_needs_a_target(demo_repo: Path, tmp_path: Path) -> None:
     done = run("promote", demo_repo, tmp_path, models="fraud-detector", token=FAKE_TOKEN)
     assert done.failed
     assert "needs 'to'" in done.step("Promote").stdout
+
+
+def test_verify_leaves_the_check_reports_alone(demo_repo: Path, tmp_path: Path) -> None:
+    reports = demo_repo / "reports"
+    reports.mkdir()
+    check_files = {f"mlops-ci.{ext}": ext for ext in ("json", "md", "sarif", "junit.xml", "html")}
+    for name, text in check_files.items():
+        (reports / name).write_text(text)
+    (reports / "mlops-ci-verify.json").write_text("stale")
+    done = run("verify", demo_repo, tmp_path, promotion="false")
+    assert not done.failed, done.log
+    assert {p.name: p.read_text() for p in reports.iterdir()} == check_files  # stale one gone
+    assert done.outputs["reports"] == str(reports) and done.outputs["report"] == ""
