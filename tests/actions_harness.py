@@ -131,8 +131,10 @@ def run_action(
     runner_temp: Path,
     env: Mapping[str, str] | None = None,
     event_name: str = "push",
+    context: Mapping[str, str] | None = None,
 ) -> ActionRun:
-    """Run ``actions/<name>`` with ``inputs`` in ``workspace``."""
+    """Run ``actions/<name>`` with ``inputs`` in ``workspace``; ``context`` adds expression
+    values such as ``github.token`` (empty unless given, as in a job without a token)."""
     action = load_action(name)
     given = {key: str(spec.get("default", "")) for key, spec in action.get("inputs", {}).items()}
     unknown = set(inputs) - set(given)
@@ -158,6 +160,7 @@ def run_action(
     )
     lookup: dict[str, str] = {f"inputs.{k}": v for k, v in given.items()}
     lookup.update({"github.action_path": str(action_path), "github.event_name": event_name})
+    lookup.update(context or {})
     runs: list[StepRun] = []
     failed = False
     for index, step in enumerate(action["runs"]["steps"]):

@@ -45,23 +45,44 @@ def run(
     tmp_path: Path,
     event: str = "push",
     env: dict[str, str] | None = None,
+    github_token: str = "",
     **inputs: str,
 ) -> ActionRun:
     env = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     given = {**PREINSTALLED, **{k.replace("_", "-"): v for k, v in inputs.items()}}
     return run_action(
-        name, given, workspace=repo, runner_temp=tmp_path / "runner", env=env, event_name=event
+        name,
+        given,
+        workspace=repo,
+        runner_temp=tmp_path / "runner",
+        env=env,
+        event_name=event,
+        context={"github.token": github_token},
     )
 
 
+def code_scanning_env(httpserver: HTTPServer) -> dict[str, str]:
+    """The variables of a push run whose API (and code scanning endpoint) is ``httpserver``."""
+    return {
+        "GITHUB_API_URL": httpserver.url_for("").rstrip("/"),
+        "GITHUB_REPOSITORY": "acme/models",
+        "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+        "GITHUB_REF": "refs/heads/main",
+    }
+
+
 def test_every_action_maps_inputs_through_env_only() -> None:
-    for name in ("check", "promote", "verify"):
+    for name in ("check", "promote", "verify", "setup"):
         action = load_action(name)
         for step in action["runs"]["steps"]:
-            if "run" in step:
-                assert step["shell"] == "bash"
-                assert "${{" not in step["run"]
-        assert {"verdict", "report", "sarif", "sbom"} <= set(action["outputs"])
+            # No `uses:` at all: a composite action's `uses:` is fetched even when its `if:` is
+            # false (act in offline mode fails on it; GHES may not mirror the action).
+            assert "uses" not in step, f"{name}: {step.get('name')}"
+            assert step["shell"] == "bash"
+            assert "${{" not in step["run"]
+        if name != "setup":
+            assert {"verdict", "report", "sarif", "sbom", "reports"} <= set(action["outputs"])
+        assert action["inputs"]["version"]["default"] == ""  # the action's own checkout
 
 
 def readme_check_inputs() -> dict[str, str]:
@@ -78,9 +99,22 @@ def readme_check_inputs() -> dict[str, str]:
     return {**given, "token": FAKE_TOKEN}
 
 
-def test_check_passes_on_the_demo_as_the_readme_uses_it(demo_repo: Path, tmp_path: Path) -> None:
+def test_check_passes_on_the_demo_as_the_readme_uses_it(
+    demo_repo: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    from tests.test_code_scanning import CodeScanning, decoded
+
+    stand_in = CodeScanning(httpserver)
     inputs = {key.replace("-", "_"): value for key, value in readme_check_inputs().items()}
-    done = run("check", demo_repo, tmp_path, **inputs)
+    assert "version" not in inputs  # the README installs from the action's checkout
+    done = run(
+        "check",
+        demo_repo,
+        tmp_path,
+        env=code_scanning_env(httpserver),
+        github_token="ghs_sarif_token",  # noqa: S106  (the stand-in's fake token)
+        **inputs,
+    )
     assert not done.failed, done.log
     out = done.outputs
     assert out["verdict"] == "pass"
@@ -95,23 +129,47 @@ def test_check_passes_on_the_demo_as_the_readme_uses_it(demo_repo: Path, tmp_pat
     if "sbom" in registry():
         (sbom,) = out["sbom"].splitlines()
         assert Path(sbom).is_absolute() and json.loads(Path(sbom).read_text())["bomFormat"]
+    assert out["reports"] == str(demo_repo / "reports")
     assert not done.step("Fail when a gate failed").ran
-    assert done.step("Upload SARIF to code scanning").with_["sarif_file"] == out["sarif"]
+    upload = done.step("Upload SARIF to code scanning")
+    assert upload.ran and "uploaded" in upload.stdout, done.log
+    (sent,) = stand_in.uploads
+    assert decoded(sent) == json.loads(Path(out["sarif"]).read_text()) | {
+        "runs": [
+            run | {"automationDetails": {"id": "mlops-ci/"}}
+            for run in json.loads(Path(out["sarif"]).read_text())["runs"]
+        ]
+    }
     assert not done.step("Update the sticky PR comment").ran  # a push, not a pull request
     assert "no id-token: write permission" in done.step("Sign the models keylessly").stdout
 
 
-def test_check_fails_on_a_broken_card_and_still_reports(demo_repo: Path, tmp_path: Path) -> None:
+def test_check_fails_on_a_broken_card_and_still_reports(
+    demo_repo: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    from tests.test_code_scanning import CodeScanning, decoded
+
+    stand_in = CodeScanning(httpserver)
     break_card(demo_repo)
-    done = run("check", demo_repo, tmp_path, upload_sarif="true")
+    done = run(
+        "check",
+        demo_repo,
+        tmp_path,
+        env=code_scanning_env(httpserver),
+        github_token="ghs_sarif_token",  # noqa: S106  (the stand-in's fake token)
+        upload_sarif="true",
+        sarif_category="models/fraud",
+    )
     assert done.failed
     assert done.outputs["verdict"] == "fail"
     assert done.outputs["exit-code"] == "1"
     assert "## ❌ mlops-ci: FAIL" in done.summary
     assert "CARD003" in done.summary
-    upload = done.step("Upload SARIF to code scanning")
-    assert upload.uses is not None and upload.uses.startswith("github/codeql-action/upload-sarif@")
-    assert upload.with_["sarif_file"] == done.outputs["sarif"]
+    assert done.step("Upload SARIF to code scanning").returncode == 0  # findings are uploaded
+    (sent,) = stand_in.uploads
+    sarif = decoded(sent)
+    assert sarif["runs"][0]["automationDetails"]["id"] == "models/fraud/"
+    assert "CARD003" in json.dumps(sarif["runs"][0]["results"])
     assert not done.step("Sign the models keylessly").ran  # a failing model is never signed
     final = done.step("Fail when a gate failed")
     assert final.returncode == 1
@@ -298,6 +356,16 @@ def test_install_from_the_action_checkout_or_pinned(tmp_path: Path) -> None:
         )
         # The gates step then finds the installed (fake) mlops-ci first on PATH.
         assert done.step("Run the gates").ran
+    setup = run_action(
+        "setup", {"python": str(fake)}, workspace=workspace, runner_temp=tmp_path / "runner-setup"
+    )
+    assert not setup.failed, setup.log
+    venv = tmp_path / "runner-setup" / "mlops-ci-venv" / "bin"
+    assert setup.outputs == {"python": str(venv / "python"), "version": "mlops-ci 9.9.9"}
+    assert setup.path_additions == [str(venv)]
+    assert (
+        calls.read_text().splitlines()[-1].endswith(str(ROOT / "actions" / "setup" / ".." / ".."))
+    )
 
 
 def test_install_without_python_says_what_to_do(tmp_path: Path) -> None:
@@ -416,3 +484,16 @@ def test_promote_action_needs_a_target(demo_repo: Path, tmp_path: Path) -> None:
     done = run("promote", demo_repo, tmp_path, models="fraud-detector", token=FAKE_TOKEN)
     assert done.failed
     assert "needs 'to'" in done.step("Promote").stdout
+
+
+def test_verify_leaves_the_check_reports_alone(demo_repo: Path, tmp_path: Path) -> None:
+    reports = demo_repo / "reports"
+    reports.mkdir()
+    check_files = {f"mlops-ci.{ext}": ext for ext in ("json", "md", "sarif", "junit.xml", "html")}
+    for name, text in check_files.items():
+        (reports / name).write_text(text)
+    (reports / "mlops-ci-verify.json").write_text("stale")
+    done = run("verify", demo_repo, tmp_path, promotion="false")
+    assert not done.failed, done.log
+    assert {p.name: p.read_text() for p in reports.iterdir()} == check_files  # stale one gone
+    assert done.outputs["reports"] == str(reports) and done.outputs["report"] == ""

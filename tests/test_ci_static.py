@@ -63,6 +63,9 @@ def component_documents(path: Path, target: Path) -> list[Path]:
         return str(value).lower() if isinstance(value, bool) else str(value)
 
     rendered = re.sub(r"\$\[\[\s*inputs\.(\w+)\s*\]\]", default, jobs)
+    # What GitLab's component context gives for `component: HOST/mlops-ci/mlops-ci/NAME@0.1.0`.
+    context = {"sha": "0" * 40, "reference": f"gitlab.com/mlops-ci/mlops-ci/{path.stem}@0.1.0"}
+    rendered = re.sub(r"\$\[\[\s*component\.(\w+)\s*\]\]", lambda m: context[m.group(1)], rendered)
     assert "$[[" not in rendered
     (target / f"{path.stem}-spec.yml").write_text(header)
     (target / f"{path.stem}-jobs.yml").write_text(rendered)
@@ -70,7 +73,7 @@ def component_documents(path: Path, target: Path) -> list[Path]:
 
 
 def test_every_ci_file_is_covered() -> None:
-    assert [p.parent.name for p in ACTIONS] == ["check", "promote", "verify"]
+    assert [p.parent.name for p in ACTIONS] == ["check", "promote", "setup", "verify"]
     assert {p.name for p in GITHUB_TEMPLATES} == {
         "check.yml",
         "promote.yml",

@@ -50,10 +50,16 @@ def gitlab_ci_local() -> str:
 
 
 def run_pipeline(
-    binary: str, repo: Path, *args: str, variables: dict[str, str] | None = None
+    binary: str,
+    repo: Path,
+    *args: str,
+    variables: dict[str, str] | None = None,
+    path_first: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run gitlab-ci-local in ``repo``; mlops-ci comes from this test's virtualenv."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    """Run gitlab-ci-local in ``repo``; mlops-ci comes from this test's virtualenv (after
+    ``path_first``, a directory of stand-in commands)."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "PATH": f"{path_first}{os.pathsep}{path}" if path_first else path}
     command = [
         binary,
         "--force-shell-executor",
@@ -105,7 +111,7 @@ def with_preinstalled_mlops_ci(pipeline: str) -> str:
     """The same pipeline, told that mlops-ci is on PATH already (no pip install)."""
     data = YAML(typ="safe").load(pipeline)
     for include in data["include"]:
-        include.setdefault("inputs", {})["version"] = ""
+        include.setdefault("inputs", {})["install"] = "none"
     return json.dumps(data)  # JSON is YAML
 
 
@@ -205,7 +211,7 @@ def test_promote_component_verifies_a_promotion_merge_request(
     gitlab_ci_local: str, signed_repo: Path
 ) -> None:
     repo = signed_repo
-    use_component(repo, 'include:\n  - local: ci/promote.yml\n    inputs: {version: ""}\n')
+    use_component(repo, "include:\n  - local: ci/promote.yml\n    inputs: {install: none}\n")
     subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, check=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     pushed = subprocess.run(
@@ -249,3 +255,140 @@ def test_promote_component_verifies_a_promotion_merge_request(
     )
     assert refused.returncode != 0
     assert "FAIL  mlops-ci-promotion-verify" in refused.stdout
+
+
+def install_script(component: str) -> str:
+    """The install part of a component's job script (the same text in both components)."""
+    data = YAML(typ="safe").load(
+        (REPO_ROOT / "templates" / component).read_text().split("\n---\n")[1]
+    )
+    job = data["mlops-ci-check"] if component == "check.yml" else data[".mlops-ci-promote-base"]
+    script = (job.get("before_script") or job["script"])[0]
+    start = script.index("# Install mlops-ci")
+    return script[start : script.index("\nesac\n", start) + len("\nesac\n")]
+
+
+def stand_in_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A ``python`` first on PATH: ``-m pip install SPEC`` is logged and, for a git URL, checked
+    for real (clone, checkout of the ref, mlops-ci's pyproject.toml there); anything else runs
+    this virtualenv's Python. (A real build needs the package index for setuptools.)"""
+    bin_dir = tmp_path / "stand-in-bin"
+    bin_dir.mkdir(parents=True)
+    log = tmp_path / "pip.log"
+    python = bin_dir / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2 $3" = "-m pip install" ]; then\n'
+        "  for spec; do :; done\n"
+        f'  printf "%s\\n" "$spec" >> {log}\n'
+        '  case "$spec" in "mlops-ci @ git+"*) ;; *) exit 0 ;; esac\n'
+        '  url="${spec#mlops-ci @ git+}" && ref="${url##*@}" && url="${url%@*}"\n'
+        f'  dir="$(mktemp -d {tmp_path}/clone.XXXXXX)"\n'
+        '  git clone -q "$url" "$dir" && git -C "$dir" checkout -q "$ref" || exit 1\n'
+        '  grep -q \'^name = "mlops-ci"\' "$dir/pyproject.toml" || exit 1\n'
+        '  echo "stand-in pip: mlops-ci at $(git -C "$dir" rev-parse HEAD)"; exit 0\n'
+        "fi\n"
+        f'exec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    return bin_dir, log
+
+
+def run_install(
+    tmp_path: Path, variables: dict[str, str], component: str = "check.yml"
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the install part under POSIX sh with ``variables``; the specs pip was given."""
+    bin_dir, log = stand_in_python(tmp_path)
+    script = tmp_path / "install.sh"
+    script.write_text("set -eu\n" + install_script(component))
+    defaults = {
+        "MLOPS_CI_INSTALL": "repository",
+        "MLOPS_CI_INSTALL_VERSION": "0.1.0",
+        "MLOPS_CI_INSTALL_REPOSITORY": "",
+        "MLOPS_CI_COMPONENT_REFERENCE": "$[[ component.reference ]]",
+        "MLOPS_CI_COMPONENT_SHA": "$[[ component.sha ]]",
+        "CI_SERVER_FQDN": "gitlab.example.com",
+        "CI_SERVER_URL": "https://gitlab.example.com",
+    }
+    env = {
+        **os.environ,
+        **defaults,
+        **variables,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    }
+    done = subprocess.run(
+        ["sh", str(script)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    return done, log.read_text().splitlines() if log.exists() else []
+
+
+def test_both_components_install_the_same_way() -> None:
+    assert install_script("check.yml") == install_script("promote.yml")
+    for name in ("check.yml", "promote.yml"):
+        header = YAML(typ="safe").load(
+            (REPO_ROOT / "templates" / name).read_text().split("\n---\n")[0]
+        )
+        assert header["spec"]["component"] == ["sha", "reference"]
+        assert header["spec"]["inputs"]["install"]["default"] == "repository"
+
+
+def test_component_install_resolves_the_component_project(tmp_path: Path) -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    # What GitLab interpolates for `component: gitlab.example.com/tools/mlops-ci/check@1.0`.
+    context = {
+        "MLOPS_CI_COMPONENT_REFERENCE": "gitlab.example.com/tools/mlops-ci/check@1.0",
+        "MLOPS_CI_COMPONENT_SHA": sha,
+    }
+    done, specs = run_install(
+        tmp_path / "same", {**context, "CI_SERVER_URL": "http://gitlab.example.com"}
+    )
+    assert specs == [f"mlops-ci @ git+http://gitlab.example.com/tools/mlops-ci.git@{sha}"], (
+        done.stderr
+    )
+    other = {**context, "MLOPS_CI_COMPONENT_REFERENCE": "gitlab.com/mlops-ci/mlops-ci/check@0.1.0"}
+    done, specs = run_install(tmp_path / "other", other)
+    assert specs == [f"mlops-ci @ git+https://gitlab.com/mlops-ci/mlops-ci.git@{sha}"], done.stderr
+    mirror = {**context, "MLOPS_CI_INSTALL_REPOSITORY": "https://mirror.example/ml/mlops-ci.git"}
+    done, specs = run_install(tmp_path / "mirror", mirror)
+    assert specs == [f"mlops-ci @ git+https://mirror.example/ml/mlops-ci.git@{sha}"], done.stderr
+    done, specs = run_install(tmp_path / "index", {"MLOPS_CI_INSTALL": "index"}, "promote.yml")
+    assert specs == ["mlops-ci==0.1.0"], done.stderr
+    done, specs = run_install(tmp_path / "none", {"MLOPS_CI_INSTALL": "none"})
+    assert done.returncode == 0 and specs == []
+    # Included without `component:` (no context): say what to do, install nothing.
+    done, specs = run_install(tmp_path / "local", {})
+    assert done.returncode == 2 and specs == []
+    assert "needs the component context" in done.stderr
+    done, specs = run_install(tmp_path / "bad", {"MLOPS_CI_INSTALL": "pypi"})
+    assert done.returncode == 2 and "repository, index or none" in done.stderr
+
+
+def test_promote_component_installs_from_the_component_repository(
+    gitlab_ci_local: str, demo_repo: Path, tmp_path: Path
+) -> None:
+    # The component project's repository, served as a file URL by a stand-in "GitLab server".
+    server = tmp_path / "server"
+    project = server / "tools" / "mlops-ci.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(project)], check=True)
+    subprocess.run(
+        ["git", "push", "-q", str(project), "HEAD:refs/heads/main"], cwd=REPO_ROOT, check=True
+    )
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    use_component(demo_repo, "include:\n  - local: ci/promote.yml\n")  # install: repository
+    bin_dir, log = stand_in_python(tmp_path)
+    context = {  # what GitLab sets and interpolates for component: gitlab.example.com/tools/mlops-ci/promote@SHA
+        "CI_SERVER_FQDN": "gitlab.example.com",
+        "CI_SERVER_URL": f"file://{server}",
+        "MLOPS_CI_COMPONENT_REFERENCE": f"gitlab.example.com/tools/mlops-ci/promote@{sha}",
+        "MLOPS_CI_COMPONENT_SHA": sha,
+    }
+    done = run_pipeline(
+        gitlab_ci_local, demo_repo, "mlops-ci-promote-tag", variables=context, path_first=bin_dir
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"installing from file://{project}" in done.stdout
+    assert f"stand-in pip: mlops-ci at {sha}" in done.stdout
+    assert log.read_text().splitlines() == [f"mlops-ci @ git+file://{project}@{sha}"]
+    assert "PASS  mlops-ci-promote-tag" in done.stdout

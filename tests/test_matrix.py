@@ -171,6 +171,6 @@ def test_gitlab_child_pipeline(cli: Cli, demo_repo: Path) -> None:
     }
     template = child[".mlops-ci-check"]
     assert template["image"] == "python:3.12"
-    assert template["variables"]["MLOPS_CI_INSTALL"].startswith("mlops-ci==")
+    assert template["variables"]["MLOPS_CI_INSTALL"].startswith("mlops-ci @ git+$CI_SERVER_URL/")
     assert template["artifacts"]["reports"]["junit"] == "reports/*.junit.xml"
     assert all("$[[" not in line and "alpha" not in line for line in template["script"])

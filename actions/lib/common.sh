@@ -1,8 +1,10 @@
 # Shared by the mlops-ci composite actions (sourced by their steps; see actions/*/action.yml).
 # Inputs arrive as environment variables set in each step's `env:`; nothing here is templated.
 
-# mlops_ci_install: create a virtualenv in $RUNNER_TEMP, install mlops-ci into it (the pinned
-# MLOPS_CI_VERSION from PyPI, or the checkout the action runs from), put it first on PATH.
+# mlops_ci_install: create a virtualenv in $RUNNER_TEMP, install mlops-ci into it, put it first
+# on PATH. By default from the checkout the action runs from ($MLOPS_CI_ACTION_PATH/../..: the
+# ref named in `uses:`), so no published package is needed; MLOPS_CI_VERSION set pins a release
+# from the package index instead.
 mlops_ci_install() {
   local venv="${RUNNER_TEMP:?RUNNER_TEMP is not set}/mlops-ci-venv"
   local python="${MLOPS_CI_PYTHON:-python3}"
@@ -54,14 +56,16 @@ mlops_ci_comment() {
   fi
 }
 
-# mlops_ci_outputs DIR: write verdict, report, markdown, sarif and sbom to $GITHUB_OUTPUT.
+# mlops_ci_outputs DIR STATUS [STEM]: write verdict, report, markdown, sarif and sbom of the
+# reports DIR/STEM.{json,md,sarif} (STEM: mlops-ci for check, mlops-ci-verify for verify) to
+# $GITHUB_OUTPUT.
 mlops_ci_outputs() {
-  local dir="$1" status="$2"
+  local dir="$1" status="$2" stem="${3:-mlops-ci}"
   {
     echo "exit-code=$status"
-    echo "markdown=$([ -f "$dir/mlops-ci.md" ] && echo "$dir/mlops-ci.md")"
-    if [ -f "$dir/mlops-ci.json" ]; then
-      mlops-ci ci outputs "$dir/mlops-ci.json" --sarif "$dir/mlops-ci.sarif"
+    echo "markdown=$([ -f "$dir/$stem.md" ] && echo "$dir/$stem.md")"
+    if [ -f "$dir/$stem.json" ]; then
+      mlops-ci ci outputs "$dir/$stem.json" --sarif "$dir/$stem.sarif"
     else
       case "$status" in 0) echo "verdict=pass" ;; 1) echo "verdict=fail" ;; *) echo "verdict=error" ;; esac
       echo "report="

@@ -1,4 +1,4 @@
-"""CI glue: ``mlops-ci matrix`` (monorepo fan-out) and ``mlops-ci ci outputs|comment``.
+"""CI glue: ``mlops-ci matrix`` (monorepo fan-out) and ``mlops-ci ci outputs|comment|upload-sarif``.
 
 The composite GitHub actions and the GitLab components call these, so the logic they need is
 Python under test rather than shell in YAML.
@@ -36,11 +36,15 @@ def matrix(
         bool, typer.Option("--gitlab", help="Print a GitLab child-pipeline YAML instead.")
     ] = False,
     image: Annotated[
-        str, typer.Option("--image", help="--gitlab: the jobs' image.")
-    ] = "python:3.11-slim",
+        str, typer.Option("--image", help="--gitlab: the jobs' image (with git, for --install).")
+    ] = "python:3.11",
     install: Annotated[
         str | None,
-        typer.Option("--install", help="--gitlab: what the jobs pip-install ('' for nothing)."),
+        typer.Option(
+            "--install",
+            help="--gitlab: what the jobs pip-install ('' for nothing; default"
+            " $MLOPS_CI_INSTALL_SPEC, else this release from the GitLab project's repository).",
+        ),
     ] = None,
     stage: Annotated[str, typer.Option("--stage", help="--gitlab: the jobs' stage.")] = "test",
     config: ConfigOption = None,
@@ -66,9 +70,14 @@ def matrix(
     if not gitlab:
         typer.echo(github_matrix(models))
         return
+    if install is None:
+        # What the plan job installed, else this release's tag in the project's repository on the
+        # pipeline's own GitLab (as the components are included from): no package index needed.
+        default = f"mlops-ci @ git+$CI_SERVER_URL/mlops-ci/mlops-ci.git@{__version__}"
+        install = os.environ.get("MLOPS_CI_INSTALL_SPEC") or default
     settings = ChildPipelineSettings(
         image=image,
-        install=f"mlops-ci=={__version__}" if install is None else install,
+        install=install,
         stage=stage,
         base=base or "",
     )
@@ -136,3 +145,53 @@ def comment(
         raise InputError(f"cannot read the comment body: {exc.__class__.__name__}") from None
     where = post_comment(target, comment_body(text, target.run_url), os.environ)
     typer.echo(f"updated the mlops-ci comment on {where}")
+
+
+@ci_app.command("upload-sarif")
+def upload_sarif(
+    sarif: Annotated[Path, typer.Argument(help="SARIF file (what 'check --format sarif' wrote).")],
+    category: Annotated[
+        str | None,
+        typer.Option(
+            "--category",
+            help="Code scanning category (automationDetails.id), so uploads do not replace"
+            " each other.",
+        ),
+    ] = None,
+) -> None:
+    """Upload a SARIF file to GitHub code scanning through the REST API (no codeql-action).
+
+    Reads GITHUB_TOKEN (it needs security-events: write), GITHUB_REPOSITORY, GITHUB_SHA,
+    GITHUB_REF and GITHUB_API_URL (GitHub Enterprise Server) from the Actions environment.
+    """
+    from mlops_ci.errors import InputError
+    from mlops_ci.forge.code_scanning import PERMISSION, upload_target
+    from mlops_ci.forge.code_scanning import upload_sarif as post
+    from mlops_ci.forge.github import GitHubForge
+    from mlops_ci.forge.http import ApiClient, ForgeError
+    from mlops_ci.safepath import confine, read_text
+
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    if not token:
+        raise ForgeError("uploading SARIF needs GITHUB_TOKEN (a token with security-events: write)")
+    try:
+        real = confine(sarif.absolute(), Path.cwd(), what="SARIF file", trusted=True)
+        text = read_text(real, what="SARIF file")
+    except OSError as exc:
+        raise InputError(f"cannot read the SARIF file: {exc.__class__.__name__}") from None
+    upload = upload_target(os.environ, text, category)
+    api = ApiClient(
+        os.environ.get("GITHUB_API_URL") or "https://api.github.com",
+        GitHubForge.headers(token),
+        forge="GitHub",
+        credential_variable="GITHUB_TOKEN",
+        needs=PERMISSION,
+    )
+    try:
+        upload_id = post(api, upload)
+    finally:
+        api.close()
+    typer.echo(
+        f"uploaded {sarif} to code scanning of {upload.repository} at {upload.commit_sha[:12]}"
+        + (f" (upload {upload_id})" if upload_id else "")
+    )

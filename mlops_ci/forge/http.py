@@ -47,9 +47,11 @@ class ApiClient:
         credential_variable: str,
         retry: RetryPolicy | None = None,
         timeout_s: float = 30.0,
+        needs: str = "write access to pull/merge requests",
     ) -> None:
         self.forge = forge
         self.credential_variable = credential_variable
+        self.needs = needs  # what the token must be allowed, for the 401/403 messages
         self.retry = retry or RetryPolicy()
         self._client = httpx.Client(
             base_url=base_url.rstrip("/") + "/", headers=dict(headers), timeout=timeout_s
@@ -122,12 +124,12 @@ class ApiClient:
         if status == 401:
             return ForgeError(
                 f"{where} answered 401: the token is missing, expired or lacks permission;"
-                f" set {self.credential_variable} to a token that can open pull/merge requests"
+                f" set {self.credential_variable} to a token with {self.needs}"
             )
         if status == 403:
             return ForgeError(
                 f"{where} answered 403: the token lacks permission for this repository;"
-                f" give {self.credential_variable} write access to pull/merge requests"
+                f" give {self.credential_variable} {self.needs}"
             )
         if status == 404:
             return ForgeError(
