@@ -32,6 +32,7 @@ CONFIG_FREE = {
     "sbom diff",
     "ci outputs",
     "ci comment",
+    "ci upload-sarif",
     "hook install",
     "hook uninstall",
 }

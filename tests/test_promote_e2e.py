@@ -253,6 +253,19 @@ def test_promote_verify_passes_a_tool_pr_and_fails_a_hand_edit(cli: Cli, signed_
     assert evidence["signature"]["mode"] == "key" and evidence["attestation"] is True
     assert evidence["policies"] == ["baseline"] and evidence["policy_rules_passed"] > 0
     assert "signature (key" in result["summary"][f"{DEMO_MODEL} in staging"]
+    # Every report to a file: the text summary still says what was verified (issue 15).
+    report = signed_repo.parent / "verify.json"
+    to_file = cli(
+        "promote", "verify", "--base", "origin/main", "-f", f"json={report}", cwd=signed_repo
+    )
+    assert to_file.exit_code == 0, to_file.stderr
+    assert to_file.stdout.startswith("mlops-ci: PASS") and "verified review (" in to_file.stdout
+    assert f"reports written to: {report}" in to_file.stdout
+    assert json.loads(report.read_text())["verdict"] == "pass"
+    quiet = cli(
+        "promote", "verify", "--base", "origin/main", "-q", "-f", f"json={report}", cwd=signed_repo
+    )
+    assert quiet.exit_code == 0 and quiet.stdout == ""
     run_git(signed_repo, "checkout", "--quiet", "-b", "hand-edit", "origin/main")
     prod = signed_repo / "deploy" / "prod.yaml"
     prod.write_text(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mlops_ci.commands.common import NoColorOption, QuietOption
 from mlops_ci.commands.options import (
     ConfigOption,
     FormatOption,
@@ -143,6 +144,8 @@ def verify(
         str | None, typer.Option("--base", help="Base ref (default: the remote default branch).")
     ] = None,
     output_format: FormatOption = None,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Check that this PR/MR changes only state files, each by a valid promotion or rollback.
@@ -152,9 +155,10 @@ def verify(
     """
     import datetime as dt
 
+    from mlops_ci.commands.common import emit_report
     from mlops_ci.config import ENV_PREFIX, find_config
     from mlops_ci.errors import InputError
-    from mlops_ci.outputs import deliver, parse_format_specs
+    from mlops_ci.outputs import parse_format_specs
     from mlops_ci.promote.gitwork import PromotionRepo
     from mlops_ci.promote.review import review
 
@@ -171,9 +175,7 @@ def verify(
         report = review(repo, base, explicit, cwd, os.environ, dt.datetime.now(dt.UTC))
     finally:
         repo.close()
-    for text in deliver(report, specs):
-        sys.stdout.write(text)
-    raise typer.Exit(report.exit_code)
+    raise typer.Exit(emit_report(report, specs, quiet=quiet, no_color=no_color))
 
 
 def _remote_hint(config_path: Path | None) -> str:
