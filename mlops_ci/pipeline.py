@@ -86,7 +86,9 @@ def run_check(
     )
     if request.changed_only and not models:
         return _nothing_changed(loaded, request, now)
-    _require_model_files(loaded, select_checks(registry(), request.only, request.skip), models)
+    selected = select_checks(registry(), request.only, request.skip)
+    _require_model_files(loaded, selected, models)
+    _require_policy_packs(loaded, selected)
     owned = cache is None and request.use_cache and not cache_disabled()
     if owned:
         cache = open_cache(loaded, os.environ)
@@ -127,6 +129,20 @@ def _require_model_files(
     for model in loaded.config.models:
         if not models or model.name in models:
             require_model_file(loaded, model)
+
+
+def _require_policy_packs(loaded: LoadedConfig, checks: Sequence[Check]) -> None:
+    """Load and compile the configured policy packs before any gate runs.
+
+    A pack with a syntax error is an input error (exit 2) either way; found here, the user learns
+    it at once instead of after the dependency audit, the SBOM and the benchmarks.
+    """
+    if not any(check.name == "policy" for check in checks):
+        return
+    from mlops_ci.policy.pack import load_pack
+
+    for ref in loaded.config.policies:
+        load_pack(ref, loaded.root, trusted=loaded.is_trusted("policies", ref))
 
 
 def require_model_file(loaded: LoadedConfig, model: ModelConfig) -> None:

@@ -339,10 +339,10 @@ def test_inputs_over_the_memory_cap_are_refused_before_allocation(
     from mlops_ci.errors import InputError
 
     graph = [GraphInput("input", "tensor(float)", shape)]
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(InputError, match="more than 1 GiB"):
         synthesise(graph, dims, {}, "model.onnx")
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_npz_over_the_memory_cap_is_refused(tmp_path: Path) -> None:

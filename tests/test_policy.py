@@ -108,13 +108,22 @@ def test_findings_point_at_the_field(cli: Cli, tmp_path: Path) -> None:
     assert finding.location is not None and finding.location.line == 17
 
 
-def test_cel_syntax_error_names_pack_rule_and_column(cli: Cli, tmp_path: Path) -> None:
+def test_cel_syntax_error_names_pack_rule_and_column(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlops_ci.pipeline
+
     repo = make_repo(tmp_path, COMPLETE, "[./local.yaml]")
     (repo / "local.yaml").write_text(
         "name: local\nversion: '1'\ndescription: d\nrules:\n"
         "  - id: LOCAL-1\n    description: d\n    severity: high\n"
         "    expr: card.valid && (\n    message: m\n    remediation: r\n"
     )
+
+    def no_gate_may_run(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a broken pack is refused before the gates run, not after them")
+
+    monkeypatch.setattr(mlops_ci.pipeline, "run_checks", no_gate_may_run)
     result = cli("check", cwd=repo)
     assert result.exit_code == 2
     assert result.stderr.strip().startswith(
@@ -230,9 +239,9 @@ def test_rules_over_the_cost_budget_are_refused_fast_and_named(name: str) -> Non
         pack = _pack(expr, extra)
     facts = empty_facts()
     facts["card"] = {"licenses": [f"l{i}" for i in range(400)]}
-    start = time.perf_counter()
+    start = time.process_time()
     (outcome,) = evaluate_packs([load_pack_text(pack, "local.yaml")], facts, Budget())
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert outcome.outcome == "error" and outcome.over_budget
     assert "LOCAL-RULE" in outcome.message and "policy.max_cost" in outcome.message
 
@@ -304,7 +313,9 @@ def test_guard_stops_a_rule_the_estimate_let_through(monkeypatch: pytest.MonkeyP
     start = time.perf_counter()
     budget = engine.Budget(max_cost=10**12, timeout_s=0.3)
     (outcome,) = engine.evaluate_packs([pack], empty_facts(), budget)
-    assert time.perf_counter() - start < 2.0
+    # Wall time on purpose (the guard is a wall-clock timeout); the bound leaves room for a
+    # loaded machine while the expression itself would run for hours.
+    assert time.perf_counter() - start < 5.0
     assert outcome.over_budget and "policy.timeout_s (0.3 s)" in outcome.message
     assert "LOCAL-RULE" in outcome.message
 

@@ -34,18 +34,18 @@ def test_yaml_12_keeps_on_as_a_string() -> None:
 
 
 def test_alias_bomb_is_refused_quickly() -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(InputError, match="alias bomb"):
         load_yaml(BILLION_LAUGHS, "bomb.yaml")
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_oversized_yaml_is_refused_quickly() -> None:
     text = "x: " + "a" * (20 * 1024 * 1024) + "\n"
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(InputError, match="over the 2 MiB limit"):
         load_yaml(text, "big.yaml")
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_duplicate_keys_and_tags_are_refused() -> None:
@@ -124,10 +124,12 @@ def test_constructs_that_hide_or_change_data_are_refused(text: str, message: str
     ],
 )
 def test_deep_or_wide_documents_are_refused_quickly(text: str) -> None:
-    start = time.perf_counter()
+    # CPU time of this process, not wall time: the suite runs tests in parallel workers, and
+    # another worker's load must not decide whether the parser stops early enough.
+    start = time.process_time()
     with pytest.raises(InputError, match="nested more than|more than 50,000 nodes"):
         load_yaml(text, "f")
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0
 
 
 def test_yaml_11_booleans_stay_strings() -> None:
