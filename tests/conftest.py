@@ -31,6 +31,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Benchmarks run in one process: parallel test workers would disturb their timings."""
+    if config.getoption("--benchmarks") and hasattr(config.option, "numprocesses"):
+        config.option.numprocesses = 0
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     if collection_path.name == "benchmarks" and not config.getoption("--benchmarks"):
         return True
