@@ -13,7 +13,14 @@ deterministic: the same report gives the same bytes (no clock).
 from __future__ import annotations
 
 from mlops_ci.findings import CheckResult, Finding, Report
-from mlops_ci.formats.common import SEVERITY_ICONS, STATUS_ICONS, VERDICT_TEXT, case_name
+from mlops_ci.formats.common import (
+    SEVERITY_ICONS,
+    STATUS_ICONS,
+    VERDICT_TEXT,
+    case_name,
+    duration,
+    headline_parts,
+)
 from mlops_ci.formats.html_sections import eval_sections, latency_sections, table, text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -44,27 +51,14 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 """.strip()
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-
-
 def _headline(report: Report) -> str:
     verdict = report.verdict
-    counts: dict[str, int] = {}
-    for r in report.results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no checks ran"
-    models = len(report.models)
-    parts = [
-        f"{len(report.results)} results on {models} model{'s' if models != 1 else ''}: {text(tally)}",
-        f"fail on <strong>{text(report.fail_on.label)}</strong>",
-    ]
-    if report.environment:
-        parts.append(f"target <code>{text(report.environment)}</code>")
-    if report.git.commit:
-        branch = f" on <code>{text(report.git.branch)}</code>" if report.git.branch else ""
-        parts.append(f"commit <code>{text(report.git.commit[:12])}</code>{branch}")
-    parts.append(_duration(report.duration_s))
+    parts = headline_parts(
+        report,
+        plain=text,
+        code=lambda name: f"<code>{text(name)}</code>",
+        strong=lambda name: f"<strong>{text(name)}</strong>",
+    )
     return (
         f'<header class="verdict verdict-{verdict}" id="verdict">'
         f"<h1>{VERDICT_ICONS[verdict]} mlops-ci: {VERDICT_TEXT[verdict]}</h1>"
@@ -84,7 +78,7 @@ def _checks(report: Report) -> str:
                 text(r.model or "—"),
                 f"{STATUS_ICONS[r.status]} {text(r.status)}",
                 count,
-                _duration(r.duration_s),
+                duration(r.duration_s),
             ]
         )
     return "<h2>Checks</h2>" + table(

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from mlops_ci.findings import CheckResult, Finding, Report, Severity
-from mlops_ci.formats.common import SEVERITY_ICONS, STATUS_ICONS, VERDICT_TEXT, case_name
+from mlops_ci.formats.common import (
+    SEVERITY_ICONS,
+    STATUS_ICONS,
+    VERDICT_TEXT,
+    case_name,
+    duration,
+    headline_parts,
+)
 from mlops_ci.formats.markdown_charts import render_latency
 from mlops_ci.formats.markdown_eval import render_eval
 
@@ -18,27 +25,11 @@ def _cell(text: str) -> str:
     return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-
-
 def _headline(report: Report) -> list[str]:
     verdict = report.verdict
-    counts: dict[str, int] = {}
-    for r in report.results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no checks ran"
-    models = len(report.models)
-    parts = [
-        f"{len(report.results)} results on {models} model{'s' if models != 1 else ''}: {tally}",
-        f"fail on **{report.fail_on.label}**",
-    ]
-    if report.environment:
-        parts.append(f"target `{report.environment}`")
-    if report.git.commit:
-        branch = f" on `{report.git.branch}`" if report.git.branch else ""
-        parts.append(f"commit `{report.git.commit[:12]}`{branch}")
-    parts.append(_duration(report.duration_s))
+    parts = headline_parts(
+        report, plain=str, code=lambda name: f"`{name}`", strong=lambda name: f"**{name}**"
+    )
     return [
         MARKER,
         f"## {VERDICT_ICONS[verdict]} mlops-ci: {VERDICT_TEXT[verdict]}",
@@ -59,7 +50,7 @@ def _checks_table(report: Report) -> list[str]:
         count = f"{active}" + (f" (+{waived} waived)" if waived else "")
         lines.append(
             f"| {_cell(r.check)} | {_cell(r.model or '—')} | {STATUS_ICONS[r.status]} {r.status}"
-            f" | {count} | {_duration(r.duration_s)} |"
+            f" | {count} | {duration(r.duration_s)} |"
         )
     return [*lines, ""]
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlops_ci.findings import CheckResult, Finding, Report
+from mlops_ci.formats.common import duration, headline_parts
 
 # At most this many findings per list ("blocking", "other"); the full report has them all.
 BLOCKING_SHOWN = 20
@@ -36,32 +37,13 @@ def clean(text: object) -> str:
     )
 
 
-def duration(seconds: float) -> str:
-    """``12 ms`` under a second, ``1.2 s`` from one second on."""
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-
-
 def verdict_line(report: Report) -> str:
     """``PASS  every gate passed (exit 0)``: the verdict and what the exit code means."""
     return VERDICT_LINES.get(report.exit_code, f"ERROR  (exit {report.exit_code})")
 
 
 def _headline(report: Report) -> str:
-    counts: dict[str, int] = {}
-    for r in report.results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no checks ran"
-    models = len(report.models)
-    parts = [
-        f"{len(report.results)} results on {models} model{'s' if models != 1 else ''}: {tally}",
-        f"fail on {report.fail_on.label}",
-    ]
-    if report.environment:
-        parts.append(f"target {clean(report.environment)}")
-    if report.git.commit:
-        branch = f" on {clean(report.git.branch)}" if report.git.branch else ""
-        parts.append(f"commit {clean(report.git.commit[:12])}{branch}")
-    parts.append(duration(report.duration_s))
+    parts = headline_parts(report, plain=clean, code=clean, strong=clean)
     return " · ".join(parts)
 
 

@@ -175,10 +175,10 @@ def _verify_at(
     except VerificationError as exc:
         raise PromotionRefused(f"{model}: {exc}") from None
     predicate = dict(attested.predicate)
-    if first and _verdict(predicate) != "pass":
+    if first and attested_verdict(predicate) != "pass":
         raise PromotionRefused(
             f"{model}: the gate report behind this model did not pass (verdict"
-            f" {_verdict(predicate)!r}); fix the findings and sign again"
+            f" {attested_verdict(predicate)!r}); fix the findings and sign again"
         )
     facts = facts_from_attestation(
         loaded,
@@ -213,7 +213,8 @@ def _verify_at(
     )
 
 
-def _verdict(predicate: Mapping[str, Any]) -> str:
+def attested_verdict(predicate: Mapping[str, Any]) -> str:
+    """The gate verdict an attestation's predicate records for its model (``unknown`` if none)."""
     model = predicate.get("model")
     if isinstance(model, Mapping) and "verdict" in model:
         return str(model["verdict"])

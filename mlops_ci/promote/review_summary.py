@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlops_ci.promote.evidence import Evidence
+from mlops_ci.promote.evidence import Evidence, attested_verdict
 from mlops_ci.promote.state import StateEntry
 
 
@@ -40,7 +40,9 @@ def verified_entry(
         "evidence": {
             "signature": {"mode": evidence.mode, "signer": signer, "issuer": evidence.issuer or ""},
             "attestation": True,
-            "gate_verdict": _verdict(evidence.predicate) if source is None and not rollback else "",
+            "gate_verdict": attested_verdict(evidence.predicate)
+            if source is None and not rollback
+            else "",
             "policies": list(policies),
             "policy_rules_passed": passed,
         },
@@ -116,11 +118,3 @@ def _evidence(record: Mapping[str, Any]) -> str:
 def _short(digest: str) -> str:
     algorithm, _, value = digest.rpartition(":")
     return f"{algorithm}:{value[:12]}" if algorithm else value[:12]
-
-
-def _verdict(predicate: Mapping[str, Any]) -> str:
-    model = predicate.get("model")
-    if isinstance(model, Mapping) and "verdict" in model:
-        return str(model["verdict"])
-    report = predicate.get("report")
-    return str(report.get("verdict")) if isinstance(report, Mapping) else "unknown"

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlops_ci.findings import CheckResult
-from mlops_ci.formats.text import clean, duration
+from mlops_ci.formats.common import duration
+from mlops_ci.formats.text import clean
 from mlops_ci.terminal.console import color_enabled, live_enabled
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
