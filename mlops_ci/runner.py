@@ -81,6 +81,28 @@ def dependency_levels(checks: Sequence[Check]) -> list[list[Check]]:
     return levels
 
 
+def run_phases(checks: Sequence[Check]) -> tuple[list[Check], list[Check], list[Check]]:
+    """Split the checks into those run first, the ``runs_alone`` ones, and those needing them.
+
+    A check that measures time (``bench``) runs after every check it does not feed, one model at
+    a time, with nothing else of the run working in the process: other gates sharing the cores
+    would make its figures describe the tool rather than the model and the machine.
+    """
+    alone = [c for c in checks if getattr(c, "runs_alone", False)]
+    feeds = {c.name for c in alone}
+    after: list[Check] = []
+    changed = True
+    while changed:  # every check that needs a lone one, directly or through another
+        changed = False
+        for check in checks:
+            if check not in alone and check not in after and feeds & set(check.needs):
+                after.append(check)
+                feeds.add(check.name)
+                changed = True
+    before = [c for c in checks if c not in alone and c not in after]
+    return before, alone, [c for c in checks if c in after]
+
+
 def run_checks(
     loaded: LoadedConfig,
     registry: Mapping[str, Check],
@@ -155,21 +177,31 @@ def run_checks(
             check.prepare(ctx)  # type: ignore[attr-defined]
 
     with ThreadPoolExecutor(max_workers=max(1, opts.max_workers)) as pool:
-        for check in checks:
-            if hasattr(check, "prepare"):
-                scoped = models if check.scope == "model" else [None]
-                for model in scoped:
-                    pool.submit(prepare_one, check, model)
-        for level in dependency_levels(checks):
-            tasks: list[tuple[Check, ModelConfig | None]] = []
-            for check in level:
-                if check.scope == "repository":
-                    tasks.append((check, None))
-                else:
-                    tasks.extend((check, model) for model in models)
-            futures = [(c, m, pool.submit(run_one, c, m)) for c, m in tasks]
-            for check, model, future in futures:
-                results[(check.name, model.name if model else None)] = future.result()
+        preparing = [
+            pool.submit(prepare_one, check, model)
+            for check in checks
+            if hasattr(check, "prepare")
+            for model in (models if check.scope == "model" else [None])
+        ]
+        before, alone, after = run_phases(checks)
+
+        def run_levels(phase: list[Check]) -> None:
+            for level in dependency_levels(phase):
+                futures = [
+                    (c, m, pool.submit(run_one, c, m))
+                    for c in level
+                    for m in (models if c.scope == "model" else [None])
+                ]
+                for check, model, future in futures:
+                    results[(check.name, model.name if model else None)] = future.result()
+
+        run_levels(before)
+        for future in preparing:
+            future.result()  # nothing of this run may still be working while a timing runs
+        for check in alone:
+            for model in models if check.scope == "model" else [None]:
+                results[(check.name, model.name if model else None)] = run_one(check, model)
+        run_levels(after)
 
     ordered = tuple(results.values())
     return Report(

@@ -154,3 +154,60 @@ def test_prepare_runs_before_the_levels_and_shares_one_mapping(loaded) -> None: 
     report = run_checks(loaded, registry, RunOptions())  # type: ignore[arg-type]
     assert sorted(seen) == [("a", True), ("b", None)]
     assert {r.status for r in report.results} == {"passed"}
+
+
+def test_a_timing_check_runs_alone_after_the_gates_it_does_not_feed(loaded) -> None:  # type: ignore[no-untyped-def]
+    """bench runs one model at a time, with no other check (or prepare) of the run working."""
+    import time
+
+    running: set[str] = set()
+    seen_alone: list[bool] = []
+    lock = threading.Lock()
+    order: list[str] = []
+
+    def busy(name: str, alone: bool = False, needs: tuple[str, ...] = ()) -> Check:
+        class _Busy:
+            def run(self, ctx: Context) -> CheckResult:
+                me = f"{name}:{ctx.model.name if ctx.model else '-'}"
+                with lock:
+                    if alone:
+                        seen_alone.append(not running)
+                    running.add(me)
+                    order.append(me)
+                time.sleep(0.05)
+                with lock:
+                    running.discard(me)
+                return result(ctx, name)
+
+            def prepare(self, ctx: Context) -> None:
+                with lock:
+                    running.add(f"prepare-{name}")
+                time.sleep(0.2)  # still working when the first level ends
+                with lock:
+                    running.discard(f"prepare-{name}")
+
+        _Busy.name = name  # type: ignore[attr-defined]
+        _Busy.needs = needs  # type: ignore[attr-defined]
+        _Busy.scope = "model"  # type: ignore[attr-defined]
+        _Busy.runs_alone = alone  # type: ignore[attr-defined]
+        if alone:
+            del _Busy.prepare
+        check: Check = _Busy()  # type: ignore[assignment]
+        return check
+
+    checks = {
+        "card": busy("card"),
+        "eval": busy("eval"),
+        "sbom": busy("sbom", needs=("eval",)),
+        "bench": busy("bench", alone=True),
+        "policy": busy("policy", needs=("card", "bench", "sbom")),
+    }
+    report = run_checks(loaded, checks, RunOptions())
+    assert seen_alone == [True, True]  # each model's bench ran with nothing else working
+    first_bench = min(i for i, e in enumerate(order) if e.startswith("bench"))
+    last_bench = max(i for i, e in enumerate(order) if e.startswith("bench"))
+    assert all(
+        order.index(f"{c}:{m}") < first_bench for c in ("card", "eval", "sbom") for m in "ab"
+    )
+    assert all(order.index(f"policy:{m}") > last_bench for m in "ab")
+    assert {r.check for r in report.results} == set(checks)

@@ -91,6 +91,9 @@ class Check(Protocol):
     of a later check that needs none of the earlier results (the SBOM's software inventory runs
     while the gates it waits for run); it keeps what it made in ``ctx.shared`` and its errors
     are left to ``run``, which does the work itself when nothing was prepared.
+
+    ``runs_alone = True`` (``bench``) runs the check after every check it does not feed, one
+    model at a time, with nothing else of the run working: its timings describe the model.
     """
 
     name: ClassVar[str]

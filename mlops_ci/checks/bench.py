@@ -129,6 +129,8 @@ class BenchCheck:
     name: ClassVar[str] = "bench"
     needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "model"
+    # Timings are taken with nothing else of the run working (runner.run_phases).
+    runs_alone: ClassVar[bool] = True
 
     def run(self, ctx: Context) -> CheckResult:
         """Benchmark ``ctx.model``; see the module docstring for facts and settings."""
