@@ -1,8 +1,7 @@
-"""The command line. The only module (with its command groups) that prints, reads argv or exits.
+"""The typer app: the top-level commands and the command groups of :mod:`mlops_ci.commands`.
 
-Exit codes: 0 all gates passed; 1 a gate failed; 2 usage, configuration or input error (one line
-on stderr naming the file and line); 3 internal error. Heavy libraries are imported inside the
-commands that need them, so ``mlops-ci --version`` stays fast.
+:mod:`mlops_ci.cli` imports it only when a command runs (``mlops-ci --version`` never does); heavy
+libraries are imported inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import typer
 from mlops_ci import __version__
 from mlops_ci.commands.common import NoColorOption, QuietOption
 from mlops_ci.commands.options import ConfigOption, FormatOption, FullHelpGroup
-from mlops_ci.errors import MlopsCiError
 
 app = typer.Typer(
     cls=FullHelpGroup,
@@ -33,7 +31,7 @@ schema_app = typer.Typer(
 )
 app.add_typer(schema_app, name="schema")
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK = 0
 
 
 def _version_callback(value: bool) -> None:
@@ -215,56 +213,3 @@ def _register_command_groups() -> None:
 
 
 _register_command_groups()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and map every outcome to an exit code.
-
-    Standard output and standard error pass through :mod:`mlops_ci.scrub` for the whole run:
-    whatever a command prints, the value of a secret variable never reaches a CI log.
-    """
-    from mlops_ci.scrub import ScrubbingStream
-
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
-    try:
-        return _run(argv)
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-        sys.stdout, sys.stderr = saved
-
-
-def _run(argv: list[str] | None) -> int:
-    from typer.exceptions import TyperException
-
-    from mlops_ci.scrub import excerpt, scrub_line
-
-    try:
-        result = app(args=argv, prog_name="mlops-ci", standalone_mode=False)
-    except MlopsCiError as exc:
-        print(f"{exc.label}: {scrub_line(str(exc))}", file=sys.stderr)
-        return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except TyperException as exc:  # typer's (vendored click's) usage errors
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            print(f"error: {scrub_line(exc.format_message())}", file=sys.stderr)
-        return EXIT_INPUT
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        if os.environ.get("MLOPS_CI_DEBUG"):
-            raise
-        hint = "set MLOPS_CI_DEBUG=1 for a traceback"
-        # An exception's text may quote input: a short, scrubbed excerpt only.
-        shown = excerpt(str(exc), limit=200)
-        print(f"internal error: {exc.__class__.__name__}: {shown} ({hint})", file=sys.stderr)
-        return EXIT_INTERNAL
-    return result if isinstance(result, int) else EXIT_OK
