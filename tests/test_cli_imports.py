@@ -43,6 +43,8 @@ def test_check_only_card_imports_no_other_check(tmp_path: Path) -> None:
     assert code in (0, 1)  # the card's findings do not matter here, only what was imported
     checks = {module for _, module, _ in CHECKS}
     assert checks & modules == {"mlops_ci.checks.card"}
+    _, skipping, _ = _imports("check", "--only", "card", "--skip", "sast", "-q", cwd=tmp_path)
+    assert checks & skipping == {"mlops_ci.checks.card"}
 
 
 def test_the_registry_names_match_the_checks() -> None:

@@ -45,6 +45,10 @@ class Registry(Mapping[str, "Check"]):
                 self._built[name] = check
             return check
 
+    def __contains__(self, name: object) -> bool:
+        """Whether a check is called ``name``; imports nothing (Mapping's would look it up)."""
+        return name in self._where
+
     def __iter__(self) -> Iterator[str]:
         """The check names, in registry order."""
         return iter(self._where)
