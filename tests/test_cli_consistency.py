@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import typer
 
-from mlops_ci.cli import app
+from mlops_ci.commands.root import app
 from tests.conftest import CliResult
 
 Cli = Callable[..., CliResult]

@@ -4,6 +4,6 @@
 - :mod:`~mlops_ci.sbom.software` runs ``cyclonedx-py`` for the software components;
 - :mod:`~mlops_ci.sbom.mlbom` builds the model, ``modelCard`` and ``data`` components as JSON
   (cyclonedx-python-lib 11 has no classes for them);
-- :mod:`~mlops_ci.sbom.document` assembles, validates (``JsonStrictValidator``) and writes;
+- :mod:`~mlops_ci.sbom.document` assembles, validates (:mod:`~mlops_ci.sbom.schema`, jsonschema-rs) and writes;
 - :mod:`~mlops_ci.sbom.diff` compares two SBOMs.
 """

@@ -10,11 +10,9 @@ bytes, and a signed SBOM stays valid until its inputs change.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,10 +23,6 @@ from mlops_ci.sbom.licenses import iter_components
 
 SCHEMA_URL = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/mlops-ci/mlops-ci/sbom")
-
-_validation_lock = threading.Lock()
-_validator_lock = threading.Lock()
-_validator: list[Any] = []  # the one JsonStrictValidator, once built
 
 
 class InvalidSbomError(RuntimeError):
@@ -108,48 +102,23 @@ def render(document: Mapping[str, Any]) -> str:
 
 
 def prepare_validator() -> None:
-    """Import and build the strict validator (~1.5 s); safe to call from a background thread
-    while cyclonedx-py runs, so the two overlap."""
-    with _validator_lock:
-        if not _validator:
-            from cyclonedx.schema import SchemaVersion
-            from cyclonedx.validation.json import JsonStrictValidator
+    """Build the strict validator ahead of :func:`validate` (~20 ms; kept so callers may warm it
+    while other work runs)."""
+    from mlops_ci.sbom.schema import bom_validator
 
-            _memoise_iri_checks()
-            _validator.append(JsonStrictValidator(SchemaVersion.V1_6))
-
-
-def _memoise_iri_checks() -> None:
-    """Memoise the schema's IRI syntax checks.
-
-    They dominate validation time (~20 ms per URL in rfc3987-syntax's Earley parser, ~10 s for a
-    whole environment), and the same URLs recur in every model's SBOM of a run. The check is a
-    pure function of the string, so caching it changes no verdict. It is registered through
-    ``FormatChecker.checks``, the public way to set the checker of a format.
-    """
-    from jsonschema import Draft7Validator
-
-    checker = Draft7Validator.FORMAT_CHECKER
-    for name in ("iri", "iri-reference"):
-        entry = checker.checkers.get(name)
-        if entry is None or hasattr(entry[0], "cache_info"):
-            continue
-        check, raises = entry
-        checker.checks(name, raises)(functools.lru_cache(maxsize=1 << 14)(check))
+    bom_validator()
 
 
 def validate(text: str) -> None:
     """Validate against the CycloneDX 1.6 JSON schema (strict); raise InvalidSbomError if not."""
-    prepare_validator()
-    with _validation_lock:  # one validator; validations take turns
-        error = _validator[0].validate_str(text)
-    if error is not None:
-        detail = getattr(error, "data", error)
-        where = "/".join(str(p) for p in getattr(detail, "absolute_path", []))
-        message = str(getattr(detail, "message", detail)).splitlines()[0][:300]
+    from mlops_ci.sbom.schema import SchemaError, check_bom
+
+    try:
+        check_bom(json.loads(text))
+    except SchemaError as error:
         raise InvalidSbomError(
-            f"the generated SBOM is not valid CycloneDX 1.6 at /{where}: {message}"
-        )
+            f"the generated SBOM is not valid CycloneDX 1.6 at {error.path}: {error.message}"
+        ) from None
 
 
 def component_count(document: Mapping[str, Any]) -> int:

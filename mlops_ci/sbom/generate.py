@@ -5,8 +5,6 @@ never written.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,9 +86,6 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
             " fix its 'path:' in the configuration",
             SourcePosition(request.display(model_path)),
         )
-    # Build the validator while cyclonedx-py runs in its own process.
-    warm_up = threading.Thread(target=_prepare_validator_quietly, daemon=True)
-    warm_up.start()
     files = model_files(model_path)
     inputs, outputs = _io_formats(files)
     facts = ModelFacts(
@@ -124,7 +119,6 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
     )
     # Requirement URLs may carry credentials (https://user:token@host): never into the file.
     text = scrub_document(document.render(bom))
-    warm_up.join()
     document.validate(text)
     atomic_write(request.output, text)
     return SbomOutcome(
@@ -134,12 +128,6 @@ def generate_model_sbom(request: ModelSbomRequest) -> SbomOutcome:
         licenses=bom_licenses(bom),
         model_card="modelCard" in model,
     )
-
-
-def _prepare_validator_quietly() -> None:
-    # A failure here is raised again, with its message, by document.validate in the caller.
-    with contextlib.suppress(Exception):
-        document.prepare_validator()
 
 
 def _io_formats(files: list[tuple[str, Path]]) -> tuple[list[str], list[str]]:

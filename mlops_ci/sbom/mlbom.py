@@ -327,6 +327,6 @@ def _conforms(value: str, format_name: str) -> bool:
     """Whether the schema's format checker accepts ``value`` (the validator uses the same one)."""
     if any(ch.isspace() for ch in value):
         return False
-    from jsonschema import Draft7Validator
+    from mlops_ci.sbom.schema import conforms
 
-    return bool(Draft7Validator.FORMAT_CHECKER.conforms(value, format_name))
+    return conforms(value, format_name)

@@ -1,0 +1,55 @@
+"""A command imports only what it uses: ``--version`` no CLI framework, ``check --only card`` no
+other check's module (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mlops_ci import __version__
+from mlops_ci.checks import CHECKS
+
+RUN = """
+import json, sys
+from mlops_ci.cli import main
+code = main(sys.argv[1:])
+loaded = sorted(m for m in sys.modules if m.startswith(("mlops_ci.", "typer", "click", "rich")))
+print(json.dumps({"code": code, "modules": loaded}), file=sys.stderr)
+"""
+
+
+def _imports(*args: str, cwd: Path | None = None) -> tuple[int, set[str], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, *args], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], set(report["modules"]), done.stdout
+
+
+def test_version_answers_before_the_cli_framework_is_imported() -> None:
+    code, modules, out = _imports("--version")
+    assert (code, out) == (0, f"mlops-ci {__version__}\n")
+    assert {m.split(".")[0] for m in modules} & {"typer", "click", "rich"} == set()
+    assert "mlops_ci.commands.root" not in modules
+
+
+def test_check_only_card_imports_no_other_check(tmp_path: Path) -> None:
+    (tmp_path / "mlops-ci.yaml").write_text("models:\n  - {name: a, path: a.onnx, card: a.md}\n")
+    (tmp_path / "a.onnx").write_bytes(b"not read by the card check")
+    (tmp_path / "a.md").write_text("---\nlicense: mit\n---\n# a\n")
+    code, modules, _ = _imports("check", "--only", "card", "--no-cache", "-q", cwd=tmp_path)
+    assert code in (0, 1)  # the card's findings do not matter here, only what was imported
+    checks = {module for _, module, _ in CHECKS}
+    assert checks & modules == {"mlops_ci.checks.card"}
+    _, skipping, _ = _imports("check", "--only", "card", "--skip", "sast", "-q", cwd=tmp_path)
+    assert checks & skipping == {"mlops_ci.checks.card"}
+
+
+def test_the_registry_names_match_the_checks() -> None:
+    from mlops_ci.checks import registry
+
+    checks = registry()
+    assert list(checks) == [name for name, _, _ in CHECKS]
+    assert all(checks[name].name == name for name in checks)
