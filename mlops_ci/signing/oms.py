@@ -25,7 +25,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mlops_ci.signing import paths
@@ -97,8 +97,48 @@ def root_digest(manifest: Any) -> str:
 
 
 def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
-    """The model digest of ``path``: the OMS root digest, ``sha256:<hex>``."""
-    return root_digest(manifest_of(path, ignore))
+    """The model digest of ``path``: the OMS root digest, ``sha256:<hex>``.
+
+    A single file, or an ONNX file and its data files, is hashed through the run's digest memo
+    (:mod:`mlops_ci.digests`), which the SBOM shares, so each file is read once per run; the
+    root digest is computed as model-signing does (file digests in path order). A directory is
+    hashed by model-signing itself.
+    """
+    from mlops_ci.digests import sha256_hex
+
+    try:
+        scope = model_scope(path, ignore)
+        files = _plain_files(scope)
+        if files is None:
+            return root_digest(hash_scope(scope))
+        hasher = hashlib.sha256()
+        for _, file in files:
+            hasher.update(bytes.fromhex(sha256_hex(file)))
+        return "sha256:" + hasher.hexdigest()
+    except (OSError, ValueError) as exc:
+        from mlops_ci.errors import InputError, SourcePosition
+
+        raise InputError(
+            f"cannot hash the model ({describe_exception(exc)})", SourcePosition(str(path))
+        ) from None
+
+
+def _plain_files(scope: ModelScope) -> list[tuple[PurePosixPath, Path]] | None:
+    """The scope's files in model-signing's manifest order, when they are all regular files
+    (not symlinks); None for a directory or anything model-signing must judge itself."""
+    import os
+    import stat
+
+    if scope.files is None:
+        if scope.root.is_dir() or scope.root.is_symlink():
+            return None
+        listed = [(PurePosixPath(scope.root.name), scope.root)]
+    else:
+        listed = [(PurePosixPath(f.relative_to(scope.root).as_posix()), f) for f in scope.files]
+    for _, file in listed:
+        if not stat.S_ISREG(os.lstat(file).st_mode):
+            return None
+    return sorted(listed, key=lambda item: item[0])
 
 
 class KeySigner:

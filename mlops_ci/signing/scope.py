@@ -105,12 +105,12 @@ def _load_graph(model_file: Path, *, sniff: bool = False) -> Any | None:
     A file that does not parse has no data files here: the ``onnx-model`` check refuses it, and
     onnxruntime cannot load it either.
     """
-    import onnx
+    from mlops_ci.onnx_graph import load_graph
 
     if not (may_be_onnx(model_file) if sniff else is_onnx_file(model_file)):
         return None
     try:
-        return onnx.load(str(model_file), load_external_data=False)
+        return load_graph(model_file)  # the run's one parse, without tensor data
     except Exception:  # any protobuf or onnx parse failure (DecodeError, ValueError, ...)
         return None
 
