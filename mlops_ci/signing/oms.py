@@ -25,7 +25,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_ci.signing import paths
@@ -99,20 +99,18 @@ def root_digest(manifest: Any) -> str:
 def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
     """The model digest of ``path``: the OMS root digest, ``sha256:<hex>``.
 
-    A single file, or an ONNX file and its data files, is hashed through the run's digest memo
-    (:mod:`mlops_ci.digests`), which the SBOM shares, so each file is read once per run; the
-    root digest is computed as model-signing does (file digests in path order). A directory is
-    hashed by model-signing itself.
+    A file (with its ONNX data files) is hashed once per run through :mod:`mlops_ci.digests`,
+    shared with the SBOM; the root is computed as model-signing does. Directories: model-signing.
     """
     from mlops_ci.digests import sha256_hex
 
     try:
         scope = model_scope(path, ignore)
-        files = _plain_files(scope)
+        files = scope.plain_files()
         if files is None:
             return root_digest(hash_scope(scope))
         hasher = hashlib.sha256()
-        for _, file in files:
+        for file in files:
             hasher.update(bytes.fromhex(sha256_hex(file)))
         return "sha256:" + hasher.hexdigest()
     except (OSError, ValueError) as exc:
@@ -121,24 +119,6 @@ def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
         raise InputError(
             f"cannot hash the model ({describe_exception(exc)})", SourcePosition(str(path))
         ) from None
-
-
-def _plain_files(scope: ModelScope) -> list[tuple[PurePosixPath, Path]] | None:
-    """The scope's files in model-signing's manifest order, when they are all regular files
-    (not symlinks); None for a directory or anything model-signing must judge itself."""
-    import os
-    import stat
-
-    if scope.files is None:
-        if scope.root.is_dir() or scope.root.is_symlink():
-            return None
-        listed = [(PurePosixPath(scope.root.name), scope.root)]
-    else:
-        listed = [(PurePosixPath(f.relative_to(scope.root).as_posix()), f) for f in scope.files]
-    for _, file in listed:
-        if not stat.S_ISREG(os.lstat(file).st_mode):
-            return None
-    return sorted(listed, key=lambda item: item[0])
 
 
 class KeySigner:

@@ -72,6 +72,21 @@ class ModelScope:
             return None
         return frozenset(f.relative_to(self.root).as_posix() for f in self.files)
 
+    def plain_files(self) -> list[Path] | None:
+        """The files in model-signing's manifest order (by relative path) when they are all
+        regular files, not symlinks: these mlops-ci may hash itself. None for a directory, or
+        anything model-signing must judge (and refuse) itself."""
+        if self.files is None:
+            if self.root.is_dir() or self.root.is_symlink():
+                return None
+            listed = [(PurePosixPath(self.root.name), self.root)]
+        else:
+            listed = [(PurePosixPath(f.relative_to(self.root).as_posix()), f) for f in self.files]
+        for _, file in listed:
+            if not stat.S_ISREG(os.lstat(file).st_mode):
+                return None
+        return [file for _, file in sorted(listed, key=lambda item: item[0])]
+
 
 def is_onnx_file(path: Path) -> bool:
     """Whether ``path`` is a regular (non-symlink) file named ``*.onnx``: mlops-ci's ONNX rule."""
