@@ -31,12 +31,20 @@ GIB = 1 << 30
 BLOCK = 16 << 20
 RUNS = 3
 SIDE = 16384  # 16384 x 16384 float32 = 1 GiB
-# Measured on the 2-core runner (2026-12-03): see the README of issue 16's commit. The full
-# checker alone peaks at ~2.14 GB RSS on this file (onnx reads the file into a string and then
-# parses it: two copies in C++), so 1.5 GiB cannot be met while the gate runs the full check
-# in-process; the bound is the checker's own peak plus 10 %.
+# Measured on the 2-core runner shared with other jobs (2026-12-03, load average 4-5), medians
+# of 3: check 12.5 s / 2.11 GiB (cold result cache), check --no-cache 9.7 s / 2.09 GiB, checker
+# 3.5 s / 2.04 GiB, sha256sum 4.8 s; ratios 1.51x and 1.17x. Before issue 16: 31.2 s / 5.34 GB.
+#
+# RSS: 1.5 GiB cannot be met while the gate runs onnx's full checker in-process: the checker
+# alone peaks at ~2.04 GiB on this file (it reads the file into a string, then parses it: two
+# copies in C++). The bound is the checker's own peak plus 10 %: everything else mlops-ci does
+# (parse, scan, hash, SBOM) must stay small beside it.
 RSS_BOUND_OVER_CHECKER = 1.10
+# Wall: 1.3x is met without the result cache. With a cold cache, ``mlops_ci/cache.py`` hashes
+# the model once more for the cache key (its own stat memo, outside the run's digest memo; that
+# module belongs to another change): measured 1.51x, so the bound is left at the measured 1.6x.
 RATIO_BOUND = 1.3
+RATIO_BOUND_COLD_CACHE = 1.6
 
 WRAPPER = (
     "import json, resource, subprocess, sys, time\n"
@@ -68,7 +76,7 @@ def write_large_model(path: Path) -> None:
     from onnx import TensorProto, helper
 
     size = SIDE * SIDE * 4
-    weight = helper.make_tensor("w", TensorProto.FLOAT, [SIDE, SIDE], vals=[])
+    weight = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[SIDE, SIDE])
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [SIDE, SIDE])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [SIDE, SIDE])
     graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y])
@@ -172,3 +180,4 @@ def test_check_of_a_1_gib_model_is_bounded_by_the_checker_and_one_hash(repo: Pat
     assert all(s["code"] == 0 for s in samples["check"] + samples["check --no-cache"])
     assert rss["check"] <= RSS_BOUND_OVER_CHECKER * rss["checker"]
     assert wall["check --no-cache"] <= RATIO_BOUND * floor
+    assert wall["check"] <= RATIO_BOUND_COLD_CACHE * floor
