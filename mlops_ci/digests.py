@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mlops_ci import runmemo
 
@@ -31,3 +33,31 @@ def _stream(path: Path) -> tuple[str, runmemo.StatKey | None]:
             digest.update(view[:count])
         after = runmemo.stat_key(os.fstat(handle.fileno()))
     return digest.hexdigest(), (before if before == after else None)
+
+
+def snapshot(files: Sequence[Path]) -> dict[Path, runmemo.StatKey]:
+    """The stat identity of each file before a verifier hashes it (empty outside a run)."""
+    if not runmemo.active():
+        return {}
+    return {file: runmemo.stat_key(file.stat()) for file in files}
+
+
+def adopt_verified(seen: dict[Path, runmemo.StatKey], root: Path, statement: Any) -> None:
+    """Keep the digests a *verified* signature names for the files in ``seen``.
+
+    model-signing's verifier hashes the files itself and cannot hand the digests back; after it
+    accepted them, the signed digests are those of the bytes on disk. A digest is kept only when
+    the file's identity is still the one seen before verification (see :func:`runmemo.seed`).
+    """
+    resources = (statement.get("predicate") or {}).get("resources") or []
+    signed = {str(r.get("name")): str(r.get("digest")) for r in resources if isinstance(r, dict)}
+    for file, identity in seen.items():
+        if root.is_dir():
+            name = file.relative_to(root).as_posix()
+        elif len(signed) == 1:
+            name = next(iter(signed))  # a single-file manifest names the file alone
+        else:
+            continue
+        digest = signed.get(name, "").lower()
+        if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+            runmemo.seed("sha256", file, identity, digest)

@@ -92,3 +92,17 @@ def memoised(kind: str, path: Path, compute: Callable[[], tuple[T, StatKey | Non
                 if _STATE.depth > 0:
                     _STATE.entries[key] = value
         return value
+
+
+def seed(kind: str, path: Path, identity: StatKey, value: object) -> None:
+    """Keep ``value`` for ``path`` when a run is open and the file still has ``identity``
+    (the identity seen before the value was computed elsewhere)."""
+    try:
+        current = stat_key(path.stat())
+    except OSError:
+        return
+    if current != identity:
+        return
+    with _STATE.lock:
+        if _STATE.depth > 0:
+            _STATE.entries[(kind, os.fspath(path), identity)] = value

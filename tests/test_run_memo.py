@@ -4,6 +4,7 @@ and hashes each model file at most once."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections import Counter
@@ -90,6 +91,29 @@ def rich_model() -> onnx.ModelProto:
     return model
 
 
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Counter[str]]:
+    """Count, by file name, tensor-free parses, digests, onnx.load and check_model calls."""
+    counters: dict[str, Counter[str]] = {
+        name: Counter() for name in ("parsed", "hashed", "loads", "checked")
+    }
+    targets = [
+        (onnx_graph, "_read", "parsed"),
+        (digests, "_stream", "hashed"),
+        (onnx, "load", "loads"),
+        (onnx.checker, "check_model", "checked"),
+    ]
+    for owner, attribute, name in targets:
+        original = getattr(owner, attribute)
+
+        def wrapper(path: Any, *args: Any, _o: Any = original, _n: str = name, **kw: Any) -> Any:
+            if isinstance(path, (str, Path)):
+                counters[_n][Path(path).name] += 1
+            return _o(path, *args, **kw)
+
+        monkeypatch.setattr(owner, attribute, wrapper)
+    return counters
+
+
 @pytest.mark.parametrize("kind", ["rich", "mlp", "external"])
 def test_the_graph_reader_equals_onnx_load_without_tensor_data(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "model.onnx"
@@ -158,33 +182,31 @@ def test_check_parses_and_hashes_each_model_file_once(
     init: CliResult = cli("init", str(repo), cwd=tmp_path)
     assert init.exit_code == 0, init.stderr
 
-    parsed: Counter[str] = Counter()
-    hashed: Counter[str] = Counter()
-    loads: Counter[str] = Counter()
-    checked: Counter[str] = Counter()
-    read, stream, load, check_model = (
-        onnx_graph._read,
-        digests._stream,
-        onnx.load,
-        onnx.checker.check_model,
-    )
-
-    def count(counter: Counter[str], original: Any) -> Any:
-        def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
-            if isinstance(path, (str, Path)):
-                counter[Path(path).name] += 1
-            return original(path, *args, **kwargs)
-
-        return wrapper
-
-    monkeypatch.setattr(onnx_graph, "_read", count(parsed, read))
-    monkeypatch.setattr(digests, "_stream", count(hashed, stream))
-    monkeypatch.setattr(onnx, "load", count(loads, load))
-    monkeypatch.setattr(onnx.checker, "check_model", count(checked, check_model))
+    counts = count_reads(monkeypatch)
     result: CliResult = cli("check", "--offline", "--skip", "bench", "--no-cache", cwd=repo)
     assert result.exit_code in (0, 1), result.stderr
     assert "onnx-model" in result.stdout and "signature" in result.stdout
-    assert parsed == Counter({model.name: 1})  # onnx-model, artifacts, signature and sbom
-    assert hashed == Counter({model.name: 1, "model.onnx.data": 1})  # signature and sbom
-    assert loads == Counter()  # no full onnx.load of the model anywhere
-    assert checked == Counter({model.name: 1})  # the full checker, on the path
+    assert counts["parsed"] == Counter({model.name: 1})  # onnx-model, artifacts, signature, sbom
+    assert counts["hashed"] == Counter({model.name: 1, "model.onnx.data": 1})  # signature, sbom
+    assert counts["loads"] == Counter()  # no full onnx.load of the model anywhere
+    assert counts["checked"] == Counter({model.name: 1})  # the full checker, on the path
+
+
+def test_a_verified_signature_spares_the_sbom_a_second_hash(
+    cli: Any, demo_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops_ci.findings import Report
+
+    assert cli("sign", cwd=demo_repo).exit_code == 0
+    counts = count_reads(monkeypatch)
+    result: CliResult = cli(
+        "check", "--only", "signature", "--only", "sbom", "--format", "json", cwd=demo_repo
+    )
+    assert result.exit_code == 0, result.stderr
+    report = Report.from_dict(json.loads(result.stdout))
+    (signature,) = [r for r in report.results if r.check == "signature"]
+    assert signature.facts["verified"] is True
+    # model-signing's verifier hashed the file; the SBOM's file hash and OMS digest reuse the
+    # digests of the verified signature instead of reading the file again.
+    assert counts["hashed"]["model.onnx"] == 0
+    assert counts["parsed"]["model.onnx"] == 1

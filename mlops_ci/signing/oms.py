@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_ci import digests
 from mlops_ci.signing import paths
 from mlops_ci.signing.errors import (
     SigningError,
@@ -102,8 +103,6 @@ def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
     A file (with its ONNX data files) is hashed once per run through :mod:`mlops_ci.digests`,
     shared with the SBOM; the root is computed as model-signing does. Directories: model-signing.
     """
-    from mlops_ci.digests import sha256_hex
-
     try:
         scope = model_scope(path, ignore)
         files = scope.plain_files()
@@ -111,7 +110,7 @@ def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
             return root_digest(hash_scope(scope))
         hasher = hashlib.sha256()
         for file in files:
-            hasher.update(bytes.fromhex(sha256_hex(file)))
+            hasher.update(bytes.fromhex(digests.sha256_hex(file)))
         return "sha256:" + hasher.hexdigest()
     except (OSError, ValueError) as exc:
         from mlops_ci.errors import InputError, SourcePosition
@@ -285,6 +284,7 @@ def verify_model_signature(
         # A file and its data files: hash what the signature names; scope_problem then checks
         # that these are exactly the files the .onnx needs.
         config.set_ignore_unsigned_files(scope.files is not None)
+        seen = digests.snapshot(scope.plain_files() or [])
         try:
             config.verify(scope.root, signature)
         except Exception as exc:  # model-signing raises ValueError, OpenSSL and sigstore errors
@@ -298,6 +298,7 @@ def verify_model_signature(
             problem = scope_problem(scope, statement, allowed)
             if problem is not None:
                 raise VerificationError(subject, problem)
+            digests.adopt_verified(seen, scope.root, statement)  # the SBOM hashes no more
             return
     # The signature is authentic but the files differ: name them (this re-hashes the model).
     reason, changed = _manifest_difference(scope, signature)
