@@ -37,9 +37,13 @@ def _stream(path: Path) -> tuple[str, runmemo.StatKey | None]:
 
 def snapshot(files: Sequence[Path]) -> dict[Path, runmemo.StatKey]:
     """The stat identity of each file before a verifier hashes it (empty outside a run)."""
-    if not runmemo.active():
-        return {}
-    return {file: runmemo.stat_key(file.stat()) for file in files}
+    seen: dict[Path, runmemo.StatKey] = {}
+    for file in files if runmemo.active() else ():
+        try:
+            seen[file] = runmemo.stat_key(file.stat())
+        except OSError:
+            continue  # the verifier reports the file; nothing is kept for it
+    return seen
 
 
 def adopt_verified(seen: dict[Path, runmemo.StatKey], root: Path, statement: Any) -> None:

@@ -210,3 +210,15 @@ def test_a_verified_signature_spares_the_sbom_a_second_hash(
     # digests of the verified signature instead of reading the file again.
     assert counts["hashed"]["model.onnx"] == 0
     assert counts["parsed"]["model.onnx"] == 1
+
+
+def test_links_and_directories_are_left_to_model_signing(tmp_path: Path) -> None:
+    from mlops_ci.signing.scope import model_scope
+
+    model = tmp_path / "model.onnx"
+    onnx.save(build_mlp(seed=2), str(model))
+    link = tmp_path / "link.onnx"
+    link.symlink_to(model)
+    assert model_scope(model).plain_files() == [model]
+    assert model_scope(link).plain_files() is None  # model-signing refuses or follows as before
+    assert model_scope(tmp_path).plain_files() is None

@@ -82,9 +82,11 @@ class ModelScope:
             listed = [(PurePosixPath(self.root.name), self.root)]
         else:
             listed = [(PurePosixPath(f.relative_to(self.root).as_posix()), f) for f in self.files]
-        for _, file in listed:
-            if not stat.S_ISREG(os.lstat(file).st_mode):
+        try:
+            if not all(stat.S_ISREG(os.lstat(file).st_mode) for _, file in listed):
                 return None
+        except OSError:
+            return None  # gone or unreadable: model-signing reports it as before
         return [file for _, file in sorted(listed, key=lambda item: item[0])]
 
 
