@@ -92,18 +92,21 @@ def run_check(
     owned = cache is None and request.use_cache and not cache_disabled()
     if owned:
         cache = open_cache(loaded, os.environ)
+    from mlops_ci.runmemo import run_scope
+
     try:
-        report = run_checks(
-            loaded,
-            registry(),
-            opts,
-            git=git_info(loaded.root),
-            now=now,
-            hook=lambda result, _ctx: ledger.apply(result),
-            on_result=on_result,
-            cache=cache,
-            on_start=on_start,
-        )
+        with run_scope():  # one parse and one digest per model file for the whole run
+            report = run_checks(
+                loaded,
+                registry(),
+                opts,
+                git=git_info(loaded.root),
+                now=now,
+                hook=lambda result, _ctx: ledger.apply(result),
+                on_result=on_result,
+                cache=cache,
+                on_start=on_start,
+            )
     finally:
         if owned and cache is not None:
             cache.close()

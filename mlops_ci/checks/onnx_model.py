@@ -63,13 +63,17 @@ def _inspect(path: Path) -> tuple[tuple[str, str] | None, dict[str, Any]]:
     import onnx
     from google.protobuf.message import DecodeError
 
+    from mlops_ci.onnx_graph import load_graph
+
     if not path.is_file():
         return ("ONNX001", "the model file does not exist"), {}
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        proto = load_graph(path)  # the run's one parse, without tensor data
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:
         return ("ONNX001", f"not a loadable ONNX model ({exc.__class__.__name__})"), {}
     try:
+        # On the path, not the message: the checker reads and checks every byte in C++, with
+        # no Python-side copy of the model.
         onnx.checker.check_model(str(path), full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
@@ -124,13 +128,14 @@ def graph_signature(
 
     Reads the graph only (no external data, no checker): the ``onnx-model`` check judges validity.
     """
-    import onnx
     from google.protobuf.message import DecodeError
+
+    from mlops_ci.onnx_graph import load_graph
 
     if not path.is_file():  # a FIFO would block onnx.load forever; a device never ends
         return None
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        proto = load_graph(path)
     except (DecodeError, ValueError, RuntimeError, OSError):
         return None
     inputs = [_value_info(v) for v in _graph_inputs(proto)]

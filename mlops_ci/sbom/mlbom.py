@@ -13,14 +13,12 @@ the document invalid.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlops_ci.card.schema import CardMetadata, DataSource, Governance
-from mlops_ci.safepath import open_regular
 from mlops_ci.sbom.evaluation import (
     MeasuredEvaluation,
     evaluation_properties,
@@ -79,12 +77,10 @@ def model_files(model_path: Path) -> list[tuple[str, Path]]:
 
 
 def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open_regular(path, what=f"model file {path.name}") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The SHA-256 of a file, read in 1 MiB blocks, once per run (shared with the OMS digest)."""
+    from mlops_ci.digests import sha256_hex
+
+    return sha256_hex(path)
 
 
 def io_format(value: Mapping[str, Any]) -> str:

@@ -153,11 +153,13 @@ def scan_onnx(path: Path, root: Path) -> OnnxScan:
     import onnx
     from google.protobuf.message import DecodeError
 
+    from mlops_ci.onnx_graph import load_graph
+
     size = path.stat().st_size
     if not path.is_file():  # never open a FIFO or a device: it would block or never end
         return OnnxScan(None, size, 0, 0, (), (), "not a regular file")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = load_graph(path)  # shared with the other checks of the run
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:
         return OnnxScan(
             None, size, 0, 0, (), (), f"not a loadable ONNX model ({exc.__class__.__name__})"

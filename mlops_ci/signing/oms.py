@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_ci import digests
 from mlops_ci.signing import paths
 from mlops_ci.signing.errors import (
     SigningError,
@@ -97,8 +98,26 @@ def root_digest(manifest: Any) -> str:
 
 
 def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
-    """The model digest of ``path``: the OMS root digest, ``sha256:<hex>``."""
-    return root_digest(manifest_of(path, ignore))
+    """The model digest of ``path``: the OMS root digest, ``sha256:<hex>``.
+
+    A file (with its ONNX data files) is hashed once per run through :mod:`mlops_ci.digests`,
+    shared with the SBOM; the root is computed as model-signing does. Directories: model-signing.
+    """
+    try:
+        scope = model_scope(path, ignore)
+        files = scope.plain_files()
+        if files is None:
+            return root_digest(hash_scope(scope))
+        hasher = hashlib.sha256()
+        for file in files:
+            hasher.update(bytes.fromhex(digests.sha256_hex(file)))
+        return "sha256:" + hasher.hexdigest()
+    except (OSError, ValueError) as exc:
+        from mlops_ci.errors import InputError, SourcePosition
+
+        raise InputError(
+            f"cannot hash the model ({describe_exception(exc)})", SourcePosition(str(path))
+        ) from None
 
 
 class KeySigner:
@@ -265,6 +284,7 @@ def verify_model_signature(
         # A file and its data files: hash what the signature names; scope_problem then checks
         # that these are exactly the files the .onnx needs.
         config.set_ignore_unsigned_files(scope.files is not None)
+        seen = digests.snapshot(scope.plain_files() or [])
         try:
             config.verify(scope.root, signature)
         except Exception as exc:  # model-signing raises ValueError, OpenSSL and sigstore errors
@@ -278,6 +298,7 @@ def verify_model_signature(
             problem = scope_problem(scope, statement, allowed)
             if problem is not None:
                 raise VerificationError(subject, problem)
+            digests.adopt_verified(seen, scope.root, statement)  # the SBOM hashes no more
             return
     # The signature is authentic but the files differ: name them (this re-hashes the model).
     reason, changed = _manifest_difference(scope, signature)

@@ -72,6 +72,23 @@ class ModelScope:
             return None
         return frozenset(f.relative_to(self.root).as_posix() for f in self.files)
 
+    def plain_files(self) -> list[Path] | None:
+        """The files in model-signing's manifest order (by relative path) when they are all
+        regular files, not symlinks: these mlops-ci may hash itself. None for a directory, or
+        anything model-signing must judge (and refuse) itself."""
+        if self.files is None:
+            if self.root.is_dir() or self.root.is_symlink():
+                return None
+            listed = [(PurePosixPath(self.root.name), self.root)]
+        else:
+            listed = [(PurePosixPath(f.relative_to(self.root).as_posix()), f) for f in self.files]
+        try:
+            if not all(stat.S_ISREG(os.lstat(file).st_mode) for _, file in listed):
+                return None
+        except OSError:
+            return None  # gone or unreadable: model-signing reports it as before
+        return [file for _, file in sorted(listed, key=lambda item: item[0])]
+
 
 def is_onnx_file(path: Path) -> bool:
     """Whether ``path`` is a regular (non-symlink) file named ``*.onnx``: mlops-ci's ONNX rule."""
@@ -105,12 +122,12 @@ def _load_graph(model_file: Path, *, sniff: bool = False) -> Any | None:
     A file that does not parse has no data files here: the ``onnx-model`` check refuses it, and
     onnxruntime cannot load it either.
     """
-    import onnx
+    from mlops_ci.onnx_graph import load_graph
 
     if not (may_be_onnx(model_file) if sniff else is_onnx_file(model_file)):
         return None
     try:
-        return onnx.load(str(model_file), load_external_data=False)
+        return load_graph(model_file)  # the run's one parse, without tensor data
     except Exception:  # any protobuf or onnx parse failure (DecodeError, ValueError, ...)
         return None
 
