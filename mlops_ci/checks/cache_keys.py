@@ -7,21 +7,26 @@ the command-line options (see :mod:`mlops_ci.cache`). The scanners also run tool
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
 
 def tool_versions(*names: str) -> dict[str, str]:
     """The installed version of each distribution in ``names`` (``absent`` when missing)."""
+    return {name: _version(name) for name in names}
+
+
+@functools.cache
+def _version(name: str) -> str:
+    # Once per process: reading a distribution's metadata costs ~1 ms, and keys ask for it per
+    # model (a run never sees a package upgraded under it).
     from importlib import metadata
 
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
 
 
 def files_under(paths: Iterable[Path], skip: Iterable[Path]) -> list[Path]:
