@@ -150,3 +150,36 @@ def test_an_audit_that_missed_pins_is_not_stored(repo: Path) -> None:
     unaudited = ctx.finding("DEP-UNAUDITED", fresh.findings[0].severity, "timed out", None, "x")
     crashed = CheckResult("deps", "passed", findings=(unaudited,))
     assert not deps.storable(ctx, crashed)
+
+
+def test_one_software_inventory_per_requirements_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlops_ci.sbom import software
+
+    runs: list[list[str]] = []
+
+    def fake(args: list[str]) -> dict[str, Any]:
+        runs.append(args)
+        return {"components": [{"bom-ref": "requirements-L1", "name": "idna"}]}
+
+    monkeypatch.setattr(software, "_run_cyclonedx", fake)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("idna==3.10\n")
+    source = software.SoftwareSource("requirements", (requirements,), root=tmp_path)
+
+    def build(_: int) -> software.SoftwarePart:
+        return software.build_software_part(source, lambda p: p.name)
+
+    with ThreadPoolExecutor(8) as pool:  # 20 models of one run share one inventory
+        parts = list(pool.map(build, range(20)))
+    assert len(runs) == 1 and all(p is parts[0] for p in parts)
+    requirements.write_text("idna==3.9\n")  # new bytes: a new inventory
+    build(0)
+    assert len(runs) == 2
+    requirements.write_text("idna==3.10  # ${HOME}\n")  # pip expands it: never memoised
+    build(0)
+    build(0)
+    assert len(runs) == 4
