@@ -232,6 +232,35 @@ class ResultCache:
             "extra": extra(ctx) if extra is not None else None,
         }
 
+    def _verdict_key(self, label: str, files: Iterable[Path]) -> str | None:
+        digests = [[self._shown(p), self.digests.digest(p)] for p in files]
+        if any(not d.startswith("sha256:") for _, d in digests):
+            return None  # a link, a missing or special file: its bytes cannot be vouched for
+        return _digest({**self._base, "label": label, "inputs": digests})
+
+    def passed_before(self, label: str, files: Iterable[Path]) -> bool:
+        """Whether a check labelled ``label`` was recorded as passing (see :meth:`record_pass`)
+        on these exact file contents, with this code, configuration and these libraries."""
+        key = self._verdict_key(label, files)
+        if key is None:
+            return False
+        try:
+            found = unseal(read_bytes(self._verdict(key), what="cache entry"))
+        except (OSError, ValueError, MlopsCiError):
+            return False
+        return bool(found == {"label": label, "passed": True})
+
+    def record_pass(self, label: str, files: Iterable[Path]) -> None:
+        """Record that a deterministic check of ``files`` (a policy pack compiling) passed."""
+        key = self._verdict_key(label, files)
+        sealed = seal({"label": label, "passed": True}) if key is not None else None
+        if key is not None and sealed is not None:
+            with contextlib.suppress(OSError):
+                atomic_write(self._verdict(key), sealed)
+
+    def _verdict(self, key: str) -> Path:
+        return self.directory / "verdicts" / f"{key}.json"
+
     def _shown(self, path: Path) -> str:
         try:
             return path.resolve().relative_to(self.root).as_posix()
@@ -304,10 +333,11 @@ class ResultCache:
             pass
 
     def _prune(self, max_entries: int) -> None:
-        hints = self.directory / "hints"
-        if hints.is_dir() and len(found := list(hints.iterdir())) > max_entries:
-            for stale in found:  # only hints: a missing one costs a prepared inventory
-                stale.unlink(missing_ok=True)
+        for small in ("hints", "verdicts"):
+            folder = self.directory / small
+            if folder.is_dir() and len(found := list(folder.iterdir())) > max_entries:
+                for stale in found:  # a missing one only costs the work it saved
+                    stale.unlink(missing_ok=True)
         results = self.directory / "results"
         if not results.is_dir():
             return

@@ -17,6 +17,7 @@ from mlops_ci.findings import CheckResult, Report
 from mlops_ci.runner import RunOptions, run_checks
 from tests.test_matrix import add_models, commit
 
+PROJECT = Path(__file__).resolve().parents[1]
 SCANNERS = ("deps", "sast", "sbom")
 HOOKS = ("inputs", "cache_material", "storable", "attachment", "restore", "stampable")
 
@@ -183,3 +184,20 @@ def test_one_software_inventory_per_requirements_content(
     build(0)
     build(0)
     assert len(runs) == 4
+
+
+def test_a_pack_is_compiled_again_when_its_bytes_change(cli, demo_repo: Path) -> None:  # type: ignore[no-untyped-def]
+    pack = demo_repo / "local-pack.yaml"
+    pack.write_text(
+        (PROJECT / "policies" / "baseline.yaml").read_text().replace("baseline", "local")
+    )
+    config = demo_repo / "mlops-ci.yaml"
+    config.write_text(
+        config.read_text().replace("policies: [baseline]", "policies: [local-pack.yaml]")
+    )
+    for _ in range(2):  # the second run takes the first's word that the pack compiles
+        assert cli("check", "--only", "card", "--only", "policy", cwd=demo_repo).exit_code == 0
+    assert list((demo_repo / ".mlops-ci/cache/verdicts").iterdir())
+    pack.write_text(pack.read_text().replace('lookup("card.valid", false) == true', "card.(("))
+    broken = cli("check", "--only", "card", "--only", "policy", cwd=demo_repo)
+    assert broken.exit_code == 2 and "local-pack.yaml" in broken.stderr, broken.stderr
