@@ -175,14 +175,20 @@ class ResultCache:
     def __init__(self, directory: Path, root: Path, config_material: JsonValue) -> None:
         self.directory = directory
         self.root = root.resolve()
+        self._root_as_given = str(root.absolute())
         self.digests = FileDigests(directory / "stat.json")
+        # Digested once: every key of a run holds it (20 models make ~150 keys).
         self._base = {
-            "format": CACHE_FORMAT,
-            "tool": __version__,
-            "code": code_fingerprint(),
-            "libraries": library_versions(),
-            "python": list(sys.version_info[:3]),
-            "config": config_material,
+            "base": _digest(
+                {
+                    "format": CACHE_FORMAT,
+                    "tool": __version__,
+                    "code": code_fingerprint(),
+                    "libraries": library_versions(),
+                    "python": list(sys.version_info[:3]),
+                    "config": config_material,
+                }
+            )
         }
         self._lock = threading.Lock()
         self.hits = 0
@@ -262,10 +268,13 @@ class ResultCache:
         return self.directory / "verdicts" / f"{key}.json"
 
     def _shown(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        # A label only (the digest speaks for the content): no symlink is resolved, which costs
+        # a system call per path component; two spellings of one file only make two keys.
+        absolute = str(path.absolute())
+        for root in (self._root_as_given, str(self.root)):
+            if absolute.startswith(root + os.sep):
+                return Path(absolute[len(root) + 1 :]).as_posix()
+        return str(path)
 
     def _entry(self, key: str) -> Path:
         return self.directory / "results" / key[:2] / f"{key}.json"

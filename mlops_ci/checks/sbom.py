@@ -85,7 +85,12 @@ class SbomCheck:
             return None  # the run reports it
         if source.kind != "requirements":
             return None
-        found = requirement_files(list(source.requirements), ctx.root)
+        # Every model shares the requirements files: they are read for includes once per run.
+        memo = f"sbom-requirement-files:{source!r}"
+        with _PREPARED_LOCK:
+            if memo not in ctx.shared:
+                ctx.shared[memo] = requirement_files(list(source.requirements), ctx.root)
+            found: list[Path] | None = ctx.shared[memo]
         if found is None:
             return None
         return [*model_inputs(ctx), *card_inputs(ctx), *found]
