@@ -208,11 +208,13 @@ def _run_cached(check: Check, ctx: Context, cache: ResultCache | None) -> CheckR
     storable = getattr(check, "storable", None)
     if storable is not None and not storable(ctx, outcome):
         return outcome
+    # Only a check that prepares work ahead needs the hint that lets a warm run skip it.
+    hint = (check, ctx) if hasattr(check, "prepare") else None
     attach = getattr(check, "attachment", None)
     if attach is None:
-        cache.put(key, outcome, hint=(check, ctx))
+        cache.put(key, outcome, hint=hint)
     elif (attached := attach(ctx, outcome)) is not None:
-        cache.put(key, outcome, attached, hint=(check, ctx))
+        cache.put(key, outcome, attached, hint=hint)
     return outcome
 
 

@@ -201,3 +201,25 @@ def test_a_pack_is_compiled_again_when_its_bytes_change(cli, demo_repo: Path) ->
     pack.write_text(pack.read_text().replace('lookup("card.valid", false) == true', "card.(("))
     broken = cli("check", "--only", "card", "--only", "policy", cwd=demo_repo)
     assert broken.exit_code == 2 and "local-pack.yaml" in broken.stderr, broken.stderr
+
+
+def test_a_warm_run_prepares_no_software_inventory(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops_ci.checks.sbom import SbomCheck
+
+    prepared: list[str] = []
+    original = SbomCheck.prepare
+
+    def counting(self: SbomCheck, ctx: Context) -> None:
+        prepared.append(ctx.current_model.name)
+        original(self, ctx)
+
+    monkeypatch.setattr(SbomCheck, "prepare", counting)
+    loaded = load_config(cwd=repo)
+    for _ in range(2):
+        cache = open_cache(loaded, {})
+        run_checks(loaded, registry(), RunOptions(only=("sbom",), offline=True), cache=cache)
+        cache.close()
+    assert sorted(prepared) == ["alpha", "fraud-detector"]  # the first run's only
+    assert cache.hits == 2

@@ -23,8 +23,12 @@ from tests.test_init import CLEAN_PINS, tiny_model
 PROJECT = Path(__file__).resolve().parents[2]
 WARM_RUNS = 5
 COLD_RUNS = 3
+# The acceptance bound of issue 16. Measured 2026-12-03 on 2 cores shared with other jobs: warm
+# medians 0.94-1.05 s (1 model) and 1.28-1.32 s (20 models), so this still fails for 20 models:
+# ~0.6 s is importing the command line and the checks (typer, every check module), ~0.2 s reading
+# a 20-model configuration, ~0.3 s the cache keys of 140 results.
 WARM_BOUND_S = 1.0
-COLD_RATIO_BOUND = 1.3
+COLD_RATIO_BOUND = 1.3  # measured 1.07-1.27 (the SBOM's software inventory is shared)
 CHECK = ("check", "--offline", "--skip", "bench", "-q")
 
 
