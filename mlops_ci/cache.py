@@ -9,12 +9,19 @@ checks use, the check and its model's configuration entry, the rest of the confi
 and CLI options, the results the check needs, the digest of every input file, and that extra
 material. So a changed file invalidates exactly the checks that read it, and a new model in a
 monorepo invalidates nothing else. (The policy check reads the git facts, changed files
-included, so any change to the work tree runs it again.)
+included, so any change to the work tree runs it again.) ``inputs`` may answer None: this run of
+the check cannot be keyed (an online audit, an environment inventory), so it runs.
 
 What is stored is the check's own output, before waivers and ``fail_on`` are applied (the runner
 and the pipeline do that afterwards), so editing ``waivers.yaml`` needs no invalidation. Checks
 that talk to the network or measure time (online dependency audits, benchmarks, signatures) simply
-declare no inputs and are never cached. Errored results are never stored.
+declare no inputs and are never cached. Errored results are never stored. A check may keep text
+with its result (``attachment(ctx, result)``: the SBOM document it wrote; None stores nothing)
+and must then accept a stored result with ``restore(ctx, result, attachment)`` (rewrite the file;
+False runs the check instead), and may refuse to store one (``storable(ctx, result)``: an audit
+that could not reach its database). Checks whose key holds more than files (tool versions, the
+git commit) set ``stampable = False``: the pre-push stamp, which re-reads only the declared
+files, must not replay them.
 
 File digests are memoised by ``(size, mtime_ns, ctime_ns, inode)`` in ``stat.json``, like git's
 index, so a re-run does not re-hash big models; an entry is trusted only when the file's mtime is
@@ -46,7 +53,7 @@ from mlops_ci.sealed import seal, unseal
 if TYPE_CHECKING:  # the pre-push fast path imports this module without pydantic
     from mlops_ci.config import LoadedConfig
 
-CACHE_FORMAT = 2  # 2: entries sealed (mlops_ci.sealed)
+CACHE_FORMAT = 3  # 2: entries sealed (mlops_ci.sealed); 3: {result, attachment}
 CACHE_DIRNAME = ".mlops-ci/cache"
 _RACY_NS = 2_000_000_000  # FAT's 2 s mtime granularity is the coarsest in use
 MAX_ENTRIES = 4096
@@ -131,10 +138,11 @@ class FileDigests:
         if entry is not None and entry[:4] == signature and stat.st_mtime_ns + _RACY_NS < entry[4]:
             return str(entry[5])
         hashed_at = time.time_ns()
-        try:
-            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-                value = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
-        except OSError:
+        from mlops_ci.digests import sha256_hex
+
+        try:  # through the run's digest memo: the SBOM and signing then reuse this hash
+            value = "sha256:" + sha256_hex(path)
+        except (OSError, MlopsCiError):
             return "unreadable"
         with self._lock:
             self._entries[name] = [*signature, hashed_at, value]
@@ -168,62 +176,126 @@ class ResultCache:
     def __init__(self, directory: Path, root: Path, config_material: JsonValue) -> None:
         self.directory = directory
         self.root = root.resolve()
+        self._root_as_given = str(root.absolute())
         self.digests = FileDigests(directory / "stat.json")
+        # Digested once: every key of a run holds it (20 models make ~150 keys).
         self._base = {
-            "format": CACHE_FORMAT,
-            "tool": __version__,
-            "code": code_fingerprint(),
-            "libraries": library_versions(),
-            "python": list(sys.version_info[:3]),
-            "config": config_material,
+            "base": _digest(
+                {
+                    "format": CACHE_FORMAT,
+                    "tool": __version__,
+                    "code": code_fingerprint(),
+                    "libraries": library_versions(),
+                    "python": list(sys.version_info[:3]),
+                    "config": config_material,
+                }
+            )
         }
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
         self.declared: set[Path] = set()
         self.uncacheable: set[str] = set()
+        self.unstampable: set[str] = set()
 
     def key(self, check: Any, ctx: Any) -> str | None:
         """The key of ``check`` run in ``ctx``, or None when the check is not cacheable."""
+        material = self._material(check, ctx)
+        return None if material is None else _digest(material)
+
+    def likely_hit(self, check: Any, ctx: Any) -> bool:
+        """Whether a result of ``check`` for the same inputs, whatever the results it needs,
+        was stored: a hint to skip work prepared ahead for it (never a reason to serve one)."""
+        material = self._material(check, ctx, hint=True)
+        return material is not None and self._hint(_digest(material)).exists()
+
+    def _material(self, check: Any, ctx: Any, hint: bool = False) -> dict[str, Any] | None:
         inputs = getattr(check, "inputs", None)
-        if inputs is None:
-            with self._lock:
-                self.uncacheable.add(check.name)
+        found = inputs(ctx) if inputs is not None else None
+        if found is None:  # not keyable (online, an environment inventory): it runs
+            if not hint:
+                with self._lock:
+                    self.uncacheable.add(check.name)
             return None
+        declared = list(found)
+        if not hint:
+            with self._lock:
+                self.declared.update(declared)
+                if not getattr(check, "stampable", True):
+                    self.unstampable.add(check.name)
         extra = getattr(check, "cache_material", None)
-        declared = list(inputs(ctx))
-        with self._lock:
-            self.declared.update(declared)
         files = expand_inputs(declared)
-        material = {
+        return {
             **self._base,
             "check": check.name,
             "model": ctx.model.model_dump(mode="json") if ctx.model is not None else None,
             "offline": ctx.offline,
             "environment": ctx.environment,
             "options": dict(ctx.options),
-            "needs": {name: result_digest(r) for name, r in sorted(ctx.needs.items())},
+            "needs": (
+                None if hint else {name: result_digest(r) for name, r in sorted(ctx.needs.items())}
+            ),
             "inputs": [[self._shown(p), self.digests.digest(p)] for p in files],
             "extra": extra(ctx) if extra is not None else None,
         }
-        return _digest(material)
+
+    def _verdict_key(self, label: str, files: Iterable[Path]) -> str | None:
+        digests = [[self._shown(p), self.digests.digest(p)] for p in files]
+        if any(not d.startswith("sha256:") for _, d in digests):
+            return None  # a link, a missing or special file: its bytes cannot be vouched for
+        return _digest({**self._base, "label": label, "inputs": digests})
+
+    def passed_before(self, label: str, files: Iterable[Path]) -> bool:
+        """Whether a check labelled ``label`` was recorded as passing (see :meth:`record_pass`)
+        on these exact file contents, with this code, configuration and these libraries."""
+        key = self._verdict_key(label, files)
+        if key is None:
+            return False
+        try:
+            found = unseal(read_bytes(self._verdict(key), what="cache entry"))
+        except (OSError, ValueError, MlopsCiError):
+            return False
+        return bool(found == {"label": label, "passed": True})
+
+    def record_pass(self, label: str, files: Iterable[Path]) -> None:
+        """Record that a deterministic check of ``files`` (a policy pack compiling) passed."""
+        key = self._verdict_key(label, files)
+        sealed = seal({"label": label, "passed": True}) if key is not None else None
+        if key is not None and sealed is not None:
+            with contextlib.suppress(OSError):
+                atomic_write(self._verdict(key), sealed)
+
+    def _verdict(self, key: str) -> Path:
+        return self.directory / "verdicts" / f"{key}.json"
 
     def _shown(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        # A label only (the digest speaks for the content): no symlink is resolved, which costs
+        # a system call per path component; two spellings of one file only make two keys.
+        absolute = str(path.absolute())
+        for root in (self._root_as_given, str(self.root)):
+            if absolute.startswith(root + os.sep):
+                return Path(absolute[len(root) + 1 :]).as_posix()
+        return str(path)
 
     def _entry(self, key: str) -> Path:
         return self.directory / "results" / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> CheckResult | None:
-        """The stored result for ``key``, or None (a corrupt entry counts as a miss)."""
+    def _hint(self, key: str) -> Path:
+        return self.directory / "hints" / key
+
+    def get(self, key: str) -> tuple[CheckResult, str | None] | None:
+        """The stored result for ``key`` and its attachment, or None (a corrupt entry is a
+        miss)."""
+        found: tuple[CheckResult, str | None] | None
         try:
             # Only an entry this machine sealed: a pull request can commit cache files too.
             data = unseal(read_bytes(self._entry(key), what="cache entry"))
-            found = None if data is None else CheckResult.from_dict(data)
-        except (OSError, ValueError, KeyError, TypeError, MlopsCiError):
+            attachment = None if data is None else data.get("attachment")
+            if data is None or not isinstance(attachment, str | None):
+                found = None
+            else:
+                found = (CheckResult.from_dict(data["result"]), attachment)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, MlopsCiError):
             found = None
         with self._lock:
             if found is None:
@@ -232,11 +304,30 @@ class ResultCache:
                 self.hits += 1
         return found
 
-    def put(self, key: str, result: CheckResult) -> None:
-        """Store ``result`` under ``key``; errored results are never stored."""
+    def miss(self) -> None:
+        """Count a stored result the check refused to restore (see ``restore``) as a miss."""
+        with self._lock:
+            self.hits -= 1
+            self.misses += 1
+
+    def put(
+        self,
+        key: str,
+        result: CheckResult,
+        attachment: str | None = None,
+        hint: tuple[Any, Any] | None = None,
+    ) -> None:
+        """Store ``result`` (and ``attachment``) under ``key``; errored results never are.
+        ``hint``, the check and its context, also records the key less the needed results
+        (see :meth:`likely_hit`)."""
         if result.status == "errored":
             return
-        sealed = seal(result.to_dict())
+        if hint is not None:
+            material = self._material(*hint, hint=True)
+            if material is not None:
+                with contextlib.suppress(OSError):
+                    atomic_write(self._hint(_digest(material)), "")
+        sealed = seal({"result": result.to_dict(), "attachment": attachment})
         if sealed is None:  # no key outside the repository: nothing could be trusted later
             return
         with contextlib.suppress(OSError):  # a read-only checkout just gets no caching
@@ -252,6 +343,11 @@ class ResultCache:
             pass
 
     def _prune(self, max_entries: int) -> None:
+        for small in ("hints", "verdicts"):
+            folder = self.directory / small
+            if folder.is_dir() and len(found := list(folder.iterdir())) > max_entries:
+                for stale in found:  # a missing one only costs the work it saved
+                    stale.unlink(missing_ok=True)
         results = self.directory / "results"
         if not results.is_dir():
             return

@@ -174,7 +174,7 @@ def run_checks(
     def prepare_one(check: Check, model: ModelConfig | None) -> None:
         ctx = context(model, {})
         with contextlib.suppress(Exception):  # the check's run meets the same error, and says it
-            check.prepare(ctx)  # type: ignore[attr-defined]
+            _prepare(check, ctx, cache)
 
     with ThreadPoolExecutor(max_workers=max(1, opts.max_workers)) as pool:
         preparing = [
@@ -218,16 +218,43 @@ def run_checks(
 
 
 def _run_cached(check: Check, ctx: Context, cache: ResultCache | None) -> CheckResult:
-    """``check.run(ctx)``, or its stored result when the cache has one for the same inputs."""
+    """``check.run(ctx)``, or its stored result when the cache has one for the same inputs.
+
+    The optional hooks ``restore``, ``attachment`` and ``storable`` are described in
+    :mod:`mlops_ci.cache`.
+    """
     key = cache.key(check, ctx) if cache is not None else None
     if cache is None or key is None:
         return check.run(ctx)
     stored = cache.get(key)
     if stored is not None:
-        return stored
+        found, kept = stored
+        restore = getattr(check, "restore", None)
+        # A check that writes a file must make it again; when it cannot, it runs (fail closed).
+        if restore is None or restore(ctx, found, kept):
+            return found
+        cache.miss()
     outcome = check.run(ctx)
-    cache.put(key, outcome)
+    if outcome.status == "errored":
+        return outcome
+    storable = getattr(check, "storable", None)
+    if storable is not None and not storable(ctx, outcome):
+        return outcome
+    # Only a check that prepares work ahead needs the hint that lets a warm run skip it.
+    hint = (check, ctx) if hasattr(check, "prepare") else None
+    attach = getattr(check, "attachment", None)
+    if attach is None:
+        cache.put(key, outcome, hint=hint)
+    elif (attached := attach(ctx, outcome)) is not None:
+        cache.put(key, outcome, attached, hint=hint)
     return outcome
+
+
+def _prepare(check: Check, ctx: Context, cache: ResultCache | None) -> None:
+    """``check.prepare(ctx)``, unless the cache likely holds its result (a warm re-run)."""
+    if cache is not None and cache.likely_hit(check, ctx):
+        return
+    check.prepare(ctx)  # type: ignore[attr-defined]
 
 
 def _errored(check: Check, model: ModelConfig | None, message: str, kind: str) -> CheckResult:

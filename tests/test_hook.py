@@ -125,7 +125,9 @@ def test_configured_checks_and_no_stamp_for_uncacheable_ones(cli: Cli, demo_repo
     first = cli("hook", "run", cwd=demo_repo)
     assert "(card, sbom on 1 model(s))" in first.stdout, first.stderr
     second = cli("hook", "run", cwd=demo_repo)
-    assert "unchanged" not in second.stdout  # the sbom check is never cached, so never replayed
+    assert (
+        "unchanged" not in second.stdout
+    )  # the sbom result is keyed on the commit and tools too: never replayed from a stamp
     config.write_text(config.read_text().replace("[card, sbom]", "[crad]"))
     wrong = cli("hook", "run", cwd=demo_repo)
     assert wrong.exit_code == 2

@@ -15,13 +15,18 @@ Findings: ``DEP-<advisory id>`` at the requirements file and line of the pin; th
 the aliases and the fix versions. Severity is the advisory's (CVSS v3/v2 base score, else the
 database label), else ``scan.unknown_severity`` (high by default; counted as ``unknown`` in the
 facts). In online mode there are no local records, so every advisory takes that default.
+
+Cached (see :mod:`mlops_ci.cache`) only against a fixed database (``scan.vuln_db``): keyed by the
+requirements files and what they include, the database's files, pip-audit's version and the
+settings. An online audit (advisories appear by the hour) and an audit of the installed
+environment are never cached, nor is an audit that could not ask about every pin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from packaging.utils import canonicalize_name
 
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
     from mlops_ci.scan.osv_index import OsvIndex
 
 from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.checks.cache_keys import tool_versions
+from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
 from mlops_ci.scan.pip_audit import (
     LOOPBACK_TIMEOUT_S,
@@ -39,7 +46,13 @@ from mlops_ci.scan.pip_audit import (
     run_pip_audit,
     start_pip_audit,
 )
-from mlops_ci.scan.requirements import Pin, Requirements, Unpinned, read_requirements
+from mlops_ci.scan.requirements import (
+    Pin,
+    Requirements,
+    Unpinned,
+    read_requirements,
+    requirement_files,
+)
 from mlops_ci.scan.settings import ScanSettings, scan_settings
 
 _SEVERITY_BUCKETS = ("critical", "high", "medium", "low", "unknown")
@@ -51,6 +64,41 @@ class DepsCheck:
     name: ClassVar[str] = "deps"
     needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "repository"
+    stampable: ClassVar[bool] = False  # the key holds pip-audit's version, not only files
+
+    def inputs(self, ctx: Context) -> list[Path] | None:
+        """The requirements files (includes followed) and the advisory database; None (not
+        cached) online, with the installed environment, or when the files cannot be followed."""
+        settings = scan_settings(ctx)
+        if not settings.requirements and not settings.environment:
+            return []
+        if settings.vuln_db is None or settings.environment:
+            return None
+        files = requirement_files(list(settings.requirements), ctx.root)
+        return None if files is None else [*files, settings.vuln_db]
+
+    def cache_material(self, ctx: Context) -> dict[str, Any]:
+        """pip-audit's version, and the files the flags chose (the flags replace the
+        configured ones)."""
+        settings = scan_settings(ctx)
+        return {
+            "tools": tool_versions("pip-audit", "packaging"),
+            "requirements": [str(p) for p in settings.requirements],
+            "vuln_db": str(settings.vuln_db),
+        }
+
+    def storable(self, ctx: Context, outcome: CheckResult) -> bool:
+        """Only an audit that asked about every pin: a pip-audit that crashed or timed out
+        leaves packages unaudited that a re-run may audit (only unpinned ones stay so)."""
+        unaudited = sum(1 for f in outcome.findings if f.rule_id == "DEP-UNAUDITED")
+        if unaudited == 0:
+            return True
+        settings = scan_settings(ctx)
+        try:
+            requirements = read_requirements(list(settings.requirements), ctx.root)
+        except (OSError, MlopsCiError):
+            return False
+        return unaudited == len(requirements.unpinned)
 
     def run(self, ctx: Context) -> CheckResult:
         """Audit every pinned dependency; report vulnerabilities and what could not be audited."""

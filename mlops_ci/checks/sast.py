@@ -4,14 +4,18 @@ Rule ``SAST-<bandit test id>`` (e.g. ``SAST-B602``) at ``file:line:column``; the
 bandit's text, its confidence and the CWE. Severity is bandit's (LOW, MEDIUM, HIGH). The
 fingerprint is the test id, the file and the flagged source line's text (plus its occurrence
 number among identical lines), so it survives lines moving.
+
+Cached (see :mod:`mlops_ci.cache`): keyed by every file under the source paths, the repository's
+``pyproject.toml`` (bandit's configuration) and bandit's version.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.checks.cache_keys import files_under, tool_versions
 from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
 from mlops_ci.safepath import read_bytes
@@ -27,6 +31,24 @@ class SastCheck:
     name: ClassVar[str] = "sast"
     needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "repository"
+    stampable: ClassVar[bool] = False  # the key holds bandit's version, not only files
+
+    def inputs(self, ctx: Context) -> list[Path]:
+        """Every file under the source paths (bandit also reads a ``.bandit`` there, and
+        follows file links) and ``pyproject.toml``; the result cache's own files are left out."""
+        settings = scan_settings(ctx)
+        if not settings.source:
+            return []
+        skip = [settings.cache_dir, ctx.root / ".mlops-ci" / "cache"]
+        return [*files_under(settings.source, skip), ctx.root / "pyproject.toml"]
+
+    def cache_material(self, ctx: Context) -> dict[str, Any]:
+        """bandit's version (its rules change with it), and the source paths themselves."""
+        settings = scan_settings(ctx)
+        return {
+            "tools": tool_versions("bandit", "stevedore"),
+            "source": [str(p) for p in settings.source],
+        }
 
     def run(self, ctx: Context) -> CheckResult:
         """Scan the source paths and map bandit's results to findings."""

@@ -7,19 +7,31 @@ licences any component declares), ``model_card`` (whether the model component ha
 
 When the ``eval`` check ran for the model, its measured metrics and data set go into the ML-BOM
 (:mod:`mlops_ci.sbom.evaluation`); with ``--only sbom`` or without an eval section they do not.
+
+Cached (see :mod:`mlops_ci.cache`) when the software comes from requirements files: keyed by the
+model's files, its card, the requirements files (includes followed), the git commit the document
+names, ``SOURCE_DATE_EPOCH``, the output path and the tools' versions (the ``eval`` result is in
+every key already). The document is kept with the result and written again on a hit, so the file
+is there and byte-identical; a document the current environment's secrets would scrub differently
+is not replayed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from mlops_ci.checks.base import Context, Scope, result
+from mlops_ci.checks.base import Context, Scope, card_inputs, model_inputs, result
+from mlops_ci.checks.cache_keys import tool_versions
 from mlops_ci.config import ModelConfig
-from mlops_ci.errors import SourcePosition
+from mlops_ci.errors import MlopsCiError, SourcePosition
 from mlops_ci.findings import CheckResult, GitInfo
+from mlops_ci.fsutil import atomic_write
+from mlops_ci.safepath import read_bytes
 
 if TYPE_CHECKING:
     from mlops_ci.card.schema import CardMetadata
@@ -59,6 +71,90 @@ class SbomCheck:
     # skipped), the SBOM carries the card's claims only.
     needs: ClassVar[tuple[str, ...]] = ("eval",)
     scope: ClassVar[Scope] = "model"
+    stampable: ClassVar[bool] = False  # the key holds the git commit and the tools' versions
+
+    def inputs(self, ctx: Context) -> list[Path] | None:
+        """The model's files, its card and the requirements files; None (not cached) for an
+        environment inventory, or requirements whose bytes alone do not decide the document."""
+        from mlops_ci.scan.requirements import requirement_files
+
+        try:
+            source = _software_source(ctx)
+        except MlopsCiError:
+            return None  # the run reports it
+        if source.kind != "requirements":
+            return None
+        # Every model shares the requirements files: they are read for includes once per run.
+        memo = f"sbom-requirement-files:{source!r}"
+        with _PREPARED_LOCK:
+            if memo not in ctx.shared:
+                ctx.shared[memo] = requirement_files(list(source.requirements), ctx.root)
+            found: list[Path] | None = ctx.shared[memo]
+        if found is None:
+            return None
+        return [*model_inputs(ctx), *card_inputs(ctx), *found]
+
+    def cache_material(self, ctx: Context) -> dict[str, Any]:
+        """What else goes into the document: the commit and repository it names, the time,
+        where it is written, and the versions of the tools that make and check it."""
+        model = ctx.current_model
+        if ctx.git.commit:
+            # The document names the newest commit that changed its inputs: with HEAD and the
+            # input files unchanged, so is that commit.
+            git: Any = [ctx.git.commit, ctx.git.committed_at, ctx.git.remote_url]
+        else:
+            found = _inputs_commit(ctx, ctx.loaded.resolve(model.path), _software_source(ctx))
+            git = [found.commit, found.committed_at, found.remote_url]
+        return {
+            "git": git,
+            "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
+            "output": str(sbom_output(ctx, model)),
+            "tools": tool_versions(
+                "cyclonedx-bom",
+                "cyclonedx-python-lib",
+                "pip-requirements-parser",
+                "model-signing",
+                "jsonschema-rs",
+            ),
+        }
+
+    def attachment(self, ctx: Context, outcome: CheckResult) -> str | None:
+        """The document just written, kept with the result (None, nothing stored, when it
+        cannot be read back as written)."""
+        try:
+            data = read_bytes(sbom_output(ctx, ctx.current_model), what="SBOM", max_bytes=_MAX)
+        except (OSError, MlopsCiError):
+            return None
+        if "sha256:" + hashlib.sha256(data).hexdigest() != outcome.facts.get("digest"):
+            return None  # another process wrote it meanwhile
+        return data.decode("utf-8")
+
+    def restore(self, ctx: Context, stored: CheckResult, document: str | None) -> bool:
+        """Write the stored document again unless the file already holds it; False (the check
+        runs) when it is not the document the result describes, or when this environment's
+        secrets would be scrubbed from it."""
+        from mlops_ci.scrub import scrub_document
+
+        if document is None:
+            return False
+        data = document.encode("utf-8")
+        if "sha256:" + hashlib.sha256(data).hexdigest() != stored.facts.get("digest"):
+            return False
+        if scrub_document(document) != document:
+            return False
+        output = sbom_output(ctx, ctx.current_model)
+        if ctx.display(output) != stored.facts.get("path"):
+            return False
+        try:
+            if read_bytes(output, what="SBOM", max_bytes=_MAX) == data:
+                return True
+        except (OSError, MlopsCiError):
+            pass  # absent or unusable: written again below
+        try:
+            atomic_write(output, document)
+        except OSError:
+            return False
+        return True
 
     def prepare(self, ctx: Context) -> None:
         """Inventory the software (cyclonedx-py, ~1.5 s) while the gates the SBOM waits for
@@ -122,6 +218,7 @@ class SbomCheck:
 
 
 _PREPARED_LOCK = threading.Lock()
+_MAX = 512 * 1024 * 1024  # an SBOM of a large environment is megabytes, never this
 
 
 def _software_source(ctx: Context) -> SoftwareSource:

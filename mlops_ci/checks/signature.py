@@ -18,6 +18,11 @@ Facts (``facts.signature``): ``signed``, ``verified``, ``mode`` (sigstore, key, 
 null), ``identity`` and ``issuer`` of the signer, ``digest`` (the OMS root digest,
 ``sha256:<hex>``, of the signed model, or of the model on disk when unsigned or not verified),
 ``attestation_verified`` and ``stale_digest`` (the digest stale evidence names, else null).
+
+Cached (see :mod:`mlops_ci.cache`) only for an unsigned model, whose result is its digest and
+whether a signature could cover it: a function of its files, the ``signing:`` settings and
+model-signing's version. A signature or attestation, once present, is verified on every run
+(certificates expire, trust material changes).
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from mlops_ci.checks.base import Context, Scope, result, skipped
+from mlops_ci.checks.base import Context, Scope, model_inputs, result, skipped
+from mlops_ci.checks.cache_keys import tool_versions
 from mlops_ci.errors import MlopsCiError
 from mlops_ci.findings import CheckResult, Finding, JsonValue, Location, Severity
 
@@ -38,6 +44,26 @@ class SignatureCheck:
     name: ClassVar[str] = "signature"
     needs: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[Scope] = "model"
+    stampable: ClassVar[bool] = False  # the key holds model-signing's version, not only files
+
+    def inputs(self, ctx: Context) -> list[Path] | None:
+        """The model's files and where its signature and attestation would be (absent); None
+        (not cached) when either exists."""
+        from mlops_ci.signing.targets import select_targets
+
+        if ctx.config.signing.mode == "none":
+            return []
+        try:
+            target = select_targets(ctx.loaded, model=ctx.current_model.name)[0]
+        except MlopsCiError:
+            return None  # the run says why
+        if os.path.lexists(target.signature) or os.path.lexists(target.attestation):
+            return None
+        return [*model_inputs(ctx), target.path, target.signature, target.attestation]
+
+    def cache_material(self, ctx: Context) -> dict[str, Any]:
+        """The version of the library that computes the model's digest."""
+        return {"tools": tool_versions("model-signing")}
 
     def run(self, ctx: Context) -> CheckResult:
         """Verify the signature and attestation of ``ctx.model`` if they exist."""

@@ -118,7 +118,9 @@ def _run_gates(config: Path | None, cwd: Path, scope: str | None, key: str | Non
     verdict = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}[report.verdict]
     summary = f"{verdict} ({', '.join(checks)} on {len(report.models)} model(s))"
     stamp = Stamp("".join(lines), summary, report.exit_code)
-    if key and cache is not None and not cache.uncacheable and report.verdict != "error":
+    # A check keyed on more than files (tool versions, the git commit) is never replayed.
+    replayable = cache is not None and not cache.uncacheable and not cache.unstampable
+    if key and cache is not None and replayable and report.verdict != "error":
         read = set(cache.declared)
         if loaded.path is not None:
             read.add(loaded.path.resolve())

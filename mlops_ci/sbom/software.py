@@ -4,16 +4,22 @@ or on a Python environment.
 cyclonedx-bom has no public Python API, so its command line is the interface: it runs once per
 requirements file (or once for the environment) with ``--no-validate`` (the whole document is
 validated once, in-process, after the ML-BOM part is added) and ``--output-reproducible``.
+
+One inventory per distinct requirements set per process: models sharing requirements files (a
+monorepo's 20 models, checked in parallel) wait for one cyclonedx-py run, keyed by the bytes of
+every file it reads (includes followed) and how they are named in the document.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +34,10 @@ _REQUIREMENTS_REF = "requirements-L"
 # Environment inventories of the running interpreter, by installed distributions (never mutated).
 _environment_parts: dict[tuple[str, ...], SoftwarePart] = {}
 _environment_lock = threading.Lock()
+# Requirements inventories by the content of the files read; a Future so parallel models wait.
+_requirements_parts: dict[tuple[object, ...], Future[SoftwarePart]] = {}
+_requirements_lock = threading.Lock()
+_MEMO_LIMIT = 64
 
 
 class CycloneDxError(RuntimeError):
@@ -115,9 +125,52 @@ def _committed(root: Path, configured: str, resolved: Path) -> bool:
 
 
 def build_software_part(source: SoftwareSource, display: Callable[[Path], str]) -> SoftwarePart:
-    """Run cyclonedx-py and merge its output (one run per requirements file)."""
+    """Run cyclonedx-py and merge its output (one run per requirements file); the same files,
+    byte for byte, are inventoried once per process (see the module's description)."""
     if source.kind == "environment":
         return _environment_part(source.python)
+    key = _requirements_key(source, display)
+    if key is None:
+        return _requirements_part(source, display)
+    with _requirements_lock:
+        future = _requirements_parts.get(key)
+        owner = future is None
+        if future is None:
+            if len(_requirements_parts) >= _MEMO_LIMIT:
+                _requirements_parts.clear()
+            future = _requirements_parts[key] = Future()
+    if owner:
+        try:
+            future.set_result(_requirements_part(source, display))
+        except BaseException as exc:
+            with _requirements_lock:  # a failure is reported to this run's waiters, not kept
+                _requirements_parts.pop(key, None)
+            future.set_exception(exc)
+    return future.result()
+
+
+def _requirements_key(
+    source: SoftwareSource, display: Callable[[Path], str]
+) -> tuple[object, ...] | None:
+    """The content of every file cyclonedx-py would read for ``source``, and their names in the
+    document; None when the bytes do not decide (``${VAR}``, a local package): no memo."""
+    from mlops_ci.scan.requirements import requirement_files
+
+    files = requirement_files(list(source.requirements), source.root)
+    if files is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        for file in files:
+            digest.update(f"{file.resolve()}\0".encode())
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+    except OSError:
+        return None
+    shown = tuple((str(p.resolve()), display(p)) for p in source.requirements)
+    return (shown, str(source.root), digest.hexdigest())
+
+
+def _requirements_part(source: SoftwareSource, display: Callable[[Path], str]) -> SoftwarePart:
     for path in source.requirements:
         check_requirements_file(path, display, source.root)
     components: list[dict[str, Any]] = []

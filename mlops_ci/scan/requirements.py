@@ -22,7 +22,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from mlops_ci.errors import InputError, SourcePosition
+from mlops_ci.errors import InputError, MlopsCiError, SourcePosition
 from mlops_ci.safepath import confine, read_text, require_regular
 from mlops_ci.scrub import excerpt
 
@@ -41,6 +41,8 @@ _EDITABLE = re.compile(r"^(-e|--editable)(\s+|=)")
 # Per-requirement options that may follow a requirement on the same logical line.
 _TRAILING_OPTION = re.compile(r"\s+--(hash|global-option|config-settings)(=|\s+)\S+")
 _MAX_INCLUDE_DEPTH = 10
+# A requirement naming a local path (``./pkg``, ``/abs``, ``name @ file:///x``, ``name @ ./x``).
+_LOCAL = re.compile(r"^[./]|file:|@\s*[./~]")
 
 
 @dataclass(frozen=True)
@@ -252,3 +254,48 @@ def _read_pyproject(path: Path, pins: list[Pin], unpinned: list[Unpinned]) -> No
     for dependency in dependencies:
         line = next((n for n, ln in enumerate(lines, 1) if str(dependency) in ln), 1)
         _add_requirement(str(dependency), SourcePosition(str(path), line), pins, unpinned)
+
+
+def requirement_files(paths: list[Path], root: Path | None = None) -> list[Path] | None:
+    """Every file the requirements ``paths`` stand for, ``-r`` and ``-c`` includes followed, for
+    a cache key; None when the files say more than their bytes (a ``${VAR}`` pip expands, a local
+    path or editable install whose own files a tool would read) or cannot be followed (then the
+    check runs and says why)."""
+    found: list[Path] = []
+    try:
+        for path in paths:
+            if path.name == "pyproject.toml":
+                found.append(path)
+            elif not _walk_includes(path, found, depth=0, root=include_root(path, root)):
+                return None
+    except (OSError, MlopsCiError):
+        return None
+    return found
+
+
+def _walk_includes(path: Path, found: list[Path], *, depth: int, root: Path) -> bool:
+    if depth > _MAX_INCLUDE_DEPTH:
+        return False
+    found.append(path)
+    text = _read_text(path)
+    if "${" in text:  # pip expands environment variables: the bytes alone do not decide
+        return False
+    for line_number, content in logical_lines(text):
+        include = _INCLUDE.match(content)
+        if include:
+            position = SourcePosition(str(path), line_number)
+            option = include.group("option")
+            included = confine_include(include.group("path"), path, root, position, option)
+            if not _walk_includes(included, found, depth=depth + 1, root=root):
+                return False
+        elif _unkeyable(content):
+            return False
+    return True
+
+
+def _unkeyable(content: str) -> bool:
+    """An editable install or local path (a tool reads that package's own files), or a pip
+    option this walk does not know."""
+    if _EDITABLE.match(content) or _LOCAL.search(content):
+        return True
+    return content.startswith("-") and not _OPTION_LINE.match(content)
