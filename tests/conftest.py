@@ -59,6 +59,10 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
     for name in ("GITHUB_ACTIONS", "GITLAB_CI"):  # they turn colour on in captured output
         monkeypatch.delenv(name, raising=False)
+    # One second of benchmarking per model unless a test asks for more (flags win over this):
+    # bench now runs alone after the other gates, so the demo's 3 s would be 3 s of every test
+    # that runs its check. Tests of the setting itself set or delete it.
+    monkeypatch.setenv("MLOPS_CI_BENCH_BUDGET_S", "1")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
