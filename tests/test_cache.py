@@ -22,6 +22,11 @@ from tests.test_matrix import add_models, commit
 FAST = ("card", "onnx-model", "artifacts", "policy")
 
 
+# Everything a check may define for the cache: a wrapper that copied only some of them would
+# test another cache than the one the checks meet.
+CACHE_HOOKS = ("inputs", "cache_material", "storable", "attachment", "restore", "stampable")
+
+
 class Recording:
     """A check that records each real run and otherwise is the check it wraps."""
 
@@ -31,7 +36,7 @@ class Recording:
         self.name = check.name
         self.needs = check.needs
         self.scope = check.scope
-        for optional in ("inputs", "cache_material"):
+        for optional in CACHE_HOOKS:
             if hasattr(check, optional):
                 setattr(self, optional, getattr(check, optional))
 

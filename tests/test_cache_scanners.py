@@ -11,33 +11,15 @@ import pytest
 
 from mlops_ci.cache import open_cache
 from mlops_ci.checks import registry
-from mlops_ci.checks.base import Check, Context
+from mlops_ci.checks.base import Context
 from mlops_ci.config import load_config
 from mlops_ci.findings import CheckResult, Report
 from mlops_ci.runner import RunOptions, run_checks
+from tests.test_cache import Recording
 from tests.test_matrix import add_models, commit
 
 PROJECT = Path(__file__).resolve().parents[1]
 SCANNERS = ("deps", "sast", "sbom")
-HOOKS = ("inputs", "cache_material", "storable", "attachment", "restore", "stampable")
-
-
-class Recording:
-    """A check that records each real run and otherwise is the check it wraps."""
-
-    def __init__(self, check: Check, runs: list[str]) -> None:
-        self._check = check
-        self._runs = runs
-        self.name = check.name
-        self.needs = check.needs
-        self.scope = check.scope
-        for optional in HOOKS:
-            if hasattr(check, optional):
-                setattr(self, optional, getattr(check, optional))
-
-    def run(self, ctx: Context) -> CheckResult:
-        self._runs.append(f"{self.name}:{ctx.model.name if ctx.model else '-'}")
-        return self._check.run(ctx)
 
 
 @pytest.fixture
