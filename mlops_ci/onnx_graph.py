@@ -107,7 +107,8 @@ def _varint(buf: Any, pos: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
-def _encode_varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
+    """``value`` as a protobuf base-128 varint (the benchmark writes a 1 GiB model with it)."""
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -155,7 +156,7 @@ def _reduce(buf: Any, start: int, end: int, kind: str, depth: int) -> bytes | No
         elif wire == 2 and number in children:
             inner = _reduce(buf, body, pos, children[number], depth + 1)
             if inner is not None:
-                replacement = _encode_varint(tag) + _encode_varint(len(inner)) + inner
+                replacement = encode_varint(tag) + encode_varint(len(inner)) + inner
         if replacement is not None:
             pieces.append(bytes(buf[copied:field_start]))
             pieces.append(replacement)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from mlops_ci.onnx_graph import encode_varint
+
 GIB = 1 << 30
 BLOCK = 16 << 20
 RUNS = 3
@@ -58,18 +60,9 @@ WRAPPER = (
 )
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _field(number: int, length: int) -> bytes:
     """The tag and length of a length-delimited protobuf field."""
-    return _varint(number << 3 | 2) + _varint(length)
+    return encode_varint(number << 3 | 2) + encode_varint(length)
 
 
 def write_large_model(path: Path) -> None:
