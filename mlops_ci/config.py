@@ -7,6 +7,7 @@ Every validation error names ``file:line:column`` and the field path.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -162,7 +163,7 @@ class LoadedConfig:
             relative,
             self.root,
             what="the configured path",
-            position=SourcePosition(self.display(self.path) if self.path else CONFIG_FILENAME),
+            position=SourcePosition(self._shown_path),
             trusted=self.is_trusted(key, relative),
             error=ConfigError,
         )
@@ -174,9 +175,19 @@ class LoadedConfig:
     def display(self, path: Path) -> str:
         """A path as users should read it: relative to the root when inside it."""
         try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
+            return path.resolve().relative_to(self._real_root).as_posix()
         except ValueError:
             return str(path)
+
+    # Both are asked for hundreds of times per run (every configured path a check resolves);
+    # each costs a realpath. Computed once per loaded configuration.
+    @functools.cached_property
+    def _real_root(self) -> Path:
+        return self.root.resolve()
+
+    @functools.cached_property
+    def _shown_path(self) -> str:
+        return self.display(self.path) if self.path else CONFIG_FILENAME
 
 
 def find_config(start: Path) -> Path | None:

@@ -11,30 +11,57 @@ DEMO_AUTHOR = ("mlops-ci demo", "demo@mlops-ci.invalid")
 
 
 def git_info(path: Path) -> GitInfo:
-    """Commit, branch, dirtiness and origin URL of the repository containing ``path``."""
-    import git
+    """Commit, branch, dirtiness and origin URL of the repository containing ``path``.
+
+    Asked of ``git`` itself (``status --porcelain=v2 --branch``), not GitPython: every ``check``
+    starts here, and importing GitPython and opening the repository cost ~0.2 s of a warm re-run
+    that should take under a second. "Dirty" means what ``Repo.is_dirty(untracked_files=False)``
+    means: the index or the work tree differs from ``HEAD``; untracked files do not count.
+    """
+    status = _git(path, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if status is None:
+        return GitInfo()  # not a repository (or git refuses it): a report about no commit
+    headers = {}
+    dirty = False
+    for line in status.splitlines():
+        if line.startswith("# "):
+            key, _, value = line[2:].partition(" ")
+            headers[key] = value
+        elif line:
+            dirty = True  # "1 ...", "2 ..." (changed, renamed) or "u ..." (unmerged) entries
+    oid = headers.get("branch.oid", "(initial)")
+    commit = None if oid == "(initial)" else oid
+    committed_at = None
+    if commit is not None:
+        when = (_git(path, "show", "-s", "--format=%ct", commit) or "").strip()
+        committed_at = int(when) if when.isdigit() else None
+    head = headers.get("branch.head", "(detached)")
+    origin = (_git(path, "config", "--get", "remote.origin.url") or "").strip()
+    return GitInfo(
+        commit=commit,
+        branch=None if head == "(detached)" else head,
+        dirty=dirty,
+        remote_url=_redact(origin) if origin else None,
+        committed_at=committed_at,
+    )
+
+
+def _git(path: Path, *args: str) -> str | None:
+    """The output of ``git -C path ARGS``, or None when git fails or is missing."""
+    import subprocess
 
     try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return GitInfo()
-    with repo:
-        try:
-            commit: str | None = repo.head.commit.hexsha
-            committed_at: int | None = int(repo.head.commit.committed_date)
-        except ValueError:  # a repository without commits
-            commit, committed_at = None, None
-        branch = None if repo.head.is_detached else repo.active_branch.name
-        remote_url = None
-        if "origin" in [r.name for r in repo.remotes]:
-            remote_url = _redact(repo.remotes.origin.url)
-        return GitInfo(
-            commit=commit,
-            branch=branch,
-            dirty=repo.is_dirty(untracked_files=False),
-            remote_url=remote_url,
-            committed_at=committed_at,
+        done = subprocess.run(
+            ["git", "-C", str(path), "--no-optional-locks", *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            check=False,
         )
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
 
 
 def last_commit_of(root: Path, paths: Sequence[Path]) -> tuple[str, int] | None:
@@ -105,23 +132,29 @@ def add_bare_origin(path: Path, bare: Path, *, branch: str = "main") -> None:
 
 
 def changed_files(path: Path, base: str | None = None) -> list[str]:
-    """Files changed in the work tree (staged, unstaged, untracked), plus ``base...HEAD`` if given."""
-    import git
+    """Files changed in the work tree (staged, unstaged, untracked), plus ``base...HEAD`` if given.
 
-    try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    Paths are relative to the work tree's root; a rename counts both its old and its new path.
+    Asked of ``git status -z`` (one process, no GitPython import: this is on every ``check``'s
+    path, warm re-runs included). Outside a repository, or where git fails, nothing changed.
+    """
+    status = _git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    if status is None:
         return []
-    with repo:
-        names: set[str] = set(repo.untracked_files)
-        try:
-            names.update(d.a_path or d.b_path or "" for d in repo.index.diff(None))
-            names.update(d.a_path or d.b_path or "" for d in repo.index.diff("HEAD"))
-            if base:
-                names.update(repo.git.diff("--name-only", f"{base}...HEAD").splitlines())
-        except (git.GitCommandError, git.BadName, ValueError):
-            pass
-        return sorted(n for n in names if n)
+    names: set[str] = set()
+    fields = iter(status.split("\0"))
+    for entry in fields:
+        if len(entry) < 4:
+            continue  # the empty field after the last NUL
+        names.add(entry[3:])
+        if entry[0] in "RC" or entry[1] in "RC":
+            names.add(next(fields, ""))  # a rename or copy: its source path follows
+    if base:
+        committed = _git(
+            path, "diff", "--name-only", "-z", "--end-of-options", f"{base}...HEAD", "--"
+        )
+        names.update((committed or "").split("\0"))
+    return sorted(n for n in names if n)
 
 
 def changed_since(path: Path, base: str) -> tuple[Path, list[str], str]:
