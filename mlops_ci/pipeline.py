@@ -94,8 +94,8 @@ def run_check(
     from mlops_ci.runmemo import run_scope
 
     try:
-        _require_policy_packs(loaded, selected, cache)
-        with run_scope():  # one parse and one digest per model file for the whole run
+        with run_scope():  # one parse and one digest per model file, one compile per pack
+            _require_policy_packs(loaded, selected, cache)
             report = run_checks(
                 loaded,
                 registry(),

@@ -1,4 +1,5 @@
-"""Per-run memos: each model file is parsed once and hashed once per ``check`` (issue 16).
+"""Per-run memos: each model file is parsed once and hashed once per ``check`` (issue 16), and
+each card and policy pack text is validated and compiled once.
 
 A memo is active only inside :func:`run_scope` (``pipeline.run_check`` opens one around the
 gates), so nothing outlives a run: a second run in the same process, after the file changed,
@@ -14,9 +15,10 @@ wait for the first one instead of parsing or hashing the same bytes twice.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +26,7 @@ T = TypeVar("T")
 
 StatKey = tuple[int, int, int, int]
 
-MemoKey = tuple[str, str, StatKey]
+MemoKey = tuple[str, str, object]
 
 
 class _State:
@@ -77,17 +79,41 @@ def memoised(kind: str, path: Path, compute: Callable[[], tuple[T, StatKey | Non
         return compute()[0]  # the caller's own error handling sees the missing file
     if not active():
         return compute()[0]
-    key = (kind, os.fspath(path), before)
+    return _once((kind, os.fspath(path), before), lambda: _kept_if(compute(), before))
+
+
+def memoised_text(kind: str, text: str, variant: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``'s value for the text ``text`` (and ``variant``), once per run.
+
+    For what is a pure function of text already read: a card's front matter, a policy pack.
+    Keyed by the text's SHA-256, so the same bytes read by three checks are parsed once and a
+    changed file is a new key. The value is shared by every caller (and thread) of the run:
+    it must be immutable or never modified. Exceptions are not memoised.
+    """
+    if not active():
+        return compute()
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return _once((kind, digest, variant), lambda: (compute(), True))
+
+
+def _kept_if(result: tuple[T, StatKey | None], before: StatKey) -> tuple[T, bool]:
+    """The value, and whether it may be kept: the bytes it read were the bytes ``before``."""
+    value, identity = result
+    return value, identity == before
+
+
+def _once(key: MemoKey, compute: Callable[[], tuple[T, bool]]) -> T:
+    """The memoised value of ``key``; concurrent callers of one key wait for the first."""
     with _STATE.lock:
         if key in _STATE.entries:
             return _STATE.entries[key]  # type: ignore[return-value]
         gate = _STATE.pending.setdefault(key, threading.Lock())
-    with gate:  # a second caller of the same file waits for the first one's value
+    with gate:  # a second caller of the same key waits for the first one's value
         with _STATE.lock:
             if key in _STATE.entries:
                 return _STATE.entries[key]  # type: ignore[return-value]
-        value, identity = compute()
-        if identity == before:
+        value, keep = compute()
+        if keep:
             with _STATE.lock:
                 if _STATE.depth > 0:
                     _STATE.entries[key] = value

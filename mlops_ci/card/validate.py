@@ -143,7 +143,27 @@ def _without_front_matter(
 def validate_card(
     text: str, shown: str, required_sections: Mapping[str, Sequence[str]] | None = None
 ) -> ValidatedCard:
-    """Validate a card's text; raises InputError only when it cannot be parsed at all."""
+    """Validate a card's text; raises InputError only when it cannot be parsed at all.
+
+    Once per run for the same text: the card, policy and SBOM gates all read each model's card,
+    and parsing its YAML was the largest per-model cost of a 20-model ``check``.
+    """
+    from mlops_ci.runmemo import memoised_text
+
+    variant = (
+        shown,
+        None
+        if required_sections is None
+        else tuple(sorted((key, tuple(value)) for key, value in required_sections.items())),
+    )
+    return memoised_text(
+        "card", text, variant, lambda: _validate_card(text, shown, required_sections)
+    )
+
+
+def _validate_card(
+    text: str, shown: str, required_sections: Mapping[str, Sequence[str]] | None
+) -> ValidatedCard:
     card = split_front_matter(text, shown)
     sections = markdown_sections(card.body)
     if card.front_matter is None:

@@ -141,7 +141,18 @@ def load_pack(
 
 
 def load_pack_text(text: str, shown: str) -> PolicyPack:
-    """Parse and compile a pack; raises InputError naming file, line, rule and column."""
+    """Parse and compile a pack; raises InputError naming file, line, rule and column.
+
+    Once per run for the same text: every model's policy gate loads the configured packs. The
+    compiled programs are then shared by the gates' threads; ``cel.Program.execute`` only reads
+    the program (``tests/test_policy_threads.py`` runs one program from many threads).
+    """
+    from mlops_ci.runmemo import memoised_text
+
+    return memoised_text("policy-pack", text, shown, lambda: _compile_pack(text, shown))
+
+
+def _compile_pack(text: str, shown: str) -> PolicyPack:
     document = load_yaml(text, shown)
     try:
         spec = _PackSpec.model_validate(document.data)
