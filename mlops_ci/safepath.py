@@ -63,8 +63,30 @@ def confine(
     file's directory for a ``-r`` include). ``trusted`` paths (flags, environment) may lie outside
     ``root``, unless they are lexically inside it and a symlink takes them out. ``what`` names
     the setting in the message ("policy pack", "'-r' include").
+
+    Within a run (``runmemo.run_scope``) a path that was confined once is answered from memory:
+    a 20-model ``check`` confines the same few dozen paths ~500 times. A refusal is never kept.
     """
+    from mlops_ci import runmemo
+
     text = os.fspath(path)
+    if not runmemo.active():
+        return _confine(text, root, what, position, base, trusted, error)
+    variant = (os.fspath(root), None if base is None else os.fspath(base), trusted)
+    return runmemo.memoised_text(
+        "confine", text, variant, lambda: _confine(text, root, what, position, base, trusted, error)
+    )
+
+
+def _confine(
+    text: str,
+    root: Path,
+    what: str,
+    position: SourcePosition | None,
+    base: Path | None,
+    trusted: bool,
+    error: type[MlopsCiError],
+) -> Path:
     real_root = os.path.realpath(root)
     if "\0" in text:
         raise error(f"{what} {_shown(text)!r} holds a NUL byte; fix the path", position)

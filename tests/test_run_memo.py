@@ -230,3 +230,18 @@ def test_links_and_directories_are_left_to_model_signing(tmp_path: Path) -> None
     assert model_scope(model).plain_files() == [model]
     assert model_scope(link).plain_files() is None  # model-signing refuses or follows as before
     assert model_scope(tmp_path).plain_files() is None
+
+
+def test_confine_is_answered_once_per_run_and_a_refusal_every_time(tmp_path: Path) -> None:
+    from mlops_ci.errors import InputError
+    from mlops_ci.safepath import confine
+
+    (tmp_path / "inside.txt").write_text("x")
+    (tmp_path / "out").symlink_to("/etc/hostname")
+    with runmemo.run_scope():
+        first = confine("inside.txt", tmp_path, what="file")
+        assert confine("inside.txt", tmp_path, what="file") is first
+        for _ in range(2):
+            with pytest.raises(InputError, match="leads outside"):
+                confine("out", tmp_path, what="file")
+    assert confine("inside.txt", tmp_path, what="file") is not first  # the run ended
