@@ -144,6 +144,13 @@ class ScanConfig(StrictModel):
     service: Literal["pypi", "osv"] = Field(
         default="pypi", description="one of pypi, osv: pip-audit's online service"
     )
+    online_cache_ttl: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="seconds an online audit's result may be reused by the result cache (0:"
+        " never); advisories appear by the hour, so keep it short",
+    )
     unaudited_severity: SeverityField = Field(
         default=Severity.HIGH,
         description="one of info, low, medium, high, critical: for DEP-UNAUDITED findings",

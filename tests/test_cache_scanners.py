@@ -113,15 +113,33 @@ def test_includes_and_what_bytes_do_not_decide(repo: Path) -> None:
         assert run_scanners(repo)[0] == ["deps:-", "sbom:alpha", "sbom:fraud-detector"]
 
 
-def test_online_audits_are_not_cached(repo: Path) -> None:
+def test_an_online_audit_is_reused_only_within_its_time_window(repo: Path) -> None:
     config = repo / "mlops-ci.yaml"
     config.write_text(config.read_text().replace("  vuln_db: vuln-db/", ""))
     loaded = load_config(cwd=repo)
+    assert loaded.config.scan.online_cache_ttl == 900  # the documented default
     deps = registry()["deps"]
-    ctx = Context(loaded=loaded, model=None, needs={}, now=dt.datetime.now(dt.UTC))
-    assert deps.inputs(ctx) is None  # type: ignore[attr-defined]
     cache = open_cache(loaded, {})
+    start = dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC)  # a window boundary (900 | epoch s)
+
+    def key(at: dt.datetime, *, offline: bool = False) -> str | None:
+        ctx = Context(loaded=loaded, model=None, needs={}, now=at, offline=offline)
+        return cache.key(deps, ctx)
+
+    first = key(start)
+    assert first is not None
+    assert key(start + dt.timedelta(seconds=899)) == first  # the same 15 minutes
+    assert key(start + dt.timedelta(seconds=900)) not in (None, first)  # never older than that
+    assert key(start, offline=True) is None  # offline without a database: nothing to reuse
+    config.write_text(config.read_text().replace("scan:\n", "scan:\n  online_cache_ttl: 0\n"))
+    never = load_config(cwd=repo)
+    assert never.config.scan.online_cache_ttl == 0
+    ctx = Context(loaded=never, model=None, needs={}, now=start)
+    assert deps.inputs(ctx) is None  # type: ignore[attr-defined]
+    cache.close()
+    cache = open_cache(never, {})
     assert cache.key(deps, ctx) is None and cache.uncacheable == {"deps"}
+    cache.close()
 
 
 def test_an_audit_that_missed_pins_is_not_stored(repo: Path) -> None:

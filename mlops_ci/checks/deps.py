@@ -68,24 +68,41 @@ class DepsCheck:
 
     def inputs(self, ctx: Context) -> list[Path] | None:
         """The requirements files (includes followed) and the advisory database; None (not
-        cached) online, with the installed environment, or when the files cannot be followed."""
+        cached) with the installed environment, offline without a database, online with
+        ``scan.online_cache_ttl: 0``, or when the files cannot be followed."""
         settings = scan_settings(ctx)
         if not settings.requirements and not settings.environment:
             return []
-        if settings.vuln_db is None or settings.environment:
+        if settings.environment:
+            return None
+        if settings.vuln_db is None and (ctx.offline or settings.online_cache_ttl == 0):
             return None
         files = requirement_files(list(settings.requirements), ctx.root)
-        return None if files is None else [*files, settings.vuln_db]
+        if files is None:
+            return None
+        return files if settings.vuln_db is None else [*files, settings.vuln_db]
 
     def cache_material(self, ctx: Context) -> dict[str, Any]:
         """pip-audit's version, and the files the flags chose (the flags replace the
-        configured ones)."""
+        configured ones); online, the service and the time window the audit was made in."""
         settings = scan_settings(ctx)
-        return {
+        material: dict[str, Any] = {
             "tools": tool_versions("pip-audit", "packaging"),
             "requirements": [str(p) for p in settings.requirements],
             "vuln_db": str(settings.vuln_db),
         }
+        if settings.vuln_db is None:
+            # The service's answer changes as advisories are published: a result is reused only
+            # within the window of ``online_cache_ttl`` seconds it was made in, so it is never
+            # older than that (a window, not an age, because the key must be known before the
+            # lookup).
+            ttl = settings.online_cache_ttl
+            material["online"] = {
+                "service": settings.service,
+                "ttl": ttl,
+                "window": int(ctx.now.timestamp()) // ttl,
+            }
+        return material
 
     def storable(self, ctx: Context, outcome: CheckResult) -> bool:
         """Only an audit that asked about every pin: a pip-audit that crashed or timed out

@@ -30,6 +30,7 @@ class ScanSettings:
     vuln_db: Path | None
     environment: bool
     service: Service
+    online_cache_ttl: int
     unaudited_severity: Severity
     unknown_severity: Severity
     cache_dir: Path
@@ -56,6 +57,7 @@ def scan_settings(ctx: Context) -> ScanSettings:
         vuln_db=vuln_db,
         environment=config.environment,
         service=config.service,
+        online_cache_ttl=config.online_cache_ttl,
         unaudited_severity=config.unaudited_severity,
         unknown_severity=config.unknown_severity,
         cache_dir=ctx.root / CACHE_DIR,
