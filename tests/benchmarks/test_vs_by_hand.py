@@ -27,6 +27,7 @@ import pytest
 from tests.conftest import copy_demo
 
 ROUNDS = 3
+SAME_WORK_BOUND = 1.0  # placeholder until measured
 BIN = Path(sys.executable).parent
 MODEL = "models/fraud-detector/model.onnx"
 
@@ -49,7 +50,8 @@ print([sorted(t)[len(t) // 2] for t in times])
 """
 
 
-def _hand_run(repo: Path, budget_s: float) -> None:
+def _hand_run(repo: Path, budget_s: float | None) -> None:
+    """The hand-run sequence; ``budget_s`` None leaves out the timing script."""
     from mlops_ci.scan.osv_index import load_index
     from mlops_ci.scan.osv_server import LoopbackOsvServer
 
@@ -72,17 +74,19 @@ def _hand_run(repo: Path, budget_s: float) -> None:
             ["git", "show", f"origin/main:{MODEL}"], cwd=repo, capture_output=True, check=True
         ).stdout
     )
-    tool(sys.executable, "-c", TIMING_SCRIPT, MODEL, str(baseline), str(budget_s))
+    if budget_s is not None:
+        tool(sys.executable, "-c", TIMING_SCRIPT, MODEL, str(baseline), str(budget_s))
     tool(
         str(BIN / "model_signing"), "sign", "key", "models/fraud-detector",
         "--private_key", ".mlops-ci/keys/signing-key.pem", "--signature", "model.sig",
     )  # fmt: skip
 
 
-def _mlops_ci(repo: Path) -> None:
+def _mlops_ci(repo: Path, skip: tuple[str, ...] = ()) -> None:
     env = {**os.environ, "MLOPS_CI_NO_CACHE": "1"}
+    skipped = [a for name in skip for a in ("--skip", name)]
     for args in (
-        ["check", "--offline", "-q", "--format", "json=reports/mlops-ci.json"],
+        ["check", "--offline", "-q", "--format", "json=reports/mlops-ci.json", *skipped],
         ["sign"],
     ):
         done = subprocess.run(
@@ -129,3 +133,32 @@ def test_check_and_sign_against_the_hand_run_sequence(tmp_path: Path) -> None:
         f" ({', '.join(f'{t:.2f}' for t in tool)}); ratio {ratio:.2f}"
     )
     assert ratio <= 0.5
+
+
+@pytest.mark.slow
+def test_the_same_work_without_timing_against_the_hand_run_sequence(tmp_path: Path) -> None:
+    """The comparison above less what only one side does or what cannot get faster: the 3 s
+    latency budget (both sides spend it, and issue 16 wants the bench alone in the process) and
+    the evaluation (which the hand-run sequence does not do at all). What is left is the same
+    work on both sides: audit, SAST, SBOM, model scan and checks, signing. Reported, and bounded
+    at the measured figure (no acceptance bound of its own)."""
+    from mlops_ci.demo import create_demo
+
+    template = create_demo(tmp_path / "template")
+    hand, tool = [], []
+    for i in range(ROUNDS):
+        hand.append(_timed(lambda r: _hand_run(r, None), copy_demo(template, tmp_path / f"h{i}")))
+        tool.append(
+            _timed(
+                lambda r: _mlops_ci(r, skip=("bench", "eval")),
+                copy_demo(template, tmp_path / f"t{i}"),
+            )
+        )
+    ratio = statistics.median(tool) / statistics.median(hand)
+    print(
+        f"\nwithout timing or evaluation: hand-run median {statistics.median(hand):.2f} s"
+        f" ({', '.join(f'{t:.2f}' for t in hand)}); mlops-ci check --offline --skip bench"
+        f" --skip eval + sign: median {statistics.median(tool):.2f} s"
+        f" ({', '.join(f'{t:.2f}' for t in tool)}); ratio {ratio:.2f}"
+    )
+    assert ratio <= SAME_WORK_BOUND
