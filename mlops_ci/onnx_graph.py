@@ -23,12 +23,15 @@ from __future__ import annotations
 import mmap
 import os
 import stat
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from mlops_ci import runmemo
 
 PROTOBUF_LIMIT = 2 << 30
+EXTERNAL = 1  # onnx.TensorProto.DataLocation.EXTERNAL
 MAX_DEPTH = 64  # protobuf's own recursion limit is 100; deeper graphs take the slow path
 
 # Message fields to descend into, by message kind (numbers from onnx.proto).
@@ -59,12 +62,10 @@ def load_graph(path: Path) -> Any:
 
 
 def _read(path: Path) -> tuple[Any, runmemo.StatKey | None]:
-    import onnx
-
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError:
-        return onnx.load(str(path), load_external_data=False), None
+        return _onnx_load(path), None
     try:
         info = os.fstat(fd)
         before = runmemo.stat_key(info)
@@ -76,22 +77,84 @@ def _read(path: Path) -> tuple[Any, runmemo.StatKey | None]:
         os.close(fd)
     if model is None:
         # Not regular, empty, too large or unexpected: exactly what onnx.load says, not kept.
-        return onnx.load(str(path), load_external_data=False), None
+        return _onnx_load(path), None
     return model, (before if before == after else None)
 
 
-def _skeleton(fd: int, size: int) -> Any | None:
+def _onnx_load(path: Path) -> Any:
     import onnx
 
+    return onnx.load(str(path), load_external_data=False)
+
+
+def _skeleton(fd: int, size: int) -> Any | None:
     try:
         with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as blob:
             reduced = _reduce(blob, 0, size, "model", 0)
             data = blob[:] if reduced is None else reduced
-        model = onnx.ModelProto()
+        model = model_class()()
         model.ParseFromString(data)
     except Exception:  # _Unexpected, a DecodeError, a file shrunk under the map: the slow path
         return None
     return model
+
+
+_CLASS_LOCK = threading.Lock()
+_MODEL_CLASS: list[type] = []
+
+
+def model_class() -> type:
+    """The ``ModelProto`` message class, without importing the ``onnx`` package when it is not
+    imported yet.
+
+    ``import onnx`` costs over a second (``ml_dtypes``, the helpers), and commands that only
+    read a graph's structure (``sign``, ``verify``: the external-data references) need none of
+    it. The class is built from the serialized ``onnx-ml.proto`` descriptor inside the installed
+    onnx's own generated module, in a private descriptor pool: the same schema, parsed by the
+    same protobuf runtime, and no clash with ``onnx``'s own registration when onnx is imported
+    later. Readers only read fields, so either class serves; when the descriptor cannot be
+    found (a future onnx laid out differently), ``onnx.ModelProto`` is used.
+    """
+    with _CLASS_LOCK:
+        if not _MODEL_CLASS:
+            # When onnx is loaded already, its own class costs nothing more.
+            light = None if "onnx" in sys.modules else _light_class()
+            _MODEL_CLASS.append(light or _onnx_class())
+        return _MODEL_CLASS[0]
+
+
+def _onnx_class() -> type:
+    import onnx
+
+    return onnx.ModelProto
+
+
+def _light_class() -> type | None:
+    import ast
+    import importlib.util
+
+    try:
+        from google.protobuf import descriptor_pool, message_factory
+
+        spec = importlib.util.find_spec("onnx")
+        if spec is None or spec.origin is None:
+            return None
+        source = Path(spec.origin).with_name("onnx_ml_pb2.py").read_text(encoding="utf-8")
+        serialized = next(
+            node.args[0].value
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call)
+            and getattr(node.func, "attr", "") == "AddSerializedFile"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, bytes)
+        )
+        pool = descriptor_pool.DescriptorPool()
+        pool.AddSerializedFile(serialized)
+        built: type = message_factory.GetMessageClass(pool.FindMessageTypeByName("onnx.ModelProto"))
+        return built
+    except Exception:  # no such module, no literal, a descriptor protobuf refuses: use onnx's
+        return None
 
 
 def _varint(buf: Any, pos: int, end: int) -> tuple[int, int]:

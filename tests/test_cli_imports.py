@@ -15,7 +15,8 @@ RUN = """
 import json, sys
 from mlops_ci.cli import main
 code = main(sys.argv[1:])
-loaded = sorted(m for m in sys.modules if m.startswith(("mlops_ci.", "typer", "click", "rich")))
+prefixes = ("mlops_ci.", "typer", "click", "rich", "onnx")
+loaded = sorted(m for m in sys.modules if m.startswith(prefixes))
 print(json.dumps({"code": code, "modules": loaded}), file=sys.stderr)
 """
 
@@ -53,3 +54,20 @@ def test_the_registry_names_match_the_checks() -> None:
     checks = registry()
     assert list(checks) == [name for name, _, _ in CHECKS]
     assert all(checks[name].name == name for name in checks)
+
+
+def test_sign_reads_a_graph_without_importing_onnx(tmp_path: Path) -> None:
+    """``import onnx`` is over a second; signing needs only the external-data references."""
+    from tests.external_data import save_external
+    from tests.pki import new_key, private_pem
+
+    model = tmp_path / "m" / "model.onnx"
+    save_external(model)
+    assert len(list(model.parent.iterdir())) > 1  # the external data file beside it
+    key = tmp_path / "key.pem"
+    key.write_bytes(private_pem(new_key()))
+    signature = tmp_path / "model.sig"
+    args = ("--mode", "key", "--key", str(key), "--signature", str(signature))
+    code, modules, _ = _imports("sign", str(model), *args, cwd=tmp_path)
+    assert code == 0 and signature.exists()
+    assert not {m for m in modules if m == "onnx" or m.startswith("onnx.")}

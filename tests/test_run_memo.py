@@ -129,6 +129,32 @@ def test_the_graph_reader_equals_onnx_load_without_tensor_data(tmp_path: Path, k
     )
 
 
+@pytest.mark.parametrize("kind", ["rich", "mlp", "external"])
+def test_the_class_built_without_onnx_parses_as_onnx_does(tmp_path: Path, kind: str) -> None:
+    """``sign`` and ``verify`` parse with a ModelProto class built from onnx's own descriptor in
+    a private pool (no ``import onnx``): every field must read back as onnx's class reads it."""
+    path = tmp_path / "model.onnx"
+    if kind == "external":
+        save_external(path)
+    else:
+        onnx.save(rich_model() if kind == "rich" else build_mlp(seed=3), str(path))
+    light = onnx_graph._light_class()
+    assert light is not None and light is not onnx.ModelProto
+    data = path.read_bytes()
+    ours, theirs = light(), onnx.ModelProto()
+    ours.ParseFromString(data)
+    theirs.ParseFromString(data)
+    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(
+        deterministic=True
+    )
+    assert ours.DESCRIPTOR.full_name == "onnx.ModelProto"
+    from mlops_ci.scan.onnx_scan import external_locations
+
+    assert external_locations(ours) == external_locations(theirs)
+    if kind == "external":
+        assert external_locations(ours)  # the case that matters to the signing scope
+
+
 def test_a_broken_file_fails_as_onnx_load_does(tmp_path: Path) -> None:
     path = tmp_path / "model.onnx"
     onnx.save(rich_model(), str(path))

@@ -100,11 +100,11 @@ def external_locations(model: Any) -> list[tuple[str, str]]:
     Covers initializers of the main graph and every subgraph, sparse initializers, attribute
     tensors, and the nodes of model-local functions.
     """
-    import onnx
+    from mlops_ci.onnx_graph import EXTERNAL
 
     found = []
     for tensor in _tensors(model):
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        if tensor.data_location == EXTERNAL:
             entries = {entry.key: entry.value for entry in tensor.external_data}
             found.append((tensor.name, entries.get("location", "")))
     return found
@@ -150,10 +150,9 @@ def scan_onnx(path: Path, root: Path) -> OnnxScan:
     Data files are accepted only below ``path``'s own directory, which is inside ``root``.
     """
     del root  # kept for callers: the stricter rule (beside the file) implies "under root"
-    import onnx
     from google.protobuf.message import DecodeError
 
-    from mlops_ci.onnx_graph import load_graph
+    from mlops_ci.onnx_graph import EXTERNAL, load_graph
 
     size = path.stat().st_size
     if not path.is_file():  # never open a FIFO or a device: it would block or never end
@@ -168,7 +167,7 @@ def scan_onnx(path: Path, root: Path) -> OnnxScan:
     invalid: list[ExternalEscape] = []
     external_bytes = external_tensors = 0
     for tensor in _tensors(model):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+        if tensor.data_location != EXTERNAL:
             continue
         entries = {entry.key: entry.value for entry in tensor.external_data}
         external_tensors += 1
