@@ -125,121 +125,10 @@ _CATALOG: tuple[Rule, ...] = (
         cwe=400,
         category="Complexity",
     ),
-    Rule(
-        "PROMOTE-FOREIGN-FILE",
-        "promote-verify",
-        "Promotion PR changes other files",
-        "A promotion PR/MR may change only the environments' state files (<state_dir>/<env>.yaml of"
-        " the environments the base branch configures); any other path added, changed, deleted or"
-        " renamed (the configuration, a workflow, deploy/prod.yaml.bak) is refused.",
-        "Move other changes to their own PR; promotion PRs are made by 'mlops-ci promote'.",
-        Severity.HIGH,
-        cwe=345,
-    ),
-    Rule(
-        "PROMOTE-LADDER",
-        "promote-verify",
-        "State change out of ladder order",
-        "An environment would run a digest or version the previous environment does not run on the"
-        " base branch (a hand edit, or a skipped environment), or the entry differs in any other"
-        " field from the previous environment's, or claims a pin without being a rollback.",
-        "Promote through each environment in order with 'mlops-ci promote MODEL --to ENV'.",
-        Severity.CRITICAL,
-        cwe=345,
-    ),
-    Rule(
-        "PROMOTE-EVIDENCE",
-        "promote-verify",
-        "Promotion evidence does not verify",
-        "The model files at the entry's promoted_from.commit do not hash to the entry's digest, or"
-        " the signature or gate-report attestation does not verify under the base branch's"
-        " identity policy, or the environment's policies fail.",
-        "Sign the model in CI ('mlops-ci sign') with the configured identity and fix the policy findings.",
-        Severity.CRITICAL,
-        cwe=347,
-    ),
-    Rule(
-        "PROMOTE-REMOVED",
-        "promote-verify",
-        "Model removed from an environment",
-        "A state-file change removes a model; environments change only by promotion or rollback.",
-        "Restore the entry, or retire the model through a reviewed change of the configuration.",
-        Severity.HIGH,
-        cwe=345,
-    ),
-    Rule(
-        "PROMOTE-ROLLBACK",
-        "promote-verify",
-        "Rollback to a release the environment never ran",
-        "A pinned entry claims to be a rollback, but the environment's history on the base branch"
-        " has no release with the same version, digest, artifact, evidence and commit, or its"
-        " rollback_of does not name what the environment runs.",
-        "Roll back with 'mlops-ci rollback MODEL --env ENV --to VERSION' to a version from 'mlops-ci history'.",
-        Severity.CRITICAL,
-        cwe=345,
-    ),
-    Rule(
-        "PROMOTE-STATE-FILE",
-        "promote-verify",
-        "State file deleted, renamed or no longer a regular file",
-        "The PR deletes a state file (with rename detection off, a rename is a deletion plus an"
-        " addition), makes it executable, or replaces it by a symbolic link or a submodule.",
-        "Edit state files in place with 'mlops-ci promote' or 'mlops-ci rollback'.",
-        Severity.CRITICAL,
-        cwe=59,
-    ),
-    Rule(
-        "PROMOTE-SCHEMA",
-        "promote-verify",
-        "State file does not follow the strict schema",
-        "A changed state file has an unknown key (top level, entry or promoted_from), an entry"
-        " outside 'models:', a model the base branch does not configure, a value of the wrong type"
-        ' (pinned as a string such as "no", a malformed digest or commit), a duplicate key, or a'
-        " YAML anchor, alias, merge key or explicit tag.",
-        "Let 'mlops-ci promote' write the file; fix the key or value at the reported line.",
-        Severity.HIGH,
-        cwe=20,
-    ),
-    Rule(
-        "PROMOTE-ARTIFACT",
-        "promote-verify",
-        "State entry names another artifact",
-        "An entry's artifact, signature or attestation is not the path the base branch's"
-        " configuration gives the model (a rollback pointing at src/... or models/evil/...).",
-        "State entries always name the configured model path; promote or roll back with mlops-ci.",
-        Severity.CRITICAL,
-        cwe=706,
-    ),
-    Rule(
-        "PROMOTE-COMMIT",
-        "promote-verify",
-        "Evidence commit is not on the base branch",
-        "The entry's promoted_from.commit is missing, is not a commit, or is not reachable from the"
-        " base branch (a commit only the PR has): its bytes were never reviewed.",
-        "Promote from a commit that is merged on the base branch (sign and merge the model first).",
-        Severity.CRITICAL,
-        cwe=346,
-    ),
-    Rule(
-        "PROMOTE-STALE",
-        "promote-verify",
-        "Promotion PR is behind the base branch",
-        "A state file the PR changes was changed on the base branch since the PR forked (or the PR"
-        " shares no history with it): the merge would combine versions nobody verified.",
-        "Re-run 'mlops-ci promote' (it rebuilds the branch from the base) or rebase the PR.",
-        Severity.HIGH,
-        cwe=367,
-    ),
-    Rule(
-        "PROMOTE-MULTI-COMMIT",
-        "promote-verify",
-        "Promotion PR has intermediate commits",
-        "The PR adds more than one commit (merge commits aside): with rebase merging each of them"
-        " would land on the base branch, and only the last state was verified.",
-        "Re-run 'mlops-ci promote' or 'mlops-ci rollback'; it builds one commit on the base branch.",
-        Severity.HIGH,
-        cwe=345,
-    ),
+)
+
+# ONNX, SIG, BENCH and DEP rules: after the promotion rules and before the artifact rules.
+_CATALOG_REST: tuple[Rule, ...] = (
     Rule(
         "ONNX001",
         "onnx-model",
@@ -357,7 +246,7 @@ _CATALOG: tuple[Rule, ...] = (
     ),
 )
 
-_CATALOG += (
+_CATALOG_REST += (
     Rule(
         "DEP-UNAUDITED",
         "deps",
@@ -369,86 +258,6 @@ _CATALOG += (
         " or 'scan.vuln_db', or restore network access to the vulnerability service.",
         Severity.HIGH,
         1104,
-    ),
-    Rule(
-        "ART-PICKLE-UNSAFE",
-        "artifacts",
-        "Pickle imports a dangerous global",
-        "A pickle-based model file (or a pickle inside a PyTorch zip or .npy/.npz) imports a"
-        " global that can run commands or code when the file is loaded (os/posix/nt,"
-        " subprocess, builtins.eval/exec/__import__/getattr, runpy, webbrowser, socket, ...).",
-        "Do not load the file; re-export the model as ONNX or safetensors from a trusted source.",
-        Severity.CRITICAL,
-        502,
-    ),
-    Rule(
-        "ART-PICKLE-UNKNOWN",
-        "artifacts",
-        "Pickle imports a global outside the allowlist",
-        "A pickle in a model file (found by content, whatever the file is called, compressed or"
-        " inside an archive) imports a global that is neither on the allowlist (numpy arrays,"
-        " torch tensors and storages, collections containers, harmless builtins, and"
-        " scan.pickle_allow) nor known to be dangerous. Loading the file would import and run it.",
-        "Review the named globals; allow trusted ones in scan.pickle_allow ('module.name' or"
-        " 'package.*'), or re-export the model as ONNX or safetensors.",
-        Severity.HIGH,
-        502,
-    ),
-    Rule(
-        "ART-PICKLE-UNDECODABLE",
-        "artifacts",
-        "Pickle cannot be fully decoded",
-        "A pickle, or data a loader would read as one, cannot be fully decoded the way CPython's"
-        " unpicklers read it: truncated, an invalid opcode, an extension code, a global named from"
-        " a value computed at load time, or a container (archive, compression, nesting) past a"
-        " bound or unreadable. What loading it would run is unknown, so it blocks.",
-        "Do not load the file; re-export the model as ONNX or safetensors from a trusted source.",
-        Severity.CRITICAL,
-        502,
-    ),
-    Rule(
-        "ART-ONNX-EXTERNAL-ESCAPE",
-        "artifacts",
-        "ONNX external data outside the model directory",
-        "An ONNX tensor stores its data in an external file whose location is absolute, climbs"
-        " out with '..', or resolves outside the model directory through a symlink. The file is"
-        " never opened by the scanner.",
-        "Save external data beside the model with a relative location"
-        " (onnx.save_model(..., save_as_external_data=True, location='model.data')).",
-        Severity.HIGH,
-        22,
-    ),
-    Rule(
-        "ART-ONNX-EXTERNAL-INVALID",
-        "artifacts",
-        "ONNX external data file missing or not a regular file",
-        "An ONNX tensor names an external data file that does not exist, or that is a"
-        " directory, FIFO, socket or device, or has no location at all. Such data cannot be"
-        " scanned or signed; the file is never opened by the scanner.",
-        "Ship every external data file as a regular file beside the .onnx (the location the"
-        " model names), or save the model without external data.",
-        Severity.HIGH,
-        345,
-    ),
-    Rule(
-        "ART-ONNX-CUSTOM-OP",
-        "artifacts",
-        "ONNX model uses a custom operator domain",
-        "The model uses operators outside the standard ONNX domains (ai.onnx, ai.onnx.ml);"
-        " the runtime must provide them, often as native code.",
-        "Make sure the deployment runtime ships the custom operators from a trusted source.",
-        Severity.INFO,
-        category="Compatibility",  # runtimes without the operator cannot load it
-    ),
-    Rule(
-        "ART-SYMLINK-ESCAPE",
-        "artifacts",
-        "Symlink escapes the model path",
-        "A symlink under the model path points outside it; the scanner never follows it, and"
-        " packaging or signing the model could pick up files from elsewhere.",
-        "Replace the symlink with the file it points to, or remove it.",
-        Severity.HIGH,
-        59,
     ),
 )
 
@@ -481,8 +290,10 @@ _FAMILIES: tuple[Rule, ...] = (
 def _catalog() -> tuple[Rule, ...]:
     # Subsystems with their own package keep their rules beside their code.
     from mlops_ci.eval.rules import EVAL_RULES
+    from mlops_ci.promote.rules import PROMOTE_RULES
+    from mlops_ci.scan.rules import ARTIFACT_RULES
 
-    return _CATALOG + EVAL_RULES
+    return _CATALOG + PROMOTE_RULES + _CATALOG_REST + ARTIFACT_RULES + EVAL_RULES
 
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _catalog()}
