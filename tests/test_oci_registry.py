@@ -330,3 +330,17 @@ def test_pull_by_tag_prints_the_digest(registry: Registry, cli: Cli, tmp_path: P
     again = cli("pull", f"oci://{registry.host}/models/by-tag:v2", "--to", str(out))
     assert again.exit_code == 2
     assert "already holds files" in again.stderr
+
+
+def test_readme_oci_block_runs_as_written(
+    registry: Registry, demo_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.readme_blocks import run_readme_block
+
+    monkeypatch.setenv("REGISTRY", registry.host)
+    done = run_readme_block("oci", demo_repo, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (demo_repo / "pulled" / "model.onnx").read_bytes() == (
+        demo_repo / "models/fraud-detector/model.onnx"
+    ).read_bytes()
+    assert (demo_repo / "pulled" / "README.md").is_file()

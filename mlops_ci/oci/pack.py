@@ -63,10 +63,13 @@ class PackedModel:
 def file_sha256(path: Path) -> tuple[str, int]:
     """``sha256:<hex>`` and size of a file, read in chunks (bounded memory)."""
     hasher, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            hasher.update(chunk)
-            size += len(chunk)
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(HASH_CHUNK):
+                hasher.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise OciError(f"{path} cannot be read ({exc.strerror or 'I/O error'})") from None
     return "sha256:" + hasher.hexdigest(), size
 
 

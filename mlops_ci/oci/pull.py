@@ -35,6 +35,7 @@ from mlops_ci.oci.modelpack import (
     safe_relative_path,
 )
 from mlops_ci.oci.reference import OciReference
+from mlops_ci.oci.referrers import list_referrers
 
 # A sigstore bundle holds a manifest of per-file digests; an SBOM lists packages: both small.
 MAX_EVIDENCE_BYTES = 32 << 20
@@ -115,6 +116,12 @@ def pull_artifact(
             _check_destination(destination)  # still empty: nobody wrote there meanwhile
             destination.rmdir()
         scratch.rename(destination)
+    except OSError as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise OciError(
+            f"cannot write the artifact into {destination} ({exc.strerror or 'I/O error'});"
+            " free space or choose another --to"
+        ) from None
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -174,7 +181,7 @@ def _fetch_evidence(
     """Write each mlops-ci referrer's files; with several of one role, the first listed is
     placed at the conventional path and the others under ``.referrers/<digest>/``."""
     what = "reading the referrers"
-    listed, source = client.referrers(digest, what=what)
+    listed, source = list_referrers(client, digest, what=what)
     if len(listed) > MAX_REFERRERS:
         raise ArtifactError(f"{what}: over {MAX_REFERRERS} referrers are attached")
     names = _evidence_names(model)

@@ -32,6 +32,7 @@ from mlops_ci.oci.modelpack import (
 )
 from mlops_ci.oci.pack import PackedModel, file_sha256, pack_model
 from mlops_ci.oci.reference import OciReference
+from mlops_ci.oci.referrers import add_to_fallback_index
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,6 @@ def attach_evidence(
             artifact_type,
         )
         if not indexed:
-            client.add_to_fallback_index(subject.digest, descriptor, what=what)
+            add_to_fallback_index(client, subject.digest, descriptor, what=what)
         attached.append(PushedReferrer(evidence.role, digest, "api" if indexed else "tag"))
     return attached
