@@ -8,6 +8,7 @@ how to install it, when ``docker-registry`` is absent.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import http.server
 import json
@@ -136,6 +137,7 @@ class _Proxy(http.server.ThreadingHTTPServer):
         self.upstream = upstream
         self.referrers: dict[str, list[dict[str, object]]] = {}
         self.fault = ""
+        self.credentials = ("", "")
         self.hits: dict[str, int] = {}
         self.lock = threading.Lock()
 
@@ -267,6 +269,43 @@ class _FaultHandler(_ForwardingHandler):
         self.reply(status, headers, data)
 
 
+BEARER_TOKEN = "bearer-token-0123456789abcdef"  # noqa: S105 (a test server's token)
+
+
+class _BearerHandler(_ForwardingHandler):
+    """A token-auth registry, as Docker Hub, GHCR or Harbor are: every ``/v2/`` request needs
+    ``Authorization: Bearer <token>``; the token comes from ``GET /token`` with the right Basic
+    credentials (``server.credentials``)."""
+
+    def handle_any(self) -> None:
+        body = self._body()
+        if self.path.split("?")[0] == "/token":
+            user, password = self.server.credentials
+            expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self.reply(401, {"Content-Type": "application/json"}, b'{"errors":[]}')
+                return
+            with self.server.lock:
+                self.server.hits["token"] = self.server.hits.get("token", 0) + 1
+            self.reply(
+                200,
+                {"Content-Type": "application/json"},
+                json.dumps({"token": BEARER_TOKEN}).encode(),
+            )
+            return
+        if self.headers.get("Authorization") != f"Bearer {BEARER_TOKEN}":
+            challenge = (
+                f'Bearer realm="http://{self.server.host}/token",service="tests",'
+                'scope="repository:models:pull,push"'
+            )
+            error = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+            self.reply(
+                401, {"Www-Authenticate": challenge, "Content-Type": "application/json"}, error
+            )
+            return
+        self.reply(*self.forward(body))
+
+
 @contextmanager
 def _serve(server: _Proxy) -> Iterator[_Proxy]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -290,6 +329,15 @@ def fault_proxy(upstream: str) -> Iterator[_Proxy]:
     """A proxy in front of the real registry that fails as its ``fault`` attribute says."""
     with _serve(_Proxy(upstream, _FaultHandler)) as server:
         yield server
+
+
+@contextmanager
+def bearer_proxy(upstream: str, user: str, password: str) -> Iterator[_Proxy]:
+    """A registry that wants bearer tokens from its own token endpoint, in front of the real one."""
+    server = _Proxy(upstream, _BearerHandler)
+    server.credentials = (user, password)
+    with _serve(server) as running:
+        yield running
 
 
 def registry_json(host: str, path: str, accept: str = REFERRERS_INDEX) -> dict[str, object]:

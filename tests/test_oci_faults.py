@@ -13,7 +13,15 @@ import pytest
 
 from tests.conftest import CliResult
 from tests.oci_models import signed_repo
-from tests.oci_registry import Registry, fault_proxy, free_port, start_registry, write_htpasswd
+from tests.oci_registry import (
+    BEARER_TOKEN,
+    Registry,
+    bearer_proxy,
+    fault_proxy,
+    free_port,
+    start_registry,
+    write_htpasswd,
+)
 
 Cli = Callable[..., CliResult]
 USER, PASSWORD = "pusher", "correct-horse-battery-staple"
@@ -151,3 +159,31 @@ def test_half_set_credentials_are_bad_input(
     result = cli("push", "m", "--to", f"oci://127.0.0.1:{free_port()}/models/m", cwd=repo)
     assert result.exit_code == 2
     assert "set both MLOPS_CI_REGISTRY_USERNAME and MLOPS_CI_REGISTRY_PASSWORD" in result.stderr
+
+
+def test_bearer_token_registry(
+    registry: Registry, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token exchange of Docker Hub, GHCR or Harbor (oras-py's TokenAuth answers it)."""
+    repo = signed_repo(tmp_path / "repo", cli)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+    with bearer_proxy(registry.host, USER, PASSWORD) as proxy:
+        target = f"oci://{proxy.host}/models/bearer:v1"
+        anonymous = cli("push", "m", "--to", target, cwd=repo)
+        _one_line_error(anonymous, "requires credentials")
+        monkeypatch.setenv("MLOPS_CI_REGISTRY_USERNAME", USER)
+        monkeypatch.setenv("MLOPS_CI_REGISTRY_PASSWORD", "wrong-password-123")
+        wrong = cli("push", "m", "--to", target, cwd=repo)
+        _one_line_error(wrong, "refused the credentials")
+        monkeypatch.setenv("MLOPS_CI_REGISTRY_PASSWORD", PASSWORD)
+        pushed = cli("push", "m", "--to", target, cwd=repo)
+        assert pushed.exit_code == 0, pushed.stderr
+        digest = pushed.stdout.rsplit("digest: ", 1)[1].strip()
+        verified = cli("verify", f"oci://{proxy.host}/models/bearer@{digest}", cwd=repo)
+        assert verified.exit_code == 0, verified.stderr
+        for result in (anonymous, wrong, pushed, verified):
+            text = result.stdout + result.stderr
+            assert (
+                BEARER_TOKEN not in text and PASSWORD not in text and "wrong-password" not in text
+            )
+        assert proxy.hits["token"] == 2  # one token per command, not one per request

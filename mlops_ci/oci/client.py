@@ -156,7 +156,7 @@ class RegistryClient:
                 response.status_code == 401
                 and attempt == 1
                 and replayable
-                and self._answer_challenge(response)
+                and self._answer_challenge(response, sent.get("Authorization"))
             ):
                 response.close()
                 continue
@@ -165,11 +165,17 @@ class RegistryClient:
             return response
         raise self._failure(what, response)
 
-    def _answer_challenge(self, response: Any) -> bool:
-        """Answer a 401 with oras-py's auth backend; True when there is something to retry with."""
+    def _answer_challenge(self, response: Any, sent: str | None) -> bool:
+        """Answer a 401 with oras-py's auth backend; True when there is something to retry with.
+
+        Blobs move in parallel: when another thread answered the challenge meanwhile, its answer
+        is retried (one token exchange per command, not one per blob).
+        """
         challenge = response.headers.get("Www-Authenticate", "")
         basic = getattr(self._auth, "_basic_auth", None)  # oras-py keeps "user:pass" base64 there
         with self._lock:
+            if self._authorization and self._authorization.get("Authorization") != sent:
+                return True
             if challenge.lower().startswith("basic"):
                 if not basic:
                     return False

@@ -16,11 +16,12 @@ against the signature), pull hashes while it writes, and both send the evidence 
 A fresh registry per run: skopeo remembers where it saw a blob and mounts it from another
 repository of the same registry instead of sending it (0.2 s for the 2 GiB, measured).
 
-Measured 2026-12-03 on the 2-core machine shared with other jobs, medians of 3 (the
-first run of each slower, 23 s for push): mlops-ci push 14.3 s (144 MiB/s, including hashing the
-2 GiB once to check the files against the signature) vs skopeo push 17.4 s (118 MiB/s), 0.82x;
-mlops-ci pull 10.6 s (193 MiB/s) vs skopeo pull 10.7 s (192 MiB/s), 0.99x; peak RSS of push
-82 MiB, of pull 50 MiB.
+Measured 2026-12-03 on the 2-core machine shared with other jobs, medians of 3 (runs vary
+by up to 1.5x on this machine): mlops-ci push 11.3 s (181 MiB/s, including hashing the 2 GiB
+once to check the files against the signature) vs skopeo push 16.7 s (123 MiB/s), 0.68x;
+mlops-ci pull 8.4 s (243 MiB/s) vs skopeo pull 12.0 s (171 MiB/s), 0.70x; peak RSS of push
+79 MiB, of pull 50 MiB. (Before uploads were sent in 1 MiB blocks instead of urllib3's 16 KiB:
+push 14.3 s vs skopeo 17.4 s.)
 
 Goals: peak RSS of mlops-ci's push and pull under 300 MiB (streamed, bounded memory); the times are
 reported beside skopeo's. Run with ``pytest tests/benchmarks/test_oci_transfer.py --benchmarks
