@@ -347,6 +347,18 @@ def registry_json(host: str, path: str, accept: str = REFERRERS_INDEX) -> dict[s
         return dict(json.load(response))
 
 
+def put_json(host: str, path: str, document: dict[str, object], media_type: str) -> int:
+    """PUT a JSON document straight to a registry (no mlops-ci code); returns the status."""
+    request = urllib.request.Request(
+        f"http://{host}{path}",
+        data=json.dumps(document).encode(),
+        headers={"Content-Type": media_type},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback http)
+        return int(response.status)
+
+
 def skopeo() -> str:
     """The ``skopeo`` binary; skip, saying how to get it, when absent."""
     return require("skopeo")

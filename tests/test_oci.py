@@ -146,3 +146,21 @@ def test_pull_refuses_a_destination_with_files(cli: Cli, tmp_path: Path) -> None
     assert result.exit_code == 2
     assert "already holds files" in result.stderr
     assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_progress_is_drawn_on_a_terminal_only() -> None:
+    import io
+
+    from mlops_ci.oci.progress import MIB, terminal_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert terminal_progress("push", MIB, io.StringIO()) is None
+    screen = Terminal()
+    progress = terminal_progress("push", 3 * MIB, screen)
+    assert progress is not None
+    progress(MIB)
+    progress.close()
+    assert screen.getvalue() == "\rpush  1 / 3 MiB\rpush  1 / 3 MiB\n"

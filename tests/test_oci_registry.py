@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliResult
-from tests.oci_models import signed_repo
+from tests.oci_models import CONFIG, signed_repo
 from tests.oci_registry import (
+    REFERRERS_INDEX,
     Registry,
+    put_json,
     referrers_api_proxy,
     registry_json,
     skopeo,
@@ -344,3 +346,66 @@ def test_readme_oci_block_runs_as_written(
         demo_repo / "models/fraud-detector/model.onnx"
     ).read_bytes()
     assert (demo_repo / "pulled" / "README.md").is_file()
+
+
+def test_onnx_file_with_external_data(registry: Registry, cli: Cli, tmp_path: Path) -> None:
+    """A single ONNX file's signed set includes its data file: both are layers, side by side."""
+    from tests.external_data import DATA_NAME, save_external
+
+    repo = tmp_path / "repo"
+    save_external(repo / "models" / "model.onnx")
+    write_key_pair(repo)
+    (repo / "card.md").write_text("---\nlicense: mit\n---\n# m\n")
+    (repo / "mlops-ci.yaml").write_text(CONFIG.replace("path: model,", "path: models/model.onnx,"))
+    assert cli("sign", "--model", "m", cwd=repo).exit_code == 0
+    digest = _push(cli, repo, f"oci://{registry.host}/models/external:v1")
+    out = tmp_path / "out"
+    pulled = cli("pull", f"oci://{registry.host}/models/external@{digest}", "--to", str(out))
+    assert pulled.exit_code == 0, pulled.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["card.md", "model.onnx", DATA_NAME, "model.onnx.sig"]
+    assert (out / DATA_NAME).read_bytes() == (repo / "models" / DATA_NAME).read_bytes()
+    verified = cli("verify", f"oci://{registry.host}/models/external@{digest}", cwd=repo)
+    assert verified.exit_code == 0, verified.stderr
+
+
+def test_the_fallback_index_keeps_other_referrers(
+    registry: Registry, cli: Cli, tmp_path: Path
+) -> None:
+    """Read-modify-write: another tool's entry stays as it was written, and a second signature
+    (the model signed again) is added beside the first; verification accepts either."""
+    repo = signed_repo(tmp_path / "repo", cli)
+    digest = _push(cli, repo, f"oci://{registry.host}/models/shared:v1")
+    path = "/v2/models/shared/manifests/sha256-" + digest.split(":")[1]
+    index = registry_json(registry.host, path)
+    empty = {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2}
+    empty["digest"] = "sha256:" + hashlib.sha256(b"{}").hexdigest()
+    scan = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "artifactType": "application/vnd.example.scan+json",
+        "config": empty,
+        "layers": [empty],
+    }
+    scan_bytes = json.dumps(scan).encode()
+    scan_digest = "sha256:" + hashlib.sha256(scan_bytes).hexdigest()
+    assert (
+        put_json(registry.host, f"/v2/models/shared/manifests/{scan_digest}", scan, MANIFEST) == 201
+    )
+    foreign = {
+        "mediaType": MANIFEST,
+        "digest": scan_digest,
+        "size": len(scan_bytes),
+        "artifactType": "application/vnd.example.scan+json",
+        "annotations": {"org.example.tool": "scanner"},
+    }
+    index["manifests"] = [*index["manifests"], foreign]  # type: ignore[misc]
+    assert put_json(registry.host, path, index, REFERRERS_INDEX) == 201
+    assert cli("sign", "--model", "m", cwd=repo).exit_code == 0  # ECDSA: other signature bytes
+    assert _push(cli, repo, f"oci://{registry.host}/models/shared:v1") == digest
+    listed = registry_json(registry.host, path)["manifests"]
+    assert foreign in listed  # type: ignore[operator]
+    signatures = [m for m in listed if "sigstore" in m.get("artifactType", "")]  # type: ignore[union-attr]
+    assert len(signatures) == 2
+    verified = cli("verify", f"oci://{registry.host}/models/shared@{digest}", cwd=repo)
+    assert verified.exit_code == 0, verified.stderr
