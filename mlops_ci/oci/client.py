@@ -67,6 +67,7 @@ class _CountingReader:
         return self._size
 
     def read(self, amount: int = -1) -> bytes:
+        """The next block of the file (at least 1 MiB unless at its end)."""
         # urllib3 asks for 16 KiB at a time; sending 1 MiB blocks instead (more than asked is
         # fine for a request body) cuts the Python calls per GiB from 65,536 to 1,024.
         data = self._handle.read(max(amount, CHUNK_BYTES) if amount and amount > 0 else CHUNK_BYTES)

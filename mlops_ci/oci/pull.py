@@ -109,7 +109,9 @@ def pull_artifact(
     try:
         written = _fetch_layers(client, model, scratch, options, progress)
         evidence, source = _fetch_evidence(client, model, digest, scratch)
-        umask = os.umask(0)
+        # mkdtemp made the directory 0700; DIR gets the mode mkdir would have given it. The
+        # umask can only be read by setting it: the download threads have all finished here.
+        umask = os.umask(0o077)
         os.umask(umask)
         scratch.chmod(0o777 & ~umask)
         if destination.is_dir():
@@ -127,6 +129,7 @@ def pull_artifact(
         raise
 
     def placed(role: str, index: int = 0) -> Path | None:
+        """Where file ``index`` of the first referrer of ``role`` now lies in ``destination``."""
         for item in evidence:
             if item.role == role and len(item.files) > index:
                 return destination / item.files[index].relative_to(scratch)
@@ -165,6 +168,7 @@ def _fetch_layers(
         (scratch / path).parent.mkdir(parents=True, exist_ok=True)
 
     def fetch(item: tuple[PurePosixPath, Descriptor]) -> PurePosixPath:
+        """Download one layer to its path in the scratch directory."""
         path, layer = item
         client.download_blob(
             layer, scratch / path, what=f"downloading {path.as_posix()}", progress=progress

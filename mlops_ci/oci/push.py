@@ -97,6 +97,7 @@ def push_packed(
     ]
 
     def send(index: int) -> tuple[bool, int]:
+        """Upload file ``index`` unless the registry has it: (sent, bytes sent)."""
         file = packed.files[index]
         sent = client.upload_blob(
             file.source, file.digest, file.size, what=f"uploading {file.name}", progress=progress
