@@ -31,7 +31,7 @@ ModeOption = Annotated[
 VerifyTargetArgument = Annotated[
     str | None,
     typer.Argument(
-        metavar="[PATH|oci://HOST[:PORT]/REPO@sha256:HEX]",
+        metavar="PATH|oci://HOST[:PORT]/REPO@sha256:HEX",
         help="A model file or directory, or an artifact in a registry (default: every"
         " configured model).",
     ),
@@ -140,7 +140,7 @@ def verify(
 ) -> None:
     """Verify signatures, attestations and bundles offline; exit 1 if any does not verify.
 
-    With ``oci://...`` the artifact and its referrers are fetched from the registry into a
+    With oci://... the artifact and its referrers are fetched from the registry into a
     scratch directory (every blob digest-checked) and verified there; nothing else is online.
     """
     from mlops_ci.oci.reference import is_oci_reference
