@@ -33,6 +33,7 @@ CONFIG_FREE = {
     "ci outputs",
     "ci comment",
     "ci upload-sarif",
+    "pull",
     "hook install",
     "hook uninstall",
 }

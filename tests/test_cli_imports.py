@@ -15,7 +15,7 @@ RUN = """
 import json, sys
 from mlops_ci.cli import main
 code = main(sys.argv[1:])
-prefixes = ("mlops_ci.", "typer", "click", "rich", "onnx")
+prefixes = ("mlops_ci.", "typer", "click", "rich", "oras", "requests", "onnx")
 loaded = sorted(m for m in sys.modules if m.startswith(prefixes))
 print(json.dumps({"code": code, "modules": loaded}), file=sys.stderr)
 """
@@ -32,7 +32,7 @@ def _imports(*args: str, cwd: Path | None = None) -> tuple[int, set[str], str]:
 def test_version_answers_before_the_cli_framework_is_imported() -> None:
     code, modules, out = _imports("--version")
     assert (code, out) == (0, f"mlops-ci {__version__}\n")
-    assert {m.split(".")[0] for m in modules} & {"typer", "click", "rich"} == set()
+    assert {m.split(".")[0] for m in modules} & {"typer", "click", "rich", "oras"} == set()
     assert "mlops_ci.commands.root" not in modules
 
 
@@ -44,6 +44,7 @@ def test_check_only_card_imports_no_other_check(tmp_path: Path) -> None:
     assert code in (0, 1)  # the card's findings do not matter here, only what was imported
     checks = {module for _, module, _ in CHECKS}
     assert checks & modules == {"mlops_ci.checks.card"}
+    assert not {m for m in modules if m == "oras" or m.startswith(("oras.", "mlops_ci.oci."))}
     _, skipping, _ = _imports("check", "--only", "card", "--skip", "sast", "-q", cwd=tmp_path)
     assert checks & skipping == {"mlops_ci.checks.card"}
 
@@ -71,3 +72,10 @@ def test_sign_reads_a_graph_without_importing_onnx(tmp_path: Path) -> None:
     code, modules, _ = _imports("sign", str(model), *args, cwd=tmp_path)
     assert code == 0 and signature.exists()
     assert not {m for m in modules if m == "onnx" or m.startswith("onnx.")}
+
+
+def test_only_registry_commands_import_oras(tmp_path: Path) -> None:
+    """``push --help`` loads the command, not the client: oras-py comes with a registry."""
+    code, modules, _ = _imports("push", "--help", cwd=tmp_path)
+    assert code == 0
+    assert not {m for m in modules if m == "oras" or m.startswith("oras.")}

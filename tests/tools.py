@@ -27,6 +27,8 @@ _LOCATIONS: dict[str, tuple[Path, str]] = {
         "gitlab-ci-local",
     ),
     "chromium": (Path("/usr/bin/chromium"), "chromium"),
+    "docker-registry": (Path("/usr/bin/docker-registry"), "docker-registry"),
+    "skopeo": (Path("/usr/bin/skopeo"), "skopeo"),
 }
 
 

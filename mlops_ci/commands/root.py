@@ -196,12 +196,25 @@ def demo(
 
 def _register_command_groups() -> None:
     """Add the command groups of ``mlops_ci.commands`` (one line per area)."""
-    from mlops_ci.commands import bench, card, ci, fetch, hook, policy, promote, sbom, scan, sign
+    from mlops_ci.commands import (
+        bench,
+        card,
+        ci,
+        fetch,
+        hook,
+        oci,
+        policy,
+        promote,
+        sbom,
+        scan,
+        sign,
+    )
     from mlops_ci.commands import eval as eval_command
 
     bench.register(app)
     eval_command.register(app)
     fetch.register(app)
+    oci.register(app)
     card.register(app)
     policy.register(app)
     promote.register(app)

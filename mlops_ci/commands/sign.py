@@ -14,6 +14,7 @@ from mlops_ci.commands.options import ConfigOption
 from mlops_ci.errors import UsageError
 
 if TYPE_CHECKING:
+    from mlops_ci.signing.policy import VerificationPolicy
     from mlops_ci.signing.release import SignOutcome, VerifyLine
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -26,6 +27,14 @@ PathArgument = Annotated[
 ModelOption = Annotated[str | None, typer.Option("--model", help="A configured model.")]
 ModeOption = Annotated[
     str | None, typer.Option("--mode", help="auto, sigstore, key or certificate.")
+]
+VerifyTargetArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="PATH|oci://HOST[:PORT]/REPO@sha256:HEX",
+        help="A model file or directory, or an artifact in a registry (default: every"
+        " configured model).",
+    ),
 ]
 SignatureOption = Annotated[
     Path | None, typer.Option("--signature", help="The model signature (default: PATH.sig).")
@@ -94,7 +103,7 @@ def print_signed(outcome: SignOutcome) -> None:
 
 
 def verify(
-    path: PathArgument = None,
+    target: VerifyTargetArgument = None,
     model: ModelOption = None,
     signature: SignatureOption = None,
     mode: ModeOption = None,
@@ -121,14 +130,33 @@ def verify(
             "--ignore", metavar="PATH", help="A path inside the model not to verify (repeatable)."
         ),
     ] = None,
+    plain_http: Annotated[
+        bool,
+        typer.Option(
+            "--plain-http", help="oci:// only: talk HTTP to a registry that is not on loopback."
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Verify signatures, attestations and bundles offline; exit 1 if any does not verify."""
+    """Verify signatures, attestations and bundles offline; exit 1 if any does not verify.
+
+    With oci://... the artifact and its referrers are fetched from the registry into a
+    scratch directory (every blob digest-checked) and verified there; nothing else is online.
+    """
+    from mlops_ci.oci.reference import is_oci_reference
     from mlops_ci.signing.paths import find_signature
     from mlops_ci.signing.policy import policy_from_config
     from mlops_ci.signing.release import verify_release, verify_single
     from mlops_ci.signing.targets import load_signing_config, release_targets
 
+    if target is not None and is_oci_reference(target):
+        if model is not None or signature is not None or ignore:
+            raise UsageError(
+                "verify oci://...: --model, --signature and --ignore apply to local models only"
+            )
+    elif plain_http:
+        raise UsageError("--plain-http applies to verify oci://... only")
+    path = None if target is None or is_oci_reference(target) else Path(target)
     loaded = load_signing_config(config=config)
     policy = policy_from_config(
         loaded,
@@ -139,6 +167,8 @@ def verify(
         issuer=issuer,
         trust_config=trust_config,
     )
+    if target is not None and is_oci_reference(target):
+        raise typer.Exit(print_verified(_verify_oci(target, policy, plain_http)))
     extra = [p.resolve() for p in ignore or ()]
     targets = release_targets(loaded, model=model, path=path, signature=signature)
     if path is not None and not targets[0].configured:
@@ -147,6 +177,25 @@ def verify(
     else:
         lines = verify_release(loaded, targets, policy, ignore=extra)
     raise typer.Exit(print_verified(lines))
+
+
+def _verify_oci(target: str, policy: VerificationPolicy, plain_http: bool) -> list[VerifyLine]:
+    from mlops_ci.oci.client import RegistryOptions
+    from mlops_ci.oci.progress import terminal_progress
+    from mlops_ci.oci.reference import parse_reference
+    from mlops_ci.oci.verify import verify_artifact
+
+    reference = parse_reference(target, what="verify")
+    progress = terminal_progress("pull", 0)
+    try:
+        outcome = verify_artifact(
+            reference, policy, RegistryOptions(plain_http=plain_http), progress
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    typer.echo(f"artifact: {outcome.reference}")
+    return list(outcome.lines)
 
 
 def print_verified(lines: list[VerifyLine]) -> int:
