@@ -2,33 +2,31 @@
 
 ``onnx.checker.check_model(path, full_check=True)`` reads the whole file into a string and
 parses it: two copies, ~2 GiB of peak memory for a 1 GiB model. :func:`check_model_file` gives
-the same verdict while holding a few hundred kilobytes per large tensor at most:
+the same verdict while holding the model less its large tensors:
 
-1. The file is walked through a memory map (the wire walk of :mod:`mlops_ci.onnx_graph`). Every
-   graph initializer (top-level graph, subgraphs, functions) whose ``raw_data`` is at least
-   :data:`STRIP_BYTES` long is replaced by an external-data reference
-   (``data_location=EXTERNAL``) to the stripped copy's own file name, *only when the checker
-   would accept its inline data anyway*: a fixed-width or packed type (never ``UNDEFINED`` or
-   ``STRING``), ``raw_data`` the only value field and present once, no external-data entries,
-   dimensions that are not negative, and ``raw_data`` exactly as long as its type and
-   dimensions require (onnx 1.23's ``check_tensor`` fails a short one and accepts a long one:
-   either is left in place, for the checker to judge as it would). For such a tensor the only
-   thing the checker verifies is that (``check_tensor``'s raw-data branch: type set, one value
-   field, element count, size); an external tensor instead gets its location resolved, which
-   the stripped copy's own name passes.
+1. The file is walked through a memory map (the wire walk of :mod:`mlops_ci.onnx_graph`). Each
+   initializer of the main graph or a subgraph whose ``raw_data`` is at least
+   :data:`STRIP_BYTES` long becomes an external-data reference (``data_location=EXTERNAL``) to
+   the stripped copy's own file name, *only when the checker accepts its inline data anyway*:
+   a fixed-width or packed type (not ``UNDEFINED``, ``STRING`` or unknown), ``raw_data`` the
+   only value field and present once, no data location or external-data entries, no negative
+   dimension, and ``raw_data`` exactly as long as type and dimensions require. That is all
+   ``check_tensor`` verifies of inline data (type set, one value field, element count, a size
+   at least the required one: onnx 1.23 fails a short ``raw_data`` and accepts a long one, and
+   both stay inline for it to judge). Of an external tensor it verifies only that its location
+   resolves, which the copy's own name does.
 2. The stripped copy is written to a fresh temporary directory (never into the repository,
    removed afterwards) and ``check_model(copy, full_check=True)`` runs on it: the same checks
    and the same shape inference, on the same bytes less the stripped payloads.
 3. Shape inference reads the *values* of some inputs (a ``Reshape``'s shape, a ``Slice``'s
    starts); those are small, and a stripped one fails the copy's check ("Cannot parse data from
-   external tensors"). So any failure of the copy is not reported: the checker then runs on the
-   original path, whose verdict and message stand. A stripped check can only differ from the
-   original by *passing* where the original fails, and by (1) no stripped tensor can make the
-   original fail.
+   external tensors"). So no failure of the copy is reported: the checker then runs on the
+   original path, whose verdict and message stand. The copy can only decide by *passing*, and
+   by (1) no stripped tensor can make the original fail.
 
-Files the walk does not take (a wire-format surprise, 2 GiB or more, no large tensor) and files
+Files the walk does not take (a wire-format surprise, 2 GiB or more, nothing to strip) and files
 holding external-data references of their own (their ``.onnx`` is small; their locations must
-be resolved in their own directory) go to the checker on the path, as before.
+resolve in their own directory) go to the checker on the path, as before.
 """
 
 from __future__ import annotations
@@ -92,7 +90,9 @@ def check_model_file(path: Path) -> None:
     stripped = stripped_copy(path)
     if stripped is not None:
         data, name = stripped
-        with tempfile.TemporaryDirectory(prefix="mlops-ci-onnx-") as scratch:
+        with tempfile.TemporaryDirectory(
+            prefix="mlops-ci-onnx-", ignore_cleanup_errors=True
+        ) as scratch:
             copy = Path(scratch) / name
             # Any failure of the copy (a stripped tensor read by shape inference, a full disk)
             # is not reported: the checker on the original then decides, verdict and message.
