@@ -1,8 +1,8 @@
 """An ONNX file's graph without its tensor data, parsed once per run (issue 16).
 
-Every reader in mlops-ci except the ``onnx-model`` check's ``onnx.checker`` (the signature and
-artifacts scans of external data, the SBOM's inputs and outputs, the check's opset and parameter
-counts) needs the graph's structure, names, shapes and external-data references, never the
+Every reader in mlops-ci (the signature and artifacts scans of external data, the SBOM's inputs
+and outputs, the check's opset and parameter counts; :mod:`mlops_ci.onnx_check` walks the same
+wire format for the checker) needs the graph's structure, names, shapes and external-data references, never the
 weights. :func:`load_graph` reads the file through a memory map, walks the protobuf wire format
 down to every tensor (initializers, sparse initializers and attribute tensors of every graph,
 subgraph and function) and leaves out only their inline data (``raw_data``, packed
@@ -12,9 +12,9 @@ message per reader.
 
 Nothing else changes: any field the walker does not expect, a wire-format error, a file of 2 GiB
 or more, or a parse error sends the file to ``onnx.load(path, load_external_data=False)``, so a
-broken file fails exactly as it did. The ``onnx-model`` check still runs the full checker on the
-file, which reads every byte, and the artifacts scan still reads every byte for pickles and
-archives. The parsed message is shared by the checks of one run (:mod:`mlops_ci.runmemo`):
+broken file fails exactly as it did. The ``onnx-model`` check still runs the full checker (on a
+copy without large initializers, :mod:`mlops_ci.onnx_check`), and the artifacts scan still reads
+every byte for pickles and archives. The parsed message is shared by the checks of one run (:mod:`mlops_ci.runmemo`):
 callers must not modify it.
 """
 

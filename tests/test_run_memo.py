@@ -198,24 +198,44 @@ def test_the_oms_digest_from_the_memo_equals_model_signing(tmp_path: Path) -> No
             assert model_digest(path) == root_digest(hash_scope(model_scope(path)))
 
 
+@pytest.mark.parametrize("kind", ["external", "inline"])
 def test_check_parses_and_hashes_each_model_file_once(
-    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
+    """With external data and ``--no-cache``; single-file (a 64 KiB weight, stripped for the
+    checker) with a cold result cache, whose keys take the run's one digest of the model."""
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    model = save_external(repo / "models" / "model.onnx")
+    if kind == "external":
+        model = save_external(repo / "models" / "model.onnx")
+        data_files = {"model.onnx.data": 1}
+        options = ["--no-cache"]
+    else:
+        model = repo / "models" / "model.onnx"
+        model.parent.mkdir(parents=True)
+        onnx.save(build_mlp((128, 128, 2), seed=1), str(model))
+        data_files = {}
+        options = []
+        monkeypatch.setenv("MLOPS_CI_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv("MLOPS_CI_CACHE_KEY_FILE", str(tmp_path / "cache.key"))
     (repo / "requirements.txt").write_text("idna==3.7\n")
     init: CliResult = cli("init", str(repo), cwd=tmp_path)
     assert init.exit_code == 0, init.stderr
 
     counts = count_reads(monkeypatch)
-    result: CliResult = cli("check", "--offline", "--skip", "bench", "--no-cache", cwd=repo)
+    result: CliResult = cli("check", "--offline", "--skip", "bench", *options, cwd=repo)
     assert result.exit_code in (0, 1), result.stderr
     assert "onnx-model" in result.stdout and "signature" in result.stdout
     assert counts["parsed"] == Counter({model.name: 1})  # onnx-model, artifacts, signature, sbom
-    assert counts["hashed"] == Counter({model.name: 1, "model.onnx.data": 1})  # signature, sbom
+    hashed = {name: counts["hashed"][name] for name in (model.name, *data_files)}
+    assert hashed == {model.name: 1, **data_files}  # signature, sbom (and the cache's key)
     assert counts["loads"] == Counter()  # no full onnx.load of the model anywhere
-    assert counts["checked"] == Counter({model.name: 1})  # the full checker, on the path
+    if kind == "external":
+        assert counts["checked"] == Counter({model.name: 1})  # the full checker, on the path
+    else:  # the full checker, on the stripped copy only
+        assert sum(counts["checked"].values()) == 1 and counts["checked"][model.name] == 0
+    if options != ["--no-cache"]:
+        assert list((tmp_path / "cache").iterdir())  # the cache was in use
 
 
 def test_a_verified_signature_spares_the_sbom_a_second_hash(

@@ -33,22 +33,20 @@ GIB = 1 << 30
 BLOCK = 16 << 20
 RUNS = 3
 SIDE = 16384  # 16384 x 16384 float32 = 1 GiB
-# Measured on the 2-core machine shared with other jobs (2026-12-03, load average 3-5), medians
-# of 3, two sessions: check (cold result cache) 12.5 s and 10.9 s / 2.11 GiB, check --no-cache
+# Measured on the 2-core machine shared with other jobs, medians of 3. Before issue 16: check
+# 32.3 s / 6.11 GiB, --no-cache 33.3 s / 6.10 GiB (4.4x and 4.6x). With one parse and one hash
+# per file (2026-12-03): check (cold result cache) 12.5 s and 10.9 s / 2.11 GiB, --no-cache
 # 9.7 s and 9.1 s / 2.09 GiB, checker 3.5 s and 3.0 s / 2.04 GiB, sha256sum 4.8 s and 4.2 s:
-# ratios 1.51x/1.52x (cold cache) and 1.17x/1.26x (no cache). The same benchmark on the commit
-# before issue 16: check 32.3 s / 6.11 GiB, --no-cache 33.3 s / 6.10 GiB (4.4x and 4.6x).
-#
-# RSS: 1.5 GiB cannot be met while the gate runs onnx's full checker in-process: the checker
-# alone peaks at ~2.04 GiB on this file (it reads the file into a string, then parses it: two
-# copies in C++). The bound is the checker's own peak plus 10 %: everything else mlops-ci does
-# (parse, scan, hash, SBOM) must stay small beside it.
-RSS_BOUND_OVER_CHECKER = 1.10
-# Wall: 1.3x is met without the result cache. With a cold cache, ``mlops_ci/cache.py`` hashes
-# the model once more for the cache key (its own stat memo, outside the run's digest memo; that
-# module belongs to another change): measured 1.52x, so the bound is left at the measured 1.6x.
-RATIO_BOUND = 1.3
-RATIO_BOUND_COLD_CACHE = 1.6
+# the checker in-process was the whole peak (it reads the file into a string, then parses it).
+# With the checker run on a copy whose large initializers are external references
+# (``mlops_ci/onnx_check.py``) and the cache keyed by the run's one digest, three sessions
+# (2026-12-03, load average 3.3, 3.9 and 6.7): check (cold result cache) 4.15 s, 4.63 s and
+# 6.79 s, --no-cache 3.93 s, 4.31 s and 4.86 s, all at 0.11 GiB peak RSS; checker 3.10 s,
+# 3.94 s and 3.50 s at 2.04 GiB; sha256sum 3.97 s, 3.74 s and 5.18 s: ratios 0.59x, 0.60x and
+# 0.78x (cold cache) and 0.56x in all three (no cache). The run is one hash of the file plus
+# imports; the checker's own cost is gone from it.
+RSS_BOUND = 1.5 * GIB  # the issue's figure, absolute
+RATIO_BOUND = 1.3  # with a cold result cache and with --no-cache alike
 
 WRAPPER = (
     "import json, resource, subprocess, sys, time\n"
@@ -173,6 +171,6 @@ def test_check_of_a_1_gib_model_is_bounded_by_the_checker_and_one_hash(repo: Pat
     for name in ("check", "check --no-cache"):
         print(f"  {name}: {wall[name] / floor:.2f}x (checker + sha256sum = {floor:.2f} s)")
     assert all(s["code"] == 0 for s in samples["check"] + samples["check --no-cache"])
-    assert rss["check"] <= RSS_BOUND_OVER_CHECKER * rss["checker"]
+    assert rss["check"] <= RSS_BOUND and rss["check --no-cache"] <= RSS_BOUND
     assert wall["check --no-cache"] <= RATIO_BOUND * floor
-    assert wall["check"] <= RATIO_BOUND_COLD_CACHE * floor
+    assert wall["check"] <= RATIO_BOUND * floor
