@@ -87,6 +87,10 @@ class BenchSettings(StrictModel):
     confidence: float = Field(
         default=0.95, gt=0.5, lt=1, description="a number: the confidence level of intervals"
     )
+    inconclusive_severity: SeverityField = Field(
+        default=Severity.MEDIUM,
+        description="one of info, low, medium, high, critical: BENCH-INCONCLUSIVE's severity",
+    )
     budgets: dict[BenchStatistic, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict,
         description="a mapping of statistic (p50_ms, p90_ms, p95_ms, p99_ms, mean_ms, max_ms)"

@@ -244,6 +244,17 @@ _CATALOG_REST: tuple[Rule, ...] = (
         " where the new latency is acceptable.",
         Severity.HIGH,
     ),
+    Rule(
+        "BENCH-INCONCLUSIVE",
+        "bench",
+        "The benchmark cannot tell whether latency regressed",
+        "The confidence interval of the candidate/baseline latency ratio straddles 1 + the"
+        " margin when the time budget ends: the machine is too noisy or the budget too short"
+        " to decide. Severity: bench.inconclusive_severity.",
+        "Re-run on a quieter runner or with a longer bench.budget_s, or accept the risk with a"
+        " waiver that expires.",
+        Severity.MEDIUM,
+    ),
 )
 
 _CATALOG_REST += (

@@ -26,6 +26,7 @@ from mlops_ci.bench.timing import BLOCK_TARGET_S, Progress, Runner, runs_for
 Verdict = Literal["pass", "fail", "inconclusive"]
 MIN_ROUNDS = 10
 MIN_SAMPLES = 100
+EXTENSION = 2.0  # how far past its budget a run may go to reach MIN_ROUNDS (see the loop)
 # Past this many samples a side more rounds rarely settle a verdict, and the results file (raw
 # samples) would grow past a few megabytes: a ~10 µs model reaches it after ~5 s.
 MAX_SAMPLES = 250_000
@@ -113,7 +114,8 @@ def compare_interleaved(
 ) -> Interleaved:
     """Time ``baseline`` and ``candidate`` in randomised interleaved blocks and decide."""
     order = random.Random(seed)  # noqa: S311 (a reproducible shuffle, not cryptography)
-    runs = runs_for(BLOCK_TARGET_S, per_run_ns)
+    # The minimum rounds must fit in the budget: blocks no longer than a 2 * MIN_ROUNDS-th of it.
+    runs = runs_for(min(BLOCK_TARGET_S, budget_s / (2 * MIN_ROUNDS)), per_run_ns)
     began = time.perf_counter()
     collected = _Rounds()
     decision: Decision | None = None
@@ -132,12 +134,21 @@ def compare_interleaved(
         )
         rounds = len(collected.log_ratios)
         elapsed = time.perf_counter() - began
-        # Stop when another round of the same length would overrun the budget.
-        out_of_time = (
-            elapsed * (rounds + 1) / rounds >= budget_s
-            or len(collected.baseline) + runs > MAX_SAMPLES
-        )
         enough = rounds >= MIN_ROUNDS and len(collected.baseline) >= MIN_SAMPLES
+        # Stop when another round of the same length would overrun the budget; a run that has
+        # not yet collected the minimum rounds (a loaded machine makes every block slower than
+        # calibrated) may take up to EXTENSION times the budget, blocks shrunk to fit, before
+        # it gives up: an interval over too few rounds cannot decide, and "inconclusive" must
+        # not be what a slow machine turns a clear regression into.
+        limit = budget_s if enough else budget_s * EXTENSION
+        out_of_time = (
+            elapsed * (rounds + 1) / rounds >= limit or len(collected.baseline) + runs > MAX_SAMPLES
+        )
+        if not enough and not out_of_time and rounds < MIN_ROUNDS:
+            per_round = elapsed / rounds
+            left = max(0.0, limit - elapsed) / (MIN_ROUNDS - rounds)
+            if per_round > left:
+                runs = max(5, int(runs * left / per_round))
         if (enough and rounds >= next_check) or out_of_time:
             ratio, ci = median_ratio_ci(collected.log_ratios, confidence, seed=seed)
             verdict = verdict_for(ci, margin) if enough else None

@@ -228,6 +228,10 @@ class BenchCheck:
         decision = outcome.decision
         if decision is not None and decision.verdict == "fail":
             findings.append(_regression_finding(ctx, outcome, decision, settings))
+        elif decision is not None and decision.verdict == "inconclusive":
+            # Never a silent pass: what could not be decided is said, at a severity the
+            # repository chooses (a waiver or fail_on decides whether it blocks).
+            findings.append(_inconclusive_finding(ctx, outcome, decision, settings))
         results_path = results_path_for(ctx.root, name, settings.results)
         document = outcome_document(
             outcome,
@@ -345,6 +349,24 @@ def _regression_finding(
     display = outcome.plan.display
     return ctx.finding(
         "BENCH-REGRESSION", Severity.HIGH, message, Location(display), settings.baseline
+    )
+
+
+def _inconclusive_finding(
+    ctx: Context, outcome: BenchOutcome, decision: Decision, settings: BenchSettings
+) -> Finding:
+    message = (
+        f"latency against {outcome.baseline_label} could not be decided: median ratio"
+        f" {decision.ratio:.3f}, {decision.confidence:.0%} CI {decision.ci[0]:.3f}–"
+        f"{decision.ci[1]:.3f} straddles the {decision.margin:.0%} margin"
+    )
+    display = outcome.plan.display
+    return ctx.finding(
+        "BENCH-INCONCLUSIVE",
+        settings.inconclusive_severity,
+        message,
+        Location(display),
+        settings.baseline,
     )
 
 
