@@ -37,12 +37,18 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_ci.onnx_graph import MAX_DEPTH, PROTOBUF_LIMIT, _Unexpected, _varint, encode_varint
+from mlops_ci.onnx_graph import (
+    MAX_DEPTH,
+    PROTOBUF_LIMIT,
+    _Unexpected,
+    _varint,
+    encode_varint,
+    fields,
+)
 
 STRIP_BYTES = 64 << 10  # shape-inference inputs (shapes, axes, pads) are far smaller
 
@@ -144,7 +150,7 @@ class _Walk:
         children = _CHILDREN[kind]
         pieces: list[bytes] = []
         copied = start
-        for number, wire, field_start, body, pos in _fields(buf, start, end):
+        for number, wire, field_start, body, pos in fields(buf, start, end):
             if wire == 2 and number in children:
                 inner = self.message(buf, body, pos, children[number], depth + 1)
                 if inner is not None:
@@ -159,7 +165,7 @@ class _Walk:
 
     def _tensor(self, buf: Any, start: int, end: int, *, strippable: bool) -> bytes | None:
         raw: list[tuple[int, int, int]] = []  # (field start, data start, end) of raw_data
-        for number, wire, field_start, body, pos in _fields(buf, start, end):
+        for number, wire, field_start, body, pos in fields(buf, start, end):
             if number == _DATA_LOCATION and (wire != 0 or _varint(buf, body, pos)[0] != 0):
                 self.external = True  # resolved against its own directory: the path check
             elif number == _RAW_DATA and wire == 2:
@@ -174,32 +180,6 @@ class _Walk:
         self.stripped += 1
         # data_location = EXTERNAL last: protobuf keeps the last value of a scalar field.
         return header + _string_field(13, entry) + encode_varint(_DATA_LOCATION << 3) + b"\x01"
-
-
-def _fields(buf: Any, start: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
-    """(number, wire type, field start, body start, end) of each field of ``buf[start:end]``."""
-    pos = start
-    while pos < end:
-        field_start = pos
-        tag, pos = _varint(buf, pos, end)
-        number, wire = tag >> 3, tag & 7
-        body = pos
-        if wire == 0:
-            _, pos = _varint(buf, pos, end)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            length, body = _varint(buf, pos, end)
-            pos = body + length
-        else:
-            raise _Unexpected  # groups: not in onnx.proto
-        if pos > end or number == 0:
-            raise _Unexpected
-        yield number, wire, field_start, body, pos
-    if pos != end:
-        raise _Unexpected
 
 
 def _string_field(number: int, value: bytes) -> bytes:

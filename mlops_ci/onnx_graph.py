@@ -25,6 +25,7 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,16 +181,11 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _reduce(buf: Any, start: int, end: int, kind: str, depth: int) -> bytes | None:
-    """The message ``buf[start:end]`` without tensor data, or None when nothing was left out.
+def fields(buf: Any, start: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
+    """(number, wire type, field start, body start, end) of each field of ``buf[start:end]``.
 
-    Fields keep their order, so protobuf's merging of repeated occurrences is unchanged.
+    Raises ``_Unexpected`` for a wire-format error or a group (not in onnx.proto).
     """
-    if depth > MAX_DEPTH:
-        raise _Unexpected
-    children = _CHILDREN[kind]
-    pieces: list[bytes] = []
-    copied = start  # bytes from here to the current field are copied unchanged
     pos = start
     while pos < end:
         field_start = pos
@@ -209,6 +205,20 @@ def _reduce(buf: Any, start: int, end: int, kind: str, depth: int) -> bytes | No
             raise _Unexpected  # groups: not in onnx.proto
         if pos > end or number == 0:
             raise _Unexpected
+        yield number, wire, field_start, body, pos
+
+
+def _reduce(buf: Any, start: int, end: int, kind: str, depth: int) -> bytes | None:
+    """The message ``buf[start:end]`` without tensor data, or None when nothing was left out.
+
+    Fields keep their order, so protobuf's merging of repeated occurrences is unchanged.
+    """
+    if depth > MAX_DEPTH:
+        raise _Unexpected
+    children = _CHILDREN[kind]
+    pieces: list[bytes] = []
+    copied = start  # bytes from here to the current field are copied unchanged
+    for number, wire, field_start, body, pos in fields(buf, start, end):
         replacement: bytes | None = None
         if kind == "tensor" and number in _DATA_FIELDS:
             fixed_wire, width = _DATA_FIELDS[number]
@@ -219,13 +229,12 @@ def _reduce(buf: Any, start: int, end: int, kind: str, depth: int) -> bytes | No
         elif wire == 2 and number in children:
             inner = _reduce(buf, body, pos, children[number], depth + 1)
             if inner is not None:
-                replacement = encode_varint(tag) + encode_varint(len(inner)) + inner
+                tag = encode_varint(number << 3 | wire)
+                replacement = tag + encode_varint(len(inner)) + inner
         if replacement is not None:
             pieces.append(bytes(buf[copied:field_start]))
             pieces.append(replacement)
             copied = pos
-    if pos != end:
-        raise _Unexpected
     if not pieces:
         return None
     pieces.append(bytes(buf[copied:end]))
