@@ -34,6 +34,12 @@ def bench_result(path: Path) -> dict:  # type: ignore[type-arg]
     return result  # type: ignore[no-any-return]
 
 
+def decided(findings: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The findings less BENCH-INCONCLUSIVE: a short budget on a loaded machine may leave the
+    same-run comparison undecided, which these tests of budgets do not judge."""
+    return [f for f in findings if f["rule_id"] != "BENCH-INCONCLUSIVE"]
+
+
 def test_check_on_the_demo_compares_with_origin_main(cli: Cli, demo_repo: Path) -> None:
     out = demo_repo / "r.json"
     result = cli("check", "--only", "bench", "--format", f"json={out}", cwd=demo_repo)
@@ -161,7 +167,7 @@ def test_absolute_budget_gives_a_budget_finding(cli: Cli, demo_repo: Path) -> No
         "bench", "fraud-detector", "--budget-s", "1", "--format", f"json={out}", cwd=demo_repo
     )
     assert result.exit_code == 1
-    (finding,) = bench_result(out)["findings"]
+    (finding,) = decided(bench_result(out)["findings"])
     assert finding["rule_id"] == "BENCH-BUDGET"
     assert finding["message"].startswith("p90 latency ")
     assert "exceeds the budget of 1e-06 ms (mlops-ci.yaml bench.budgets)" in finding["message"]
@@ -283,7 +289,7 @@ def test_card_latency_budget_applies_at_its_batch(cli: Cli, demo_repo: Path) -> 
     out = demo_repo / "r.json"
     args = ("bench", "fraud-detector", "--budget-s", "0.5", "--format", f"json={out}")
     assert cli(*args, cwd=demo_repo).exit_code == 1
-    (finding,) = bench_result(out)["findings"]
+    (finding,) = decided(bench_result(out)["findings"])
     assert finding["rule_id"] == "BENCH-BUDGET" and "(model card)" in finding["message"]
     assert finding["message"].startswith("p50 latency ")
     assert cli(*args, "--dim", "batch=4", cwd=demo_repo).exit_code == 0
