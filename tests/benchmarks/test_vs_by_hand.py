@@ -27,7 +27,9 @@ import pytest
 from tests.conftest import copy_demo
 
 ROUNDS = 3
-SAME_WORK_BOUND = 1.0  # placeholder until measured
+# Measured 2026-12-03 (2 cores shared with another session, load 2-5): 1.16, 0.93, 0.90. The
+# bound only catches a return to the old cost, with room for that noise.
+SAME_WORK_BOUND = 1.2
 BIN = Path(sys.executable).parent
 MODEL = "models/fraud-detector/model.onnx"
 
@@ -111,8 +113,9 @@ def _timed(action: Callable[[Path], None], repo: Path) -> float:
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="issue 16 acceptance 1 (ratio <= 0.5) not met yet: measured 1.36-1.51 on 2 shared"
-    " cores (2026-12-03); the demo's bench budget (3 s) and eval dominate mlops-ci's run",
+    reason="issue 16 acceptance 1 (ratio <= 0.5) not met: 0.78-1.16 on 2 shared cores at load"
+    " 3-7 (2026-12-03; 1.36-1.51 before that day's work); both sides spend the demo's latency"
+    " budget and mlops-ci also evaluates the model, which the hand-run sequence does not",
 )
 def test_check_and_sign_against_the_hand_run_sequence(tmp_path: Path) -> None:
     from mlops_ci.demo import create_demo
