@@ -429,3 +429,38 @@ def test_cli_help_and_usage_errors(cli: Cli, tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "neither a configured model" in missing.stderr
     plain = cli("eval", "plain", cwd=tmp_path)
     assert plain.exit_code == 2 and "has no eval: section" in plain.stderr
+
+
+def test_a_baseline_read_at_a_ref_gets_its_external_data(tmp_path: Path) -> None:
+    """Baseline bytes read at a git ref that name external data are written to scratch with that
+    data as committed at the ref (the graph is read without importing onnx)."""
+    import subprocess
+
+    import onnx
+
+    from mlops_ci.bench.baseline import ModelBaseline
+    from mlops_ci.checks.eval import with_external_data
+    from tests.external_data import save_external
+
+    repo = tmp_path / "repo"
+    model = repo / "models" / "m.onnx"
+    save_external(model)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@invalid"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "m"], check=True)
+    committed = {p.name: p.read_bytes() for p in model.parent.iterdir()}
+    for path in model.parent.iterdir():
+        if path != model:
+            path.write_bytes(b"changed in the work tree")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    baseline = ModelBaseline("HEAD", model.read_bytes(), ref="HEAD", source=model)
+    written = with_external_data(baseline, scratch)
+    assert isinstance(written, Path) and written.read_bytes() == committed["m.onnx"]
+    data = {p.name: p.read_bytes() for p in scratch.iterdir() if p.name != "m.onnx"}
+    assert data and all(committed[name] == content for name, content in data.items())
+    onnx.checker.check_model(str(written), full_check=True)  # loads with its data
+    assert with_external_data(ModelBaseline("x", b"not onnx", "HEAD", model), scratch) == (
+        b"not onnx"
+    )

@@ -293,15 +293,15 @@ def with_external_data(baseline: ModelBaseline, scratch: Path) -> Path | bytes:
     (:func:`~mlops_ci.scan.onnx_scan.location_problem` on the written tree), so nothing is
     written outside ``scratch``.
     """
-    import onnx
-
     from mlops_ci.gitops import read_file_at_ref
+    from mlops_ci.onnx_graph import model_class
     from mlops_ci.scan.onnx_scan import external_locations, location_problem
 
     if not isinstance(baseline.model, bytes) or baseline.ref is None or baseline.source is None:
         return baseline.model
     try:
-        graph = onnx.load_model_from_string(baseline.model)  # bytes: external data stays out
+        graph = model_class()()  # the protobuf only (no ``import onnx``): bytes hold no data
+        graph.ParseFromString(baseline.model)
     except Exception:  # not an ONNX protobuf: the engine says it cannot load the baseline
         return baseline.model
     locations = sorted({location for _, location in external_locations(graph)})
