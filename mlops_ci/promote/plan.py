@@ -185,7 +185,7 @@ def plan_promotion(
             f"{environment} is pinned to {model} {current.version} by a rollback;"
             " pass --unpin to promote over it"
         )
-    if entry.same_release(current) and not (current is not None and current.pinned):
+    if entry.same_place(current) and not (current is not None and current.pinned):
         return None
     origin = source or "the repository"
     kind: Kind = "unpin" if current is not None and current.pinned else "promote"
