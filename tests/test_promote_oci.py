@@ -367,3 +367,23 @@ def test_fetch_from_a_broken_registry_writes_nothing(
         assert fetched.exit_code == 1, fetched.stdout + fetched.stderr
         assert REASONS[fault] in fetched.stderr and len(fetched.stderr.splitlines()) == 1
         assert not out.exists()
+
+
+def test_promote_verify_refuses_a_commit_on_a_registry_entry(
+    cli: Cli, repo: Path, registry: Registry
+) -> None:
+    """A registry entry is named by its digest: a promoted_from.commit the tool never writes
+    (which a deploy job might read instead) is refused, as any hand edit of the entry is."""
+    ref = push(cli, repo, registry, "models/with-commit")
+    dev = promote(cli, repo, "dev", "--artifact", ref)
+    assert dev.exit_code == 0, dev.stderr
+    run_git(repo, "fetch", "--quiet", "origin")
+    run_git(repo, "checkout", "--quiet", "--detach", f"origin/{branch_of(dev)}")
+    head = run_git(repo, "rev-parse", "origin/main")
+    state = repo / "deploy/dev.yaml"
+    state.write_text(state.read_text() + f"    promoted_from: {{commit: {head}}}\n")
+    run_git(repo, "commit", "--quiet", "--amend", "--all", "--no-edit")
+    result = cli("promote", "verify", "--base", "origin/main", "-f", "json", cwd=repo)
+    assert result.exit_code == 1, result.stderr
+    (found,) = json.loads(result.stdout)["results"][0]["findings"]
+    assert found["rule_id"] == "PROMOTE-LADDER" and "promoted_from stays empty" in found["message"]
