@@ -478,6 +478,43 @@ def test_promote_action_commits_new_evidence_first(signed_repo: Path, tmp_path: 
     assert "evidence: nothing new to commit" in again.summary
 
 
+def test_promote_action_pushes_to_a_registry_and_promotes_by_digest(
+    signed_repo: Path, tmp_path: Path
+) -> None:
+    """push-to: the model and its evidence go to the registry, the promotion names its digest,
+    and no evidence commit is made (issue 17)."""
+    from tests.oci_registry import start_registry
+
+    main_before = git(signed_repo, "rev-parse", "origin/main")
+    with start_registry(tmp_path / "registry") as registry:
+        done = run(
+            "promote",
+            signed_repo,
+            tmp_path / "p",
+            env={"GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567"},
+            models="fraud-detector",
+            to="dev",
+            forge="none",
+            push_to=f"oci://{registry.host}/models/",
+            registry_password=FAKE_TOKEN,
+            token=FAKE_TOKEN,
+        )
+        assert not done.failed, done.log
+        assert done.outputs["verdict"] == "pass"
+        prefix = f"oci://{registry.host}/models/fraud-detector"
+        assert f"pushed: fraud-detector to {prefix}@sha256:" in done.summary
+        assert "referrer: signature" in done.summary and f"pushed {PROMOTION}" in done.summary
+        # the runner consumes ::add-mask:: (it never reaches the log it shows); nothing else has it
+        shown = [line for line in done.log.splitlines() if not line.startswith("::add-mask::")]
+        assert FAKE_TOKEN not in "\n".join(shown) + done.summary
+    heads = git(signed_repo, "ls-remote", "--heads", "origin").splitlines()
+    (branch,) = [h.split("refs/heads/")[1] for h in heads if PROMOTION in h]
+    git(signed_repo, "fetch", "-q", "origin")
+    state = git(signed_repo, "show", f"origin/{branch}:deploy/dev.yaml")
+    assert f"artifact: {prefix}@sha256:" in state
+    assert git(signed_repo, "rev-parse", "origin/main") == main_before  # no evidence commit
+
+
 def test_promote_action_needs_a_target(demo_repo: Path, tmp_path: Path) -> None:
     done = run("promote", demo_repo, tmp_path, models="fraud-detector", token=FAKE_TOKEN)
     assert done.failed

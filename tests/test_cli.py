@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -64,6 +65,15 @@ def test_demo_passes(cli: Cli, tmp_path: Path) -> None:
         for env in ("dev", "staging")
     )
     assert "1.1.0" in dev and "1.1.0" in staging
+    # Issue 17: the model pushed to a loopback registry, verified there and promoted by digest,
+    # or, without docker-registry, a plain line saying that this was skipped and why.
+    if shutil.which("docker-registry"):
+        assert "$ mlops-ci verify oci://127.0.0.1:" in result.stdout
+        assert "verified  attestation  oci://127.0.0.1:" in result.stdout
+        assert " --to dev --artifact oci://127.0.0.1:" in result.stdout
+        assert "oci://127.0.0.1:" in dev and "@sha256:" in dev
+    else:
+        assert "skipped: pushing to an OCI registry" in result.stdout
     # The eval gate measured the first release's quality on the demo's evaluation set.
     assert "Evaluation of fraud-detector: " in result.stdout
     # README's eval-fail block, as written, in the demo repository: a model trained far from the
@@ -344,3 +354,16 @@ def test_dep_finding_can_be_waived_until_a_date(cli: Cli, demo_repo: Path) -> No
     report = Report.from_dict(json.loads(result.stdout))
     waived = [f for r in report.results for f in r.findings if f.rule_id.startswith("DEP-")]
     assert sorted(f.suppressed_by or "" for f in waived) == ["W-0", "W-1"]
+
+
+def test_demo_says_plainly_when_it_skips_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_ci.demo import registry
+
+    monkeypatch.setattr(registry, "REGISTRY_PROGRAM", "no-such-registry-program")
+    said: list[str] = []
+    assert registry.registry_act(Path("unused"), said.append, "1.1.0", land=None) == 0  # type: ignore[arg-type]
+    assert said[-1] == (
+        "skipped: pushing to an OCI registry, verifying from it and promoting by digest, because"
+        " `no-such-registry-program` is not installed (Debian/Ubuntu: apt-get install"
+        " docker-registry)"
+    )

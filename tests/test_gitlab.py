@@ -392,3 +392,68 @@ def test_promote_component_installs_from_the_component_repository(
     assert f"stand-in pip: mlops-ci at {sha}" in done.stdout
     assert log.read_text().splitlines() == [f"mlops-ci @ git+file://{project}@{sha}"]
     assert "PASS  mlops-ci-promote-tag" in done.stdout
+
+
+def promote_job_script() -> str:
+    """The ``mlops-ci-promote`` job's script, as GitLab runs it (its parts in order)."""
+    data = YAML(typ="safe").load(
+        (REPO_ROOT / "templates" / "promote.yml").read_text().split("\n---\n")[1]
+    )
+    return "\n".join(data["mlops-ci-promote"]["script"])
+
+
+def test_promote_job_pushes_to_a_registry_and_promotes_by_digest(
+    signed_repo: Path, tmp_path: Path
+) -> None:
+    """push_to (issue 17), run under POSIX sh without gitlab-ci-local: the model and its
+    evidence go to a real loopback registry and the promotion names the printed digest."""
+    from tests.oci_registry import start_registry
+
+    origin = signed_repo / ".git" / "mlops-ci-demo-origin.git"
+    # GitLab opens the MR from a push option (no GITLAB_TOKEN here); the bare origin accepts it
+    subprocess.run(
+        ["git", "config", "receive.advertisePushOptions", "true"], cwd=origin, check=True
+    )
+    script = tmp_path / "promote.sh"
+    script.write_text("set -eu\nmkdir -p reports\n" + promote_job_script())
+    with start_registry(tmp_path / "registry") as registry:
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "MLOPS_CI_INPUT_MODEL": "fraud-detector",
+            "MLOPS_CI_INPUT_TO": "dev",
+            "MLOPS_CI_INPUT_COMMIT_EVIDENCE": "false",
+            "MLOPS_CI_INPUT_PUSH_TO": f"oci://{registry.host}/models",
+            "CI_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567",
+            "CI_REGISTRY_USER": "",
+            "CI_PROJECT_PATH": "acme/models",
+            "CI_SERVER_URL": "https://gitlab.example.com",
+        }
+        done = subprocess.run(
+            ["sh", str(script)],
+            cwd=signed_repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    prefix = f"oci://{registry.host}/models/fraud-detector"
+    assert f"pushed: fraud-detector to {prefix}@sha256:" in done.stdout
+    heads = subprocess.run(
+        ["git", "ls-remote", "--heads", "origin"],
+        cwd=signed_repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (branch,) = [h.split("refs/heads/")[1] for h in heads.splitlines() if "mlops-ci/promote/" in h]
+    state = subprocess.run(
+        ["git", "show", f"{branch}:deploy/dev.yaml"],
+        cwd=origin,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"artifact: {prefix}@sha256:" in state

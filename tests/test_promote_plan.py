@@ -188,3 +188,18 @@ def test_each_requested_transition_has_its_own_branch() -> None:
     assert unpin is not None and unpin.kind == "unpin" and "-unpin-" in unpin.branch
     assert transition_origin(None, None) == "new"
     assert transition_origin(newer, None) != transition_origin(older, None)
+
+
+def test_the_same_bytes_moved_into_a_registry_are_a_change() -> None:
+    """Issue 17: same version and digest, but the entry now names a registry artifact (no
+    commit): a promotion with its own PR, and then, asked again, nothing to do."""
+    ref = "oci://127.0.0.1:5000/models/m@sha256:" + "b" * 64
+    in_registry = Candidate(ref, "sha256:aa", None, None, None)
+    running = states(dev={"m": entry(promoted_from={"commit": "c0ffee"})})
+    result = plan("dev", running, version="1.0", candidate=in_registry)
+    assert result is not None
+    assert (result.entry.artifact, dict(result.entry.promoted_from)) == (ref, {})
+    assert (result.entry.signature, result.entry.attestation) == (None, None)
+    assert f"Bytes: {ref}" in result.commit_message
+    moved = states(dev={"m": result.entry})
+    assert plan("dev", moved, version="1.0", candidate=in_registry) is None

@@ -102,3 +102,18 @@ mlops_ci_commit_evidence() {
   git push --quiet origin "HEAD:refs/heads/$branch"
   echo "evidence: committed $(git rev-parse --short HEAD) and pushed it to $branch"
 }
+
+# mlops_ci_push_model MODEL PREFIX TAG LOG: push MODEL (signed, with its evidence as referrers) to
+# PREFIX/MODEL:TAG, appending the output to LOG; sets $artifact to PREFIX/MODEL@DIGEST, the
+# digest-pinned reference a promotion names. Returns mlops-ci's exit code.
+mlops_ci_push_model() {
+  local model="$1" prefix="${2%/}" tag="$3" log="$4" out code=0
+  out="$(mktemp)"
+  mlops-ci push "$model" --to "$prefix/$model:$tag" > "$out" 2>&1 || code=$?
+  tee -a "$log" < "$out"
+  if [ "$code" -eq 0 ]; then
+    artifact="$prefix/$model@$(sed -n 's/^digest: //p' "$out")"
+  fi
+  rm -f "$out"
+  return "$code"
+}

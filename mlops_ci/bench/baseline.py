@@ -96,6 +96,10 @@ def environment_baseline(loaded: LoadedConfig, model: str, environment: str) -> 
     label = f"env:{environment}"
     if entry is None:
         return NoBaseline(label, f"{environment} does not run {model} yet: no baseline")
+    if entry.artifact.startswith("oci://"):  # promoted by digest: its bytes are not in git
+        return NoBaseline(
+            label, f"the {environment} entry of {model} is an artifact in a registry, not in git"
+        )
     commit = entry.promoted_from.get("commit")
     if not commit:
         return NoBaseline(

@@ -65,7 +65,7 @@ promote_app = typer.Typer(
     cls=_PromoteGroup,
     help="Promote a model to the next environment through a pull/merge request.\n\n"
     "Usage: mlops-ci promote MODEL --to ENV [--version V] [--forge auto|github|gitlab|none] [--dry-run] [--unpin]"
-    " [-c PATH]",
+    " [--artifact oci://HOST/REPO@sha256:HEX] [-c PATH]",
     no_args_is_help=True,
 )
 ForgeOption = Annotated[
@@ -129,12 +129,21 @@ def run(
         bool, typer.Option("--dry-run", help="Print the plan and diff only.")
     ] = False,
     unpin: Annotated[bool, typer.Option("--unpin", help="Promote over a rollback pin.")] = False,
+    artifact: Annotated[
+        str | None,
+        typer.Option(
+            "--artifact",
+            metavar="OCI_REF",
+            help="First environment only: promote the artifact pushed to a registry,"
+            " oci://HOST[:PORT]/REPO@sha256:HEX (by digest), instead of the repository's files.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Promote MODEL to ENV."""
     from mlops_ci.promote.service import PromoteRequest, promote
 
-    request = PromoteRequest(model, to, version, forge, dry_run, unpin)
+    request = PromoteRequest(model, to, version, forge, dry_run, unpin, artifact=artifact)
     raise typer.Exit(_report(promote(_loaded(config), request, os.environ)))
 
 

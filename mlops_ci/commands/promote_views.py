@@ -42,6 +42,8 @@ def _with_bytes(entry: Any) -> dict[str, Any]:
 
 
 def _short_bytes(entry: Any) -> str:
+    if entry.artifact.startswith("oci://"):  # the reference is digest-pinned: it names the bytes
+        return str(entry.artifact)
     commit = entry.promoted_from.get("commit")
     return f"{commit[:10]}:{entry.artifact}" if commit else f"?:{entry.artifact}"
 

@@ -137,7 +137,8 @@ def first_release(target: Path, say: Say) -> int:
 
 
 def second_release(target: Path, say: Say) -> int:
-    """1.1.0 through dev and staging, staging rolled back to 1.0.0, then forward again."""
+    """1.1.0 through dev and staging, staging rolled back to 1.0.0, then forward again; then
+    1.1.0 pushed to a loopback OCI registry, verified there and promoted to dev by digest."""
     retrain(target, say)
     steps: list[Callable[[], int]] = [
         lambda: check_and_sign(target, say, show_report=False),
@@ -151,5 +152,10 @@ def second_release(target: Path, say: Say) -> int:
         code = step()
         if code:
             return code
+    from mlops_ci.demo.registry import registry_act
+
+    code = registry_act(target, say, SECOND_VERSION, _land)
+    if code:
+        return code
     show_state(target, say)
     return 0

@@ -130,9 +130,7 @@ def _already_there(repo: PromotionRepo, remote: str, plan: PromotionPlan, base: 
         entry = parse_state(text, plan.environment, plan.state_file, models=None).entry(plan.model)
     except Exception:  # a broken branch is simply replaced
         return False
-    return (
-        entry is not None and entry.same_release(plan.entry) and entry.pinned == plan.entry.pinned
-    )
+    return entry is not None and entry.same_place(plan.entry) and entry.pinned == plan.entry.pinned
 
 
 def _pull_request(

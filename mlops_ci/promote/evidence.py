@@ -57,6 +57,12 @@ def verify_evidence(
     the entry was first promoted from (``promoted_from.commit``). ``from_commit`` never reads
     the checkout (``promote verify``: the checkout is the pull request's).
     """
+    from mlops_ci.promote.oci_entry import is_oci_entry
+
+    if is_oci_entry(entry):  # the bytes and the evidence are the registry's, never the checkout's
+        return _verify_in_registry(
+            loaded, model, entry, environment, previous, previous_digest, first
+        )
     root = loaded.root.resolve()
     artifact = (root / entry.artifact).resolve()
     if root not in (artifact, *artifact.parents):
@@ -174,7 +180,55 @@ def _verify_at(
         )
     except VerificationError as exc:
         raise PromotionRefused(f"{model}: {exc}") from None
-    predicate = dict(attested.predicate)
+    return _judge(
+        loaded,
+        model,
+        verified,
+        dict(attested.predicate),
+        environment,
+        previous,
+        previous_digest,
+        first,
+    )
+
+
+def _verify_in_registry(
+    loaded: LoadedConfig,
+    model: str,
+    entry: StateEntry,
+    environment: str,
+    previous: str | None,
+    previous_digest: str | None,
+    first: bool,
+) -> Evidence:
+    """Pull an OCI entry's artifact with its referrers and verify them (``oci_entry``)."""
+    from mlops_ci.promote.oci_entry import pull_verified
+
+    with tempfile.TemporaryDirectory(prefix="mlops-ci-evidence-") as tmp:
+        found = pull_verified(loaded, model, entry, Path(tmp), PromotionRefused)
+    return _judge(
+        loaded,
+        model,
+        found.signature,
+        found.predicate,
+        environment,
+        previous,
+        previous_digest,
+        first,
+    )
+
+
+def _judge(
+    loaded: LoadedConfig,
+    model: str,
+    verified: Any,
+    predicate: dict[str, Any],
+    environment: str,
+    previous: str | None,
+    previous_digest: str | None,
+    first: bool,
+) -> Evidence:
+    """The gate verdict (first environment) and the environment's packs on verified evidence."""
     if first and attested_verdict(predicate) != "pass":
         raise PromotionRefused(
             f"{model}: the gate report behind this model did not pass (verdict"

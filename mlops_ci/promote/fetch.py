@@ -39,7 +39,10 @@ class Fetched:
 
 
 def bytes_location(entry: StateEntry) -> str | None:
-    """``COMMIT:PATH`` of the entry's bytes (``git show`` reads it as is); None without a commit."""
+    """``COMMIT:PATH`` of the entry's bytes (``git show`` reads it as is); None without a commit.
+    An artifact in a registry: its digest-pinned ``oci://`` reference."""
+    if entry.artifact.startswith("oci://"):
+        return entry.artifact
     commit = entry.promoted_from.get("commit")
     return f"{commit}:{entry.artifact}" if commit else None
 
@@ -61,6 +64,8 @@ def fetch_model(loaded: LoadedConfig, model: str, environment: str, destination:
         entry = state.entry(model)
         if entry is None:
             raise InputError(f"{path}: {env} runs no {model} on {where}; nothing to fetch")
+        if entry.artifact.startswith("oci://"):
+            return _fetch_from_registry(loaded, model, entry, destination)
         commit = entry.promoted_from.get("commit")
         if not commit:
             raise InputError(
@@ -75,10 +80,11 @@ def fetch_model(loaded: LoadedConfig, model: str, environment: str, destination:
         with tempfile.TemporaryDirectory(prefix="mlops-ci-fetch-") as tmp:
             scratch = Path(tmp)
             files = _verified_files(loaded, repo, entry, commit, scratch)
-            written = _write(files, scratch, entry, destination)
+            base = (scratch / entry.artifact).parent.resolve()
+            written = _write(files, base, entry, destination)
     finally:
         repo.close()
-    _check_written(entry, destination, written)
+    _check_written(entry, destination, written, Path(entry.artifact).name)
     return Fetched(entry, commit, tuple(written), entry.digest)
 
 
@@ -122,15 +128,30 @@ def _verified_files(
     return [artifact, *(scratch / p for p in _data_paths(entry, scratch))]
 
 
-def _write(files: list[Path], scratch: Path, entry: StateEntry, destination: Path) -> list[Path]:
-    """Copy ``files`` under ``destination``, laid out relative to the artifact's directory."""
+def _fetch_from_registry(
+    loaded: LoadedConfig, model: str, entry: StateEntry, destination: Path
+) -> Fetched:
+    """An entry whose artifact is in a registry: pulled and verified in a scratch directory
+    (``oci_entry.pull_verified``), then its model files written as from a commit."""
+    from mlops_ci.promote.oci_entry import pull_verified
+
+    with tempfile.TemporaryDirectory(prefix="mlops-ci-fetch-") as tmp:
+        found = pull_verified(loaded, model, entry, Path(tmp), FetchMismatch)
+        base = found.model_path.parent.resolve()
+        written = _write(list(found.files), base, entry, destination)
+        name = found.model_path.name
+    _check_written(entry, destination, written, name)
+    return Fetched(entry, "", tuple(written), entry.digest)
+
+
+def _write(files: list[Path], base: Path, entry: StateEntry, destination: Path) -> list[Path]:
+    """Copy ``files`` (under ``base``, the artifact's directory) under ``destination``."""
     try:
         destination.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file where the directory belongs, no permission, a full disk
         raise InputError(
             f"--to {destination}: cannot create the directory ({exc.strerror})"
         ) from None
-    base = (scratch / entry.artifact).parent.resolve()
     written: list[Path] = []
     try:
         _copy(files, base, entry, destination, written)
@@ -160,11 +181,12 @@ def _copy(
         written.append(target)
 
 
-def _check_written(entry: StateEntry, destination: Path, written: list[Path]) -> None:
-    """Hash what landed in ``destination``; remove it and refuse when it is not the entry's."""
+def _check_written(entry: StateEntry, destination: Path, written: list[Path], name: str) -> None:
+    """Hash what landed in ``destination`` (the model is ``name`` there); remove it and refuse
+    when it is not the entry's."""
     from mlops_ci.signing import model_digest
 
-    artifact = destination / Path(entry.artifact).name
+    artifact = destination / name
     try:
         found = model_digest(artifact)
     except MlopsCiError as exc:  # a failure to hash is a mismatch, reported

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from mlops_ci.errors import MlopsCiError
+from mlops_ci.oci.reference import is_oci_reference
 from mlops_ci.promote.state import EnvironmentState, StateEntry, state_path
 
 BRANCH_PREFIX = "mlops-ci/promote"
@@ -35,13 +36,14 @@ class PromotionRefused(MlopsCiError):
 
 @dataclass(frozen=True)
 class Candidate:
-    """The model as found in the repository, for the first environment of the ladder."""
+    """The model for the first environment of the ladder: as found in the repository (with the
+    commit holding it), or an artifact in a registry named by digest (``commit`` None)."""
 
     artifact: str
     digest: str
     signature: str | None
     attestation: str | None
-    commit: str
+    commit: str | None
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def plan_promotion(
             digest=candidate.digest,
             signature=candidate.signature,
             attestation=candidate.attestation,
-            promoted_from={"commit": candidate.commit},
+            promoted_from={"commit": candidate.commit} if candidate.commit else {},
             promoted_at=now_iso,
             promoted_by=actor,
         )
@@ -183,7 +185,7 @@ def plan_promotion(
             f"{environment} is pinned to {model} {current.version} by a rollback;"
             " pass --unpin to promote over it"
         )
-    if entry.same_release(current) and not (current is not None and current.pinned):
+    if entry.same_place(current) and not (current is not None and current.pinned):
         return None
     origin = source or "the repository"
     kind: Kind = "unpin" if current is not None and current.pinned else "promote"
@@ -217,7 +219,10 @@ def plan_promotion(
 
 
 def _bytes_at(entry: StateEntry) -> str:
-    """``COMMIT:PATH``: where the entry's exact bytes live (``git show`` takes it as is)."""
+    """``COMMIT:PATH``: where the entry's exact bytes live (``git show`` takes it as is); an
+    artifact in a registry is its own digest-pinned reference."""
+    if is_oci_reference(entry.artifact):
+        return entry.artifact
     commit = entry.promoted_from.get("commit")
     return f"{commit}:{entry.artifact}" if commit else f"(no commit) {entry.artifact}"
 
@@ -250,10 +255,9 @@ def plan_rollback(
     entry = replace(
         past,
         # the artifact's own commit (where its files and signature are), not the state commit
-        promoted_from={
-            "environment": environment,
-            "commit": past.promoted_from.get("commit", commit),
-        },
+        promoted_from={"environment": environment}
+        if is_oci_reference(past.artifact)  # a registry artifact is named by its digest
+        else {"environment": environment, "commit": past.promoted_from.get("commit", commit)},
         promoted_at=now_iso,
         promoted_by=actor,
         pinned=True,

@@ -27,6 +27,7 @@ from mlops_ci.findings import Finding, Location, Severity, fingerprint
 from mlops_ci.promote.evidence import verify_evidence
 from mlops_ci.promote.gitwork import PromotionRepo
 from mlops_ci.promote.history import changes, history_entries
+from mlops_ci.promote.oci_entry import is_oci_entry
 from mlops_ci.promote.plan import PromotionRefused, previous_environment
 from mlops_ci.promote.state import EnvironmentState, StateEntry
 
@@ -88,7 +89,8 @@ def review_entry(
         upstream = ctx.state_at_base(source).entry(model) if source else None
         previous_digest = upstream.digest if upstream else None
     commit = new.promoted_from.get("commit")
-    if not commit or not ctx.repo.is_ancestor(commit, ctx.base):
+    in_registry = is_oci_entry(new)  # named by its manifest digest: no commit holds its bytes
+    if not in_registry and (not commit or not ctx.repo.is_ancestor(commit, ctx.base)):
         what = (
             f"promoted_from.commit {commit[:12]} is not a commit of the base branch's history"
             " (a commit only in this PR, or none at all)"
@@ -142,6 +144,10 @@ def _normal(path: str) -> str:
 
 
 def _paths_problem(loaded: LoadedConfig, model: str, new: StateEntry) -> str | None:
+    if is_oci_entry(new):
+        # The schema has checked the reference (digest form, no evidence paths); which model it
+        # is, is proved by its signed attestation when the evidence is verified.
+        return None
     artifact, signature, attestation = expected_paths(loaded, model)
     given = (
         ("artifact", new.artifact, artifact),
@@ -165,6 +171,13 @@ def _ladder_problem(
             f"{model} in {env}: a pinned entry or rollback_of must be a rollback from {env}'s own"
             f" history (promoted_from.environment: {env})"
         )
+    if source is None and is_oci_entry(new):
+        if new.promoted_from:
+            return (
+                f"{model} in {env}: the first environment takes an artifact in a registry by"
+                " its digest; promoted_from stays empty"
+            )
+        return None
     if source is None:
         if set(new.promoted_from) != {"commit"}:
             return (
@@ -206,16 +219,18 @@ def _ladder_problem(
 def _rollback_problem(
     ctx: ReviewContext, env: str, model: str, old: StateEntry | None, new: StateEntry
 ) -> str | None:
-    if set(new.promoted_from) != {"environment", "commit"}:
-        return (
-            f"rollback of {model} in {env}: promoted_from must name {env} and the release's commit"
-        )
+    in_registry = is_oci_entry(new)
+    expected_keys = {"environment"} if in_registry else {"environment", "commit"}
+    if set(new.promoted_from) != expected_keys:
+        what = "" if in_registry else " and the release's commit"
+        return f"rollback of {model} in {env}: promoted_from must name {env}{what}"
     history = history_entries(
         changes(ctx.repo, ctx.base, ctx.loaded.config.state_dir, env, model, models=ctx.names)
     )
-    claimed = new.promoted_from["commit"]
+    claimed = new.promoted_from.get("commit")
     found = any(
-        _same_evidence(new, past) and claimed == past.promoted_from.get("commit", commit)
+        _same_evidence(new, past)
+        and (in_registry or claimed == past.promoted_from.get("commit", commit))
         for commit, past in history
     )
     if not found:

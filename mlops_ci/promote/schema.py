@@ -52,6 +52,7 @@ ENTRY_KEYS = (
 )
 SOURCE_KEYS = ("environment", "commit")
 REQUIRED_KEYS = ("version", "artifact", "digest")
+OCI_SCHEME = "oci://"
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256 object names
 MAX_TEXT = 256
@@ -186,8 +187,10 @@ def _check_entry(
     for key in ("version", "promoted_at", "promoted_by", "rollback_of"):
         if key in raw:
             _text(document, (*here, key), raw[key], f"models.{name}.{key}")
+    if is_oci_artifact(raw["artifact"]):
+        _check_oci_entry(document, name, raw)
     for key in ("artifact", "signature", "attestation"):
-        if key in raw:
+        if key in raw and not (key == "artifact" and is_oci_artifact(raw[key])):
             check_relative_path(raw[key], f"models.{name}.{key}", document.position((*here, key)))
     digest = raw["digest"]
     if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
@@ -203,6 +206,38 @@ def _check_entry(
         )
     if "promoted_from" in raw:
         _check_source(document, name, raw["promoted_from"])
+
+
+def is_oci_artifact(value: Any) -> bool:
+    """Whether a state entry's ``artifact`` names an artifact in an OCI registry."""
+    return isinstance(value, str) and value.startswith(OCI_SCHEME)
+
+
+def _check_oci_entry(document: YamlDocument, name: str, raw: dict[str, Any]) -> None:
+    """An artifact in a registry: named by manifest digest, its evidence the referrers."""
+    from mlops_ci.oci.errors import OciError
+    from mlops_ci.oci.reference import parse_reference
+
+    where = document.position(("models", name, "artifact"))
+    try:
+        text = raw["artifact"]
+        reference = parse_reference(text) if _printable(text, MAX_PATH) else None
+    except OciError:  # its message quotes the value: a state file's values are never quoted
+        reference = None
+    if reference is None or reference.tag is not None or reference.digest is None:
+        raise InputError(
+            f"models.{name}.artifact: a state entry names an artifact in a registry by digest"
+            " only (a tag can move); write oci://HOST[:PORT]/REPOSITORY@sha256:HEX, the digest"
+            " `mlops-ci push` prints",
+            where,
+        )
+    for key in ("signature", "attestation"):
+        if key in raw:
+            raise InputError(
+                f"models.{name}.{key}: an artifact in a registry carries its evidence as OCI"
+                f" referrers; remove '{key}'",
+                document.position(("models", name, key), prefer_key=True),
+            )
 
 
 def _check_source(document: YamlDocument, name: str, source: Any) -> None:

@@ -35,6 +35,7 @@ class PromoteRequest:
     dry_run: bool = False
     unpin: bool = False
     rollback_to: str | None = None
+    artifact: str | None = None  # ``--artifact oci://...@sha256:...`` (first environment only)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,15 @@ def _candidate(loaded: LoadedConfig, repo: PromotionRepo, model: str) -> Candida
     )
 
 
+def _registry_candidate(artifact: str) -> Candidate:
+    """The first rung's candidate from a registry: the digest its manifest claims (the
+    signature must vouch for it before anything lands), no commit (the digest names the bytes)."""
+    from mlops_ci.promote.oci_entry import artifact_reference, claimed_digest
+
+    reference = artifact_reference(artifact)
+    return Candidate(str(reference), claimed_digest(reference, PromotionRefused), None, None, None)
+
+
 def _known_bytes(repo: PromotionRepo, candidate: Candidate, past: Sequence[Change]) -> Candidate:
     """The candidate naming the commit its bytes were promoted from before, if the environment
     ran them: one version lives at one commit (GTO registers each version once), so a roll
@@ -140,6 +150,8 @@ def promote(
     env = loaded.environment(request.environment)
     loaded.model_named(request.model)
     ladder = loaded.config.environments
+    if request.artifact is not None:
+        _check_artifact_request(request, ladder)
     state_dir = loaded.config.state_dir
     names = [m.name for m in loaded.config.models]
     repo = open_repo(loaded)
@@ -173,9 +185,7 @@ def promote(
                     ladder=ladder,
                     state_dir=state_dir,
                     states=states,
-                    candidate=_known_bytes(repo, _candidate(loaded, repo, request.model), past)
-                    if first
-                    else None,
+                    candidate=_first_candidate(loaded, repo, request, past) if first else None,
                     version=request.version
                     or (_card_version(loaded, request.model) if first else None),
                     actor=author.name,
@@ -183,8 +193,9 @@ def promote(
                     unpin=request.unpin,
                     last_change=past[0].commit if past else None,
                 )
+            in_git = plan is not None and "commit" in plan.entry.promoted_from
             if plan is not None:
-                if first and not plan.rollback:
+                if first and not plan.rollback and in_git:
                     _bytes_on_default_branch(repo, plan)
                 previous = plan.source if not plan.rollback and plan.source else None
                 evidence_box[:] = [
@@ -201,7 +212,7 @@ def promote(
                         repo=repo,
                     )
                 ]
-                if first and not plan.rollback:
+                if first and not plan.rollback and in_git:
                     _bytes_at_commit(repo, plan)
             return plan
 
@@ -225,6 +236,27 @@ def promote(
         return Outcome(landed, landed.plan, evidence_box[0] if evidence_box else None)
     finally:
         repo.close()
+
+
+def _check_artifact_request(request: PromoteRequest, ladder: Sequence[str]) -> None:
+    """``--artifact`` names what the first environment takes; later ones copy the rung below."""
+    from mlops_ci.errors import UsageError
+    from mlops_ci.promote.oci_entry import artifact_reference
+
+    artifact_reference(request.artifact or "")  # a tag, or no oci:// reference: exit 2
+    if request.rollback_to is not None or request.environment != ladder[0]:
+        raise UsageError(
+            f"--artifact applies to the first environment ({ladder[0]}) only; later environments"
+            " take exactly what the one below runs: drop --artifact"
+        )
+
+
+def _first_candidate(
+    loaded: LoadedConfig, repo: PromotionRepo, request: PromoteRequest, past: Sequence[Change]
+) -> Candidate:
+    if request.artifact is not None:
+        return _registry_candidate(request.artifact)
+    return _known_bytes(repo, _candidate(loaded, repo, request.model), past)
 
 
 def _bytes_on_default_branch(repo: PromotionRepo, plan: PromotionPlan) -> None:

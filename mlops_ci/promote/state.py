@@ -76,6 +76,11 @@ class StateEntry:
         """Whether ``other`` runs the same bytes (digest) under the same version."""
         return other is not None and (other.digest, other.version) == (self.digest, self.version)
 
+    def same_place(self, other: StateEntry | None) -> bool:
+        """Whether ``other`` runs the same release from the same artifact (a repository path,
+        or a registry reference): moving the same bytes into a registry is still a change."""
+        return self.same_release(other) and other is not None and other.artifact == self.artifact
+
 
 @dataclass(frozen=True)
 class EnvironmentState:
