@@ -125,7 +125,10 @@ def test_check_component_reports_and_fails_on_a_broken_card(
     artifacts = demo_repo / ".gitlab-ci-local" / "artifacts" / "mlops-ci-check" / "reports"
     junit = ET.parse(artifacts / "mlops-ci.junit.xml").getroot()
     assert junit.tag == "testsuites" and int(junit.get("failures", "0")) == 0
-    assert json.loads((artifacts / "gl-code-quality-report.json").read_text()) == []
+    quality = json.loads((artifacts / "gl-code-quality-report.json").read_text())
+    # A 1 s bench budget on a loaded runner may leave the same-run comparison undecided: a
+    # medium BENCH-INCONCLUSIVE, reported but not blocking. Nothing else may be reported.
+    assert [q for q in quality if q["check_name"] != "BENCH-INCONCLUSIVE"] == []
 
     card = demo_repo / CARD
     card.write_text(card.read_text().replace("risk_level: limited", "risk_level: extreme"))
