@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -187,3 +188,42 @@ def test_bearer_token_registry(
                 BEARER_TOKEN not in text and PASSWORD not in text and "wrong-password" not in text
             )
         assert proxy.hits["token"] == 2  # one token per command, not one per request
+
+
+@pytest.mark.parametrize("key", ["credHelpers", "credsStore"])
+def test_docker_credential_helper(
+    auth_registry: Registry,
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+) -> None:
+    """Docker Desktop and the cloud registries keep no password in config.json: a credential
+    helper (``docker-credential-NAME get``, the server URL on stdin, JSON on stdout) has it."""
+    repo = signed_repo(tmp_path / "repo", cli)
+    helper_bin = tmp_path / "bin"
+    helper_bin.mkdir()
+    asked = tmp_path / "asked.txt"
+    helper = helper_bin / "docker-credential-mlopstest"
+    helper.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = get ] || exit 1\ncat >> "{asked}"\n'
+        f"printf '%s' '{json.dumps({'Username': USER, 'Secret': PASSWORD})}'\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper_bin}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("MLOPS_CI_REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("MLOPS_CI_REGISTRY_PASSWORD", raising=False)
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    config = (
+        {"credHelpers": {auth_registry.host: "mlopstest"}}
+        if key == "credHelpers"
+        else {"credsStore": "mlopstest"}
+    )
+    (docker / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker))
+    pushed = cli("push", "m", "--to", f"oci://{auth_registry.host}/models/helper:v1", cwd=repo)
+    assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+    assert PASSWORD not in pushed.stdout + pushed.stderr
+    assert auth_registry.host in asked.read_text()
