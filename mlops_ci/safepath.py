@@ -25,6 +25,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from mlops_ci import runmemo
 from mlops_ci.errors import InputError, MlopsCiError, SourcePosition
 
 # Pseudo-filesystems whose files look regular (``/proc/self/environ`` has size 0) but hold the
@@ -67,11 +68,7 @@ def confine(
     Within a run (``runmemo.run_scope``) a path that was confined once is answered from memory:
     a 20-model ``check`` confines the same few dozen paths ~500 times. A refusal is never kept.
     """
-    from mlops_ci import runmemo
-
     text = os.fspath(path)
-    if not runmemo.active():
-        return _confine(text, root, what, position, base, trusted, error)
     variant = (os.fspath(root), None if base is None else os.fspath(base), trusted)
     return runmemo.memoised_text(
         "confine", text, variant, lambda: _confine(text, root, what, position, base, trusted, error)

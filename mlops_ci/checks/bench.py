@@ -226,12 +226,10 @@ class BenchCheck:
         summary = outcome.candidate.summary.to_dict()
         findings = _budget_findings(ctx, outcome, summary, budgets)
         decision = outcome.decision
-        if decision is not None and decision.verdict == "fail":
-            findings.append(_regression_finding(ctx, outcome, decision, settings))
-        elif decision is not None and decision.verdict == "inconclusive":
-            # Never a silent pass: what could not be decided is said, at a severity the
+        if decision is not None and decision.verdict != "pass":
+            # An undecided comparison is never a silent pass: it is said, at a severity the
             # repository chooses (a waiver or fail_on decides whether it blocks).
-            findings.append(_inconclusive_finding(ctx, outcome, decision, settings))
+            findings.append(_comparison_finding(ctx, outcome, decision, settings))
         results_path = results_path_for(ctx.root, name, settings.results)
         document = outcome_document(
             outcome,
@@ -338,36 +336,28 @@ def _budget_findings(
     return findings
 
 
-def _regression_finding(
+def _comparison_finding(
     ctx: Context, outcome: BenchOutcome, decision: Decision, settings: BenchSettings
 ) -> Finding:
-    message = (
-        f"latency regressed {decision.ratio - 1:+.1%} against {outcome.baseline_label}:"
-        f" median ratio {decision.ratio:.3f}, {decision.confidence:.0%} CI"
-        f" {decision.ci[0]:.3f}–{decision.ci[1]:.3f}, above the {decision.margin:.0%} margin"
+    """BENCH-REGRESSION for a failed comparison, BENCH-INCONCLUSIVE for an undecided one."""
+    interval = (
+        f"median ratio {decision.ratio:.3f}, {decision.confidence:.0%} CI"
+        f" {decision.ci[0]:.3f}–{decision.ci[1]:.3f}"
     )
-    display = outcome.plan.display
-    return ctx.finding(
-        "BENCH-REGRESSION", Severity.HIGH, message, Location(display), settings.baseline
-    )
-
-
-def _inconclusive_finding(
-    ctx: Context, outcome: BenchOutcome, decision: Decision, settings: BenchSettings
-) -> Finding:
-    message = (
-        f"latency against {outcome.baseline_label} could not be decided: median ratio"
-        f" {decision.ratio:.3f}, {decision.confidence:.0%} CI {decision.ci[0]:.3f}–"
-        f"{decision.ci[1]:.3f} straddles the {decision.margin:.0%} margin"
-    )
-    display = outcome.plan.display
-    return ctx.finding(
-        "BENCH-INCONCLUSIVE",
-        settings.inconclusive_severity,
-        message,
-        Location(display),
-        settings.baseline,
-    )
+    if decision.verdict == "fail":
+        rule, severity = "BENCH-REGRESSION", Severity.HIGH
+        message = (
+            f"latency regressed {decision.ratio - 1:+.1%} against {outcome.baseline_label}:"
+            f" {interval}, above the {decision.margin:.0%} margin"
+        )
+    else:
+        rule, severity = "BENCH-INCONCLUSIVE", settings.inconclusive_severity
+        message = (
+            f"latency against {outcome.baseline_label} could not be decided: {interval}"
+            f" straddles the {decision.margin:.0%} margin"
+        )
+    location = Location(outcome.plan.display)
+    return ctx.finding(rule, severity, message, location, settings.baseline)
 
 
 def _summary(summary: Mapping[str, Any], outcome: BenchOutcome) -> dict[str, str]:

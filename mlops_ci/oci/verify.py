@@ -11,9 +11,10 @@ failure naming why the first did not.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops_ci.oci.client import Progress, RegistryOptions
 from mlops_ci.oci.pull import PulledArtifact, pull_artifact
@@ -31,6 +32,8 @@ class ArtifactVerification:
     reference: OciReference
     digest: str
     lines: tuple[VerifyLine, ...]
+    # The verified gate-report attestation's predicate (None without one, or when it failed).
+    predicate: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,20 +73,19 @@ def verify_pulled(pulled: PulledArtifact, policy: VerificationPolicy) -> Artifac
         if not model_line.reason:
             model_line = attempt
     lines = [model_line]
+    predicate: Mapping[str, Any] | None = None
     if model_line.verified is not None and pulled.attestation is not None:
         digest = model_line.verified.digest
         attestation = pulled.attestation
-        lines.append(
-            _attempt(
-                "attestation",
-                f"{subject} (attestation)",
-                lambda: (
-                    verify_attestation(
-                        attestation, policy, expected_digest=digest, subject=subject
-                    ).verified
-                ),
-            )
-        )
+        attested: list[Mapping[str, Any]] = []
+
+        def verify_report() -> Verified:
+            found = verify_attestation(attestation, policy, expected_digest=digest, subject=subject)
+            attested.append(found.predicate)
+            return found.verified
+
+        lines.append(_attempt("attestation", f"{subject} (attestation)", verify_report))
+        predicate = attested[0] if attested else None
     if pulled.sbom is not None and pulled.sbom_bundle is not None:
         sbom, bundle = pulled.sbom, pulled.sbom_bundle
         lines.append(
@@ -93,7 +95,7 @@ def verify_pulled(pulled: PulledArtifact, policy: VerificationPolicy) -> Artifac
                 lambda: verify_file(sbom, bundle, policy, subject=sbom.name, noun="SBOM"),
             )
         )
-    return ArtifactVerification(pulled.reference, pulled.digest, tuple(lines))
+    return ArtifactVerification(pulled.reference, pulled.digest, tuple(lines), predicate)
 
 
 def verify_artifact(

@@ -66,7 +66,7 @@ def pull_verified(
     from mlops_ci.oci.errors import OciError
     from mlops_ci.oci.pull import pull_artifact
     from mlops_ci.oci.verify import verify_pulled
-    from mlops_ci.signing import VerificationError, policy_from_config, verify_attestation
+    from mlops_ci.signing import policy_from_config
 
     reference = artifact_reference(entry.artifact, what=f"{model}: artifact")
     try:
@@ -85,25 +85,21 @@ def pull_verified(
             f"{model}: the registry serves {entry.artifact} with OMS digest {found}, not the"
             f" entry's {entry.digest}"
         )
-    if pulled.attestation is None:
+    if pulled.attestation is None or checked.predicate is None:
         raise refuse(
             f"{model}: {entry.artifact} has no gate-report attestation referrer; sign the model"
             " with its report and push it again"
         )
-    try:
-        attested = verify_attestation(
-            pulled.attestation, policy, expected_digest=entry.digest, subject=entry.artifact
-        )
-    except VerificationError as exc:
-        raise refuse(f"{model}: {exc}") from None
-    named = (attested.predicate.get("model") or {}).get("name")
+    # verify_pulled verified it against the signature's digest, which is the entry's.
+    predicate = dict(checked.predicate)
+    named = (predicate.get("model") or {}).get("name")
     if named != model:
         raise refuse(
             f"{model}: the attestation of {entry.artifact} is about model {str(named)[:80]!r},"
             f" not {model!r}; promote the artifact pushed for {model}"
         )
     model_files = _model_files(pulled.model_path, pulled.files)
-    return OciEvidence(signature, dict(attested.predicate), pulled.model_path, model_files)
+    return OciEvidence(signature, predicate, pulled.model_path, model_files)
 
 
 def _model_files(model_path: Path, files: tuple[Path, ...]) -> tuple[Path, ...]:
