@@ -48,7 +48,9 @@ from mlops_ci.onnx_graph import (
     _varint,
     encode_varint,
     fields,
+    message_class,
 )
+from mlops_ci.onnx_native import check_model_path
 
 STRIP_BYTES = 64 << 10  # shape-inference inputs (shapes, axes, pads) are far smaller
 
@@ -90,9 +92,10 @@ _VALUE_FIELDS = (
 
 def check_model_file(path: Path) -> None:
     """``onnx.checker.check_model(str(path), full_check=True)``: the same verdict and, on
-    failure, the same exception, with large initializers left on disk (see the module doc)."""
-    import onnx
+    failure, the same exception, with large initializers left on disk (see the module doc).
 
+    The checker is onnx's C++ function, called without ``import onnx`` (:mod:`onnx_native`).
+    """
     stripped = stripped_copy(path)
     if stripped is not None:
         data, name = stripped
@@ -104,9 +107,9 @@ def check_model_file(path: Path) -> None:
             # is not reported: the checker on the original then decides, verdict and message.
             with contextlib.suppress(Exception):
                 copy.write_bytes(data)
-                onnx.checker.check_model(str(copy), full_check=True)
+                check_model_path(str(copy))
                 return
-    onnx.checker.check_model(str(path), full_check=True)
+    check_model_path(str(path))
 
 
 def stripped_copy(path: Path) -> tuple[bytes, str] | None:
@@ -190,9 +193,8 @@ def _checker_accepts_inline(header: bytes, raw_length: int) -> bool:
     """Whether the tensor ``header`` (every field but ``raw_data``) with ``raw_length`` bytes of
     ``raw_data`` passes check_tensor's inline-data rules, with its length exactly the one its
     type and dimensions require."""
-    from onnx import TensorProto
-
-    tensor = TensorProto()
+    tensor_class = message_class("TensorProto")
+    tensor = tensor_class()
     try:
         tensor.ParseFromString(header)
     except Exception:  # protobuf's error: the checker on the path reports it
@@ -206,7 +208,7 @@ def _checker_accepts_inline(header: bytes, raw_length: int) -> bool:
     count = 1
     for dim in tensor.dims:
         count *= dim
-    name = TensorProto.DataType.Name(tensor.data_type) if _known(tensor.data_type) else ""
+    name = tensor_class.DataType.Name(tensor.data_type) if _known(tensor.data_type) else ""
     if name in _WIDTHS:
         expected = count * _WIDTHS[name]
     elif name in _PER_BYTE:
@@ -217,9 +219,7 @@ def _checker_accepts_inline(header: bytes, raw_length: int) -> bool:
 
 
 def _known(value: int) -> bool:
-    from onnx import TensorProto
-
     with contextlib.suppress(ValueError):
-        TensorProto.DataType.Name(value)
+        message_class("TensorProto").DataType.Name(value)
         return True
     return False

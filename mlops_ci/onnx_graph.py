@@ -101,12 +101,20 @@ def _skeleton(fd: int, size: int) -> Any | None:
 
 
 _CLASS_LOCK = threading.Lock()
-_MODEL_CLASS: list[type] = []
+_CLASSES: dict[str, type] = {}
+_POOL: list[Any] = []  # [descriptor pool or None], built once
 
 
 def model_class() -> type:
     """The ``ModelProto`` message class, without importing the ``onnx`` package when it is not
-    imported yet.
+    imported yet (see :func:`message_class`)."""
+    found: type = message_class("ModelProto")
+    return found
+
+
+def message_class(name: str) -> Any:
+    """The message class ``onnx.<name>`` (``ModelProto``, ``TensorProto``...), without importing
+    the ``onnx`` package when it is not imported yet.
 
     ``import onnx`` costs over a second (``ml_dtypes``, the helpers), and commands that only
     read a graph's structure (``sign``, ``verify``: the external-data references) need none of
@@ -114,28 +122,46 @@ def model_class() -> type:
     onnx's own generated module, in a private descriptor pool: the same schema, parsed by the
     same protobuf runtime, and no clash with ``onnx``'s own registration when onnx is imported
     later. Readers only read fields, so either class serves; when the descriptor cannot be
-    found (a future onnx laid out differently), ``onnx.ModelProto`` is used.
+    found (a future onnx laid out differently), onnx's own class is used.
     """
     with _CLASS_LOCK:
-        if not _MODEL_CLASS:
+        if name not in _CLASSES:
             # When onnx is loaded already, its own class costs nothing more.
-            light = None if "onnx" in sys.modules else _light_class()
-            _MODEL_CLASS.append(light or _onnx_class())
-        return _MODEL_CLASS[0]
+            light = None if "onnx" in sys.modules else _light_class(name)
+            _CLASSES[name] = light or _onnx_class(name)
+        return _CLASSES[name]
 
 
-def _onnx_class() -> type:
+def _onnx_class(name: str) -> type:
     import onnx
 
-    return onnx.ModelProto
+    found: type = getattr(onnx, name)
+    return found
 
 
-def _light_class() -> type | None:
+def _light_class(name: str) -> type | None:
+    try:
+        from google.protobuf import message_factory
+
+        if not _POOL:
+            _POOL.append(_light_pool())
+        if _POOL[0] is None:
+            return None
+        built: type = message_factory.GetMessageClass(
+            _POOL[0].FindMessageTypeByName(f"onnx.{name}")
+        )
+        return built
+    except Exception:  # a descriptor protobuf refuses: use onnx's
+        return None
+
+
+def _light_pool() -> Any:
+    """A descriptor pool holding ``onnx-ml.proto``, or None when it cannot be built."""
     import ast
     import importlib.util
 
     try:
-        from google.protobuf import descriptor_pool, message_factory
+        from google.protobuf import descriptor_pool
 
         spec = importlib.util.find_spec("onnx")
         if spec is None or spec.origin is None:
@@ -152,8 +178,7 @@ def _light_class() -> type | None:
         )
         pool = descriptor_pool.DescriptorPool()
         pool.AddSerializedFile(serialized)
-        built: type = message_factory.GetMessageClass(pool.FindMessageTypeByName("onnx.ModelProto"))
-        return built
+        return pool
     except Exception:  # no such module, no literal, a descriptor protobuf refuses: use onnx's
         return None
 

@@ -79,3 +79,18 @@ def test_only_registry_commands_import_oras(tmp_path: Path) -> None:
     code, modules, _ = _imports("push", "--help", cwd=tmp_path)
     assert code == 0
     assert not {m for m in modules if m == "oras" or m.startswith("oras.")}
+
+
+def test_checking_the_demo_model_imports_no_onnx(demo_repo: Path) -> None:
+    """The checker, the graph's signature and the class labels need no ``import onnx`` (over a
+    second of CPU per run)."""
+    only = ("--only", "onnx-model", "--only", "sbom", "--only", "eval")
+    args = ("check", "--offline", "--no-cache", "-q", *only)
+    code, modules, _ = _imports(*args, cwd=demo_repo)
+    assert code == 0
+    assert not {m for m in modules if m == "onnx" or m.startswith("onnx.")} - {
+        "onnx.onnx_cpp2py_export",
+        *(f"onnx.onnx_cpp2py_export.{n}" for n in ("checker", "defs", "inliner", "parser")),
+        *(f"onnx.onnx_cpp2py_export.{n}" for n in ("printer", "shape_inference")),
+        "onnx.onnx_cpp2py_export.version_converter",
+    }

@@ -17,7 +17,7 @@ import pytest
 from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
-from mlops_ci import digests, onnx_graph, runmemo
+from mlops_ci import digests, onnx_check, onnx_graph, runmemo
 from mlops_ci.demo.model import build_mlp
 from tests.conftest import CliResult
 from tests.external_data import save_external
@@ -101,6 +101,7 @@ def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Counter[str]]:
         (digests, "_stream", "hashed"),
         (onnx, "load", "loads"),
         (onnx.checker, "check_model", "checked"),
+        (onnx_check, "check_model_path", "checked"),  # the same C++ checker, called directly
     ]
     for owner, attribute, name in targets:
         original = getattr(owner, attribute)
@@ -138,7 +139,7 @@ def test_the_class_built_without_onnx_parses_as_onnx_does(tmp_path: Path, kind: 
         save_external(path)
     else:
         onnx.save(rich_model() if kind == "rich" else build_mlp(seed=3), str(path))
-    light = onnx_graph._light_class()
+    light = onnx_graph._light_class("ModelProto")
     assert light is not None and light is not onnx.ModelProto
     data = path.read_bytes()
     ours, theirs = light(), onnx.ModelProto()

@@ -60,11 +60,11 @@ class OnnxModelCheck:
 
 
 def _inspect(path: Path) -> tuple[tuple[str, str] | None, dict[str, Any]]:
-    import onnx
     from google.protobuf.message import DecodeError
 
     from mlops_ci.onnx_check import check_model_file
     from mlops_ci.onnx_graph import load_graph
+    from mlops_ci.onnx_native import checker_errors
 
     if not path.is_file():
         return ("ONNX001", "the model file does not exist"), {}
@@ -75,7 +75,7 @@ def _inspect(path: Path) -> tuple[tuple[str, str] | None, dict[str, Any]]:
     try:
         # check_model(path, full_check=True)'s verdict, large initializers left on disk.
         check_model_file(path)
-    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+    except checker_errors() as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
         return ("ONNX002", f"onnx.checker rejects the model: {first_line[:200]}"), {}
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:
@@ -104,7 +104,7 @@ def _graph_inputs(proto: Any) -> list[Any]:
 
 
 def _value_info(value: Any) -> dict[str, JsonValue]:
-    import onnx
+    from mlops_ci.onnx_native import np_dtype_name
 
     tensor = value.type.tensor_type
     shape: list[JsonValue] = []
@@ -115,9 +115,7 @@ def _value_info(value: Any) -> dict[str, JsonValue]:
             shape.append(dim.dim_param)
         else:
             shape.append(None)
-    dtype = (
-        onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else None
-    )
+    dtype = np_dtype_name(tensor.elem_type) if tensor.elem_type else None
     return {"name": value.name, "dtype": dtype, "shape": shape}
 
 

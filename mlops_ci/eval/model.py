@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.eval.data import EvalDataError
+from mlops_ci.eval.graph import graph_classes
 from mlops_ci.eval.types import Predictions, Task
 
 
@@ -43,8 +44,6 @@ _DTYPES = {
     "tensor(bool)": "bool",
     "tensor(string)": "object",
 }
-_CLASS_ATTRIBUTES = ("classlabels_ints", "classlabels_int64s", "classlabels_strings")
-_CLASSIFIERS = ("ZipMap", "LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier")
 
 
 @dataclass(frozen=True)
@@ -60,27 +59,13 @@ def _dim(value: object) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def graph_classes(model: Path | bytes) -> tuple[Any, ...]:
-    """The class labels the graph's ZipMap or ``ai.onnx.ml`` classifier node declares, or ()."""
-    import onnx
+def softmax_rows(scores: np.ndarray) -> np.ndarray:
+    """``scipy.special.softmax(scores, axis=1)`` as float64, by scipy's own formula (the row
+    maximum subtracted before ``exp``), without importing SciPy."""
+    import numpy as np
 
-    proto = (
-        onnx.load_from_string(model)
-        if isinstance(model, bytes)
-        else onnx.load(str(model), load_external_data=False)
-    )
-    found: dict[str, tuple[Any, ...]] = {}
-    for node in proto.graph.node:
-        if node.op_type not in _CLASSIFIERS or node.op_type in found:
-            continue
-        for attribute in node.attribute:
-            if attribute.name in _CLASS_ATTRIBUTES:
-                values = onnx.helper.get_attribute_value(attribute)
-                found[node.op_type] = tuple(
-                    v.decode("utf-8") if isinstance(v, bytes) else int(v) for v in values
-                )
-    # ZipMap's keys are the order the probabilities come in; the classifier's otherwise.
-    return next((found[op] for op in _CLASSIFIERS if op in found), ())
+    shifted = np.exp(scores - np.amax(scores, axis=1, keepdims=True))
+    return np.asarray(shifted / np.sum(shifted, axis=1, keepdims=True), dtype=np.float64)
 
 
 class EvalModel:
@@ -405,9 +390,7 @@ class EvalModel:
             self._softmax = not (inside and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4))
         if not self._softmax:
             return scores
-        from scipy.special import softmax
-
-        return np.asarray(softmax(scores, axis=1), dtype=np.float64)
+        return softmax_rows(scores)
 
     def _class_dtype(self) -> Any:
         return object if any(isinstance(c, str) for c in self.classes) else "int64"
