@@ -8,8 +8,13 @@ when gated, else ``slice_gate.max_drop`` as a rise); only groups of at least
 ``slice_gate.min_rows`` rows get a verdict. Columns with more than :data:`MAX_GROUPS` groups
 keep the largest ones (the outcome says so): one bootstrap per group must stay affordable.
 
-Fairness: ``fairlearn.metrics``' own functions on the predicted labels (1 = the positive
-class), with the sensitive column as ``sensitive_features``; binary tasks only.
+Fairness: ``fairlearn.metrics``' definitions on the predicted labels (1 = the positive class),
+with the sensitive column as ``sensitive_features``; binary tasks only. Each of the six metrics
+is a function of every group's weighted confusion counts (selection rate, true and false
+positive rates, a rate with no rows to divide by being 0 as fairlearn's normalised confusion
+matrix gives it), so :func:`fairness_value` computes them from those counts in numpy;
+fairlearn itself (:func:`fairlearn_value`, which imports scikit-learn, SciPy and pandas: over
+a second of CPU) is the oracle the tests hold it to, and answers any other metric name.
 """
 
 from __future__ import annotations
@@ -162,10 +167,64 @@ def binary_outcomes(
     return (truth == pos).astype(np.int64), (labels == pos).astype(np.int64)
 
 
+# The rates each metric compares across groups; "ratio" metrics take min/max of each rate.
+FAIRNESS_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "demographic_parity_difference": ("selection",),
+    "demographic_parity_ratio": ("selection",),
+    "equalized_odds_difference": ("tpr", "fpr"),
+    "equalized_odds_ratio": ("tpr", "fpr"),
+    "equal_opportunity_difference": ("tpr",),
+    "equal_opportunity_ratio": ("tpr",),
+}
+
+
 def fairness_value(
     metric: str, y_true: np.ndarray, y_pred: np.ndarray, sensitive: np.ndarray
 ) -> float:
-    """One fairlearn metric (its own function), NaN when it cannot be computed.
+    """One fairlearn metric (default ``method="between_groups"``, ``agg="worst_case"``) of 0/1
+    truth and predictions, NaN when it cannot be computed; see the module doc."""
+    import numpy as np
+
+    rates = FAIRNESS_FUNCTIONS.get(metric)
+    if rates is None or y_true.shape[0] == 0:
+        return fairlearn_value(metric, y_true, y_pred, sensitive)
+    _, codes = np.unique(sensitive, return_inverse=True)
+    cells = codes.reshape(-1).astype(np.int64) * 4 + y_true * 2 + y_pred
+    groups = int(codes.max()) + 1
+    counts = np.bincount(cells, minlength=groups * 4).reshape(groups, 4).astype(np.float64)
+    negatives, false_pos = counts[:, 0] + counts[:, 1], counts[:, 1]
+    positives, true_pos = counts[:, 2] + counts[:, 3], counts[:, 3]
+    present = counts.sum(axis=1) > 0
+    by_rate = {
+        "selection": _rate(false_pos + true_pos, negatives + positives),
+        "tpr": _rate(true_pos, positives),
+        "fpr": _rate(false_pos, negatives),
+    }
+    values = []
+    for name in rates:
+        rate = by_rate[name][present]
+        low, high = float(rate.min()), float(rate.max())
+        if metric.endswith("_difference"):
+            values.append(high - low)
+        else:
+            values.append(low / high if high > 0 else math.nan)
+    # fairlearn takes Python's max/min over (tpr, fpr): a NaN first stays, a NaN second is
+    # passed over.
+    return max(values) if metric.endswith("_difference") else min(values)
+
+
+def _rate(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole per group, 0 where whole is 0 (sklearn's normalised confusion matrix)."""
+    import numpy as np
+
+    return np.where(whole > 0, part / np.where(whole > 0, whole, 1.0), 0.0)
+
+
+def fairlearn_value(
+    metric: str, y_true: np.ndarray, y_pred: np.ndarray, sensitive: np.ndarray
+) -> float:
+    """One fairlearn metric by ``fairlearn.metrics``' own function, NaN when it cannot be
+    computed.
 
     These metrics depend only on the (group, truth, prediction) combination of each row, so the
     rows go to fairlearn as their distinct combinations with ``sample_weight`` = their counts:
