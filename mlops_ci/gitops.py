@@ -197,25 +197,18 @@ def default_branch(path: Path) -> str | None:
     """The default branch of the repository containing ``path``, as a ref to read files at.
 
     ``origin/HEAD``'s target (``origin/main``) when the remote's HEAD is known, else a local
-    ``main`` or ``master``; None outside a repository or when none of them exists.
+    ``main`` or ``master``; None outside a repository or when none of them exists. Asked of
+    ``git`` directly (no GitPython import on the eval gate's path).
     """
-    import git
-
-    try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    with repo:
-        try:
-            remote_head = str(
-                repo.git.symbolic_ref("--quiet", "--short", "refs/remotes/origin/HEAD")
-            )
-        except git.GitCommandError:
-            remote_head = ""
-        if remote_head.strip():
-            return remote_head.strip()
-        local = {head.name for head in repo.heads}
-        return next((name for name in ("main", "master") if name in local), None)
+    where = path if path.is_dir() else path.parent
+    remote_head = _git(where, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    if remote_head and remote_head.strip():
+        return remote_head.strip()
+    listed = _git(
+        where, "for-each-ref", "--format=%(refname)", "refs/heads/main", "refs/heads/master"
+    )
+    local = set((listed or "").split())
+    return next((name for name in ("main", "master") if f"refs/heads/{name}" in local), None)
 
 
 def read_file_at_ref(path: Path, ref: str) -> tuple[bytes | None, str]:

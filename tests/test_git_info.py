@@ -140,3 +140,55 @@ def test_changed_files_base_is_never_an_option(tmp_path: Path) -> None:
     assert changed_files(repo, f"--output={written}") == []
     assert not written.exists()
     assert changed_files(tmp_path / "not-a-repo") == []
+
+
+def _default_branch_oracle(path: Path) -> str | None:
+    """What the GitPython implementation of ``default_branch`` (before issue 16) returned."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    with repo:
+        try:
+            remote_head = str(
+                repo.git.symbolic_ref("--quiet", "--short", "refs/remotes/origin/HEAD")
+            )
+        except git.GitCommandError:
+            remote_head = ""
+        if remote_head.strip():
+            return remote_head.strip()
+        local = {head.name for head in repo.heads}
+        return next((name for name in ("main", "master") if name in local), None)
+
+
+def test_default_branch_matches_gitpython(tmp_path: Path) -> None:
+    from mlops_ci.gitops import default_branch
+
+    repo = tmp_path / "repo"
+    assert default_branch(repo) is None  # no such path
+    repo.mkdir()
+    (repo / "sub").mkdir()
+    seen = []
+
+    def agree() -> None:
+        for where in (repo, repo / "sub", repo / "sub" / "file.txt"):
+            found = default_branch(where)
+            assert found == _default_branch_oracle(where), where
+        seen.append(found)
+
+    agree()  # not a repository
+    _run(repo, "init", "-q", "-b", "trunk")
+    agree()  # unborn, neither main nor master
+    (repo / "sub" / "file.txt").write_text("x")
+    _run(repo, "add", "-A")
+    _run(repo, "commit", "-q", "-m", "one")
+    agree()  # only "trunk"
+    _run(repo, "branch", "master")
+    agree()
+    _run(repo, "branch", "main")
+    _run(repo, "branch", "main-old")
+    agree()  # both: main first
+    _run(repo, "update-ref", "refs/remotes/origin/release", "HEAD")
+    _run(repo, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/release")
+    agree()  # the remote's HEAD wins
+    assert seen == [None, None, None, "master", "main", "origin/release"]
