@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_ci.eval.batched import batched_metric
+from mlops_ci.eval.feeds import freeze
 from mlops_ci.eval.metrics import MetricSpec, compute_metric
 from mlops_ci.eval.types import FeatureSample, Predictions, Predictor, Task
 
@@ -66,16 +67,12 @@ def permutation_importance(
     reference_pred = predict(table)
     score_blocks = _block_scorer(spec, task, sample.y_true, reference_pred, block, positive_label)
     reference = sign * score_blocks(reference_pred, 1)[0]
-    # Every column but the permuted one, repeated `block` times (built once, shared).
-    # (One copy per call on large samples: the table itself, not a copy of it.)
-    tiled = (
-        table
-        if block == 1
-        else {
-            column: np.tile(values, (block,) + (1,) * (values.ndim - 1))
-            for column, values in table.items()
-        }
-    )
+    # Every column but the permuted one, repeated `block` times (built once, shared), frozen:
+    # the model may then patch its last input instead of stacking every column again.
+    tiled = {
+        column: freeze(np.tile(values, (block,) + (1,) * (values.ndim - 1)))
+        for column, values in table.items()
+    }
     # permutation_importance: RandomState(seed) draws one seed shared by every column.
     column_seed = np.random.RandomState(seed % 2**32).randint(np.iinfo(np.int32).max + 1)
     results = []

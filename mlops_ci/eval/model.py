@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_ci.errors import InputError, SourcePosition
 from mlops_ci.eval.data import EvalDataError
+from mlops_ci.eval.feeds import FeedCache
 from mlops_ci.eval.graph import graph_classes
 from mlops_ci.eval.types import Predictions, Task
 
@@ -105,6 +106,7 @@ class EvalModel:
                 model=display,
             ) from None
         self._inputs = self._map_inputs(settings)
+        self._feed_cache = FeedCache()
         self._choose_outputs(settings, declared)
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -197,8 +199,11 @@ class EvalModel:
             # Columns stacked as rows, then one transposing copy: writing a wide matrix column
             # by column misses the cache once it outgrows it (3.9 ms against 0.6 ms measured
             # for 64 columns of 10,000 rows).
-            stacked = np.stack([features[column] for column in item.columns])
-            out = np.ascontiguousarray(stacked.astype(item.dtype, copy=False).T)
+            def build() -> np.ndarray:
+                stacked = np.stack([features[column] for column in item.columns])
+                return np.ascontiguousarray(stacked.astype(item.dtype, copy=False).T)
+
+            out = self._feed_cache.matrix(item.name, item.columns, features, build)
         else:
             out = np.empty((rows, len(item.columns)), dtype=object)
             for index, column in enumerate(item.columns):
