@@ -321,3 +321,18 @@ def test_a_pip_audit_that_cannot_start_leaves_everything_unaudited(
     assert run.vulnerabilities == {}
     assert run.unaudited.keys() == {("requests", "2.32.3")}
     assert run.error is not None and run.error.startswith("pip-audit failed:")
+
+
+def test_the_loopback_server_stops_at_once() -> None:
+    """Leaving the block must not wait out a polling interval (socketserver's is 0.5 s)."""
+    import time
+
+    from mlops_ci.scan.osv_index import load_index
+    from mlops_ci.scan.osv_server import LoopbackOsvServer
+
+    index = load_index(FIXTURE_DB, None)
+    start = time.perf_counter()
+    for _ in range(5):
+        with LoopbackOsvServer() as server:
+            server.serve(index)
+    assert time.perf_counter() - start < 1.0
