@@ -304,6 +304,27 @@ def test_pip_version_answer_matches_pip(tmp_path: Path) -> None:
     assert answer.stdout.split(" ")[1] == real.stdout.split(" ")[1]
 
 
+def test_without_the_stand_in_pip_audit_asks_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the stand-in cannot run (off POSIX, a ``noexec`` temporary directory), pip-audit
+    runs ``python -m pip --version`` itself and the audit is the same."""
+    from mlops_ci.scan import pip_audit
+    from mlops_ci.scan.osv_index import load_index
+    from mlops_ci.scan.osv_server import LoopbackOsvServer
+
+    monkeypatch.setattr(pip_audit, "_pip_version_shim", lambda work: None)
+    pins = [("jinja2", VULNERABLE["jinja2"]), ("requests", PATCHED["requests"])]
+    with LoopbackOsvServer() as server:
+        server.serve(load_index(FIXTURE_DB, None))
+        run = pip_audit.run_pip_audit(pins, service="osv", osv_url=server.url)
+    assert run.unaudited == {} and run.error is None
+    found = {(name, v.id) for (name, _), vulns in run.vulnerabilities.items() for v in vulns}
+    expected = expected_advisories(FIXTURE_DB, {"jinja2": VULNERABLE["jinja2"]})
+    assert found == expected and expected
+    assert run.vulnerabilities[("requests", PATCHED["requests"])] == ()
+
+
 def test_a_pip_audit_that_cannot_start_leaves_everything_unaudited(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
