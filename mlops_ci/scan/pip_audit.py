@@ -94,7 +94,7 @@ class PendingAudit:
     """A pip-audit process started by :func:`start_pip_audit`; :meth:`wait` reads its report.
 
     Starting pip-audit before the vulnerability data is ready overlaps its start-up (about
-    0.7 s of imports) with loading the index: its first query simply waits in the loopback
+    0.4 s of imports) with loading the index: its first query simply waits in the loopback
     server's accept queue.
     """
 
