@@ -23,6 +23,7 @@ from tests.conftest import TEST_DATA, CliResult
 
 Cli = Callable[..., CliResult]
 FIXTURE_DB = TEST_DATA / "osv"
+OSV_NOWHERE = "http://127.0.0.1:9/v1/query"  # the discard port: nothing answers there
 VULNERABLE = {
     "requests": "2.19.0",
     "urllib3": "1.24.1",
@@ -285,3 +286,74 @@ def test_environment_audit(cli: Cli, tmp_path: Path) -> None:
     installed = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions()}
     assert deps.facts["packages"] == len(installed)
     assert deps.facts["unaudited"] == 0
+
+
+def test_pip_version_answer_matches_pip(tmp_path: Path) -> None:
+    """pip-api reads the second word of ``python -m pip --version``; the stand-in that spares
+    pip-audit that half second gives the same word."""
+    import subprocess
+    import sys
+
+    from mlops_ci.scan.pip_audit import _pip_version_shim
+
+    shim = _pip_version_shim(tmp_path)
+    assert shim is not None
+    args = ["-m", "pip", "--version"]
+    real = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True)
+    answer = subprocess.run([str(shim), *args], capture_output=True, text=True, check=True)
+    assert answer.stdout.split(" ")[1] == real.stdout.split(" ")[1]
+
+
+def test_without_the_stand_in_pip_audit_asks_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the stand-in cannot run (off POSIX, a ``noexec`` temporary directory), pip-audit
+    runs ``python -m pip --version`` itself and the audit is the same."""
+    from mlops_ci.scan import pip_audit
+    from mlops_ci.scan.osv_index import load_index
+    from mlops_ci.scan.osv_server import LoopbackOsvServer
+
+    monkeypatch.setattr(pip_audit, "_pip_version_shim", lambda work: None)
+    pins = [("jinja2", VULNERABLE["jinja2"]), ("requests", PATCHED["requests"])]
+    with LoopbackOsvServer() as server:
+        server.serve(load_index(FIXTURE_DB, None))
+        run = pip_audit.run_pip_audit(pins, service="osv", osv_url=server.url)
+    assert run.unaudited == {} and run.error is None
+    found = {(name, v.id) for (name, _), vulns in run.vulnerabilities.items() for v in vulns}
+    expected = expected_advisories(FIXTURE_DB, {"jinja2": VULNERABLE["jinja2"]})
+    assert found == expected and expected
+    assert run.vulnerabilities[("requests", PATCHED["requests"])] == ()
+
+
+def test_a_pip_audit_that_cannot_start_leaves_everything_unaudited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: pip-api failing at import (here, its pip stand-in) crashes pip-audit."""
+    from mlops_ci.scan import pip_audit
+
+    def failing(work: Path) -> Path:
+        broken = work / "broken-pip"
+        broken.write_text("#!/bin/sh\nexit 3\n")
+        broken.chmod(0o700)
+        return broken
+
+    monkeypatch.setattr(pip_audit, "_pip_version_shim", failing)
+    run = pip_audit.run_pip_audit([("requests", "2.32.3")], service="osv", osv_url=OSV_NOWHERE)
+    assert run.vulnerabilities == {}
+    assert run.unaudited.keys() == {("requests", "2.32.3")}
+    assert run.error is not None and run.error.startswith("pip-audit failed:")
+
+
+def test_the_loopback_server_stops_at_once() -> None:
+    """Leaving the block must not wait out a polling interval (socketserver's is 0.5 s)."""
+    import time
+
+    from mlops_ci.scan.osv_index import load_index
+    from mlops_ci.scan.osv_server import LoopbackOsvServer
+
+    index = load_index(FIXTURE_DB, None)
+    start = time.perf_counter()
+    for _ in range(5):
+        with LoopbackOsvServer() as server:
+            server.serve(index)
+    assert time.perf_counter() - start < 1.0

@@ -7,6 +7,11 @@ mlops-ci). When the service is the loopback OSV server, proxy variables are remo
 environment and ``NO_PROXY`` covers loopback, so the audit cannot leave the machine through a
 proxy either.
 
+pip-audit imports pip-api, which runs ``python -m pip --version`` when it is imported (about half
+a second: pip imports most of itself). With ``--disable-pip`` pip-audit never uses pip or that
+version, so on POSIX pip-api is pointed (``PIPAPI_PYTHON_LOCATION``, its own setting) at a
+two-line shell script that prints the version of the pip installed here, read from its metadata.
+
 pip-audit's outcome is never trusted to mean "clean" by itself: a run that crashed (an
 unreachable service makes pip-audit exit with a traceback), a dependency it skipped, and a
 dependency missing from its report are all returned as unaudited, with the reason.
@@ -23,6 +28,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
@@ -53,6 +59,8 @@ _KEPT_VARIABLES = frozenset(
     }
 )
 _URL_CREDENTIALS = re.compile(r"(?<=//)[^/@\s:]+:[^/@\s]+@")
+# A version as pip publishes them: safe inside single quotes in a shell script.
+_PIP_VERSION = re.compile(r"[0-9A-Za-z.+!-]+")
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ class PendingAudit:
     """A pip-audit process started by :func:`start_pip_audit`; :meth:`wait` reads its report.
 
     Starting pip-audit before the vulnerability data is ready overlaps its start-up (about
-    0.7 s of imports) with loading the index: its first query simply waits in the loopback
+    0.4 s of imports) with loading the index: its first query simply waits in the loopback
     server's accept queue.
     """
 
@@ -155,7 +163,11 @@ def start_pip_audit(
     ]  # fmt: skip
     if osv_url is not None:
         command += ["--osv-url", osv_url]
-    return PendingAudit(wanted, command, work, _environment(loopback_only=osv_url is not None))
+    env = _environment(loopback_only=osv_url is not None)
+    shim = _pip_version_shim(work)
+    if shim is not None:
+        env["PIPAPI_PYTHON_LOCATION"] = str(shim)
+    return PendingAudit(wanted, command, work, env)
 
 
 def run_pip_audit(
@@ -183,6 +195,29 @@ def _environment(*, loopback_only: bool) -> dict[str, str]:
     }
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
     return env
+
+
+def _pip_version_shim(work: Path) -> Path | None:
+    """An executable in ``work`` that answers pip-api's ``-m pip --version`` as pip would; None
+    (pip-api runs pip) off POSIX, without pip's metadata, or where ``work`` cannot hold
+    programs (a ``noexec`` temporary directory)."""
+    if os.name != "posix":
+        return None
+    try:
+        version = metadata.version("pip")
+    except metadata.PackageNotFoundError:
+        return None  # pip-api's own call fails too: pip-audit reports why
+    if not _PIP_VERSION.fullmatch(version):
+        return None
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    shim = work / "pip-version"
+    # pip-api reads the second word of "pip <version> from <directory> (python <version>)".
+    shim.write_text(
+        f"#!/bin/sh\nprintf '%s\\n' 'pip {version} from mlops-ci (python {python})'\n",
+        encoding="utf-8",
+    )
+    shim.chmod(0o700)
+    return shim if os.access(shim, os.X_OK) else None
 
 
 def _last_line(text: str) -> str:
