@@ -1,5 +1,5 @@
 """Allow ``python -m mlops_ci``."""
 
-from mlops_ci.cli import main
+from mlops_ci.cli import run
 
-raise SystemExit(main())
+run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 from mlops_ci import __version__
 
@@ -38,6 +39,38 @@ def main(argv: list[str] | None = None) -> int:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         sys.stdout, sys.stderr = saved
+
+
+def run() -> NoReturn:
+    """The ``mlops-ci`` console script: :func:`main`, then an exit without the interpreter's
+    teardown (:func:`exit_now`)."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit with ``code`` as a normal exit would, less the interpreter's finalisation.
+
+    Tearing down what a ``check`` has loaded (onnxruntime, pyarrow, pandas, numpy and ~2,000
+    modules) takes ~0.5 s on 2 cores after the work is done (measured: 0.42-0.77 s; 0.02-0.06 s
+    this way). Everything a normal exit does that can matter is done first, in its order:
+    threading's own shutdown (executors told to stop, every non-daemon thread joined), the
+    ``atexit`` handlers (logging's flush, ``weakref.finalize`` callbacks such as temporary
+    directories' removal, a coverage tool's data), and the standard streams flushed. Files are
+    written inside ``with`` blocks or atomically (:mod:`mlops_ci.fsutil`), never left to a
+    finaliser to close.
+    """
+    import atexit
+    import contextlib
+    import threading
+
+    shutdown = getattr(threading, "_shutdown", None)  # what Py_FinalizeEx calls first
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: a normal exit ignores it too
+            stream.flush()
+    os._exit(code)
 
 
 def _run(argv: list[str]) -> int:
