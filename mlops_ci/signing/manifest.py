@@ -85,10 +85,10 @@ def plain_manifest(root: Path, files: Sequence[Path] | None, ignore: Sequence[Pa
     ``files``: regular files in identifier order) with ``ignore`` relative to the directory."""
     ignored, recorded = _ignored(root, ignore)
     listed = [root] if files is None else list(files)
+    hashed = [f for f in listed if not any(f.is_relative_to(path) for path in ignored)]
     resources = tuple(
-        Resource(file.relative_to(root).as_posix(), digests.sha256_hex(file))
-        for file in listed
-        if not any(file.is_relative_to(path) for path in ignored)
+        Resource(file.relative_to(root).as_posix(), digest)
+        for file, digest in zip(hashed, _sha256_all(hashed), strict=True)
     )
     serialization: dict[str, Any] = {"method": "files", "hash_type": "sha256"}
     serialization["allow_symlinks"] = False
@@ -108,6 +108,17 @@ def from_model_signing(manifest: Any) -> OmsManifest:
     if isinstance(serialization.get("ignore_paths"), list):
         serialization["ignore_paths"] = sorted(serialization["ignore_paths"])
     return OmsManifest(manifest.model_name, resources, serialization)
+
+
+def _sha256_all(files: Sequence[Path]) -> list[str]:
+    """The files' SHA-256 digests; several files in parallel threads, as model-signing hashes
+    them (hashlib releases the GIL), so a model with many large data files uses every core."""
+    if len(files) < 2:
+        return [digests.sha256_hex(file) for file in files]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor() as pool:
+        return list(pool.map(digests.sha256_hex, files))
 
 
 def _ignored(root: Path, ignore: Sequence[Path]) -> tuple[list[Path], set[str]]:

@@ -106,21 +106,7 @@ def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
     A file (with its ONNX data files) is hashed once per run through :mod:`mlops_ci.digests`,
     shared with the SBOM; the root is computed as model-signing does. Directories: model-signing.
     """
-    try:
-        scope = model_scope(path, ignore)
-        files = scope.plain_files()
-        if files is None:
-            return root_digest(hash_scope(scope))
-        hasher = hashlib.sha256()
-        for file in files:
-            hasher.update(bytes.fromhex(digests.sha256_hex(file)))
-        return "sha256:" + hasher.hexdigest()
-    except (OSError, ValueError) as exc:
-        from mlops_ci.errors import InputError, SourcePosition
-
-        raise InputError(
-            f"cannot hash the model ({describe_exception(exc)})", SourcePosition(str(path))
-        ) from None
+    return manifest_of(path, ignore).root_digest
 
 
 def check_key_material(
