@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from sigstore.oidc import IdentityToken
     from sigstore.sign import Signer
 
+    from mlops_ci.signing.manifest import OmsManifest
+
 # Variables that carry ambient credentials (or the means to get one): never echoed.
 AMBIENT_SECRETS = ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SIGSTORE_ID_TOKEN")
 AMBIENT_HELP = (
@@ -70,13 +72,9 @@ class KeylessSigner:
         self.identity: str | None = token.identity
         self.issuer: str | None = token.federated_issuer
 
-    def sign_manifest(self, manifest: Any) -> str:
+    def sign_manifest(self, manifest: OmsManifest) -> str:
         """The OMS signature bundle of a model manifest (as ``model_signing sign sigstore``)."""
-        from google.protobuf import json_format
-        from model_signing._signing import signing
-
-        statement = json_format.MessageToJson(signing.Payload(manifest).statement.pb)
-        return self.sign_statement(statement.encode("utf-8"))
+        return self.sign_statement(manifest.statement())
 
     def sign_statement(self, payload: bytes) -> str:
         """A DSSE bundle of the in-toto statement ``payload``."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops_ci.config import LoadedConfig
 from mlops_ci.signing import keyless
@@ -27,6 +27,9 @@ from mlops_ci.signing.material import (
 )
 from mlops_ci.signing.policy import Mode
 
+if TYPE_CHECKING:
+    from mlops_ci.signing.manifest import OmsManifest
+
 
 class Signer(Protocol):
     """What every mode offers: sign a model manifest, a file, an in-toto statement."""
@@ -35,7 +38,7 @@ class Signer(Protocol):
     identity: str | None
     issuer: str | None
 
-    def sign_manifest(self, manifest: Any) -> str:
+    def sign_manifest(self, manifest: OmsManifest) -> str:
         """The OMS signature bundle (JSON) of a model manifest."""
         ...
 
@@ -159,7 +162,7 @@ def open_signer(
         with keyless.keyless_signer(choice.token, trust) as signer:
             yield signer
         return
-    from mlops_ci.signing.oms import KeySigner
+    from mlops_ci.signing.keysign import KeySigner
 
     if inputs.key is None:
         raise SigningError(f"{choice.mode} mode needs a private key: --key PATH or signing.key")

@@ -1,5 +1,5 @@
-"""OpenSSF Model Signing ("OMS", the ``model-signing`` package): digests, key and certificate
-signatures, and verification of model signatures in every mode.
+"""OpenSSF Model Signing ("OMS", the ``model-signing`` package): model digests and manifests, and
+verification of model signatures in every mode.
 
 A model (a file or a directory) is hashed into a manifest of per-file SHA-256 digests; its **root
 digest** is the SHA-256 of those digests in path order (the in-toto subject model-signing signs).
@@ -7,15 +7,12 @@ That root digest, as ``sha256:<hex>``, is *the* model digest everywhere in mlops
 manifest covers (every file of a directory, an ONNX file's external data) is
 :mod:`mlops_ci.signing.scope`.
 
-Public model-signing API is used wherever it exists (hashing, and verification of model
-signatures). Two things it has no public API for are done with its internal signers, which this
-project pins (``model-signing>=1.1,<1.2``) and covers with tests:
-
-- signing with a key that is already in memory (a key from an environment variable never touches
-  the disk), and
-- signing and verifying a DSSE envelope that carries *another* in-toto statement (the gate-report
-  attestation) in key and certificate modes, in the same bundle format as a model signature, since
-  sigstore-python cannot sign with a private key.
+Public model-signing API is used for verification of model signatures and for hashing a directory
+model. A model of plain files is hashed, and key and certificate bundles are written, without
+importing model-signing (:mod:`mlops_ci.signing.manifest`, :mod:`mlops_ci.signing.keysign`): any
+import of it loads its whole sigstore stack. Verifying a key- or certificate-mode DSSE envelope
+that carries *another* in-toto statement (the gate-report attestation) uses model-signing's
+internal verifiers, which this project pins (``model-signing>=1.1,<1.2``) and covers with tests.
 """
 
 from __future__ import annotations
@@ -36,6 +33,8 @@ from mlops_ci.signing.errors import (
     VerificationError,
     describe_exception,
 )
+from mlops_ci.signing.keysign import IN_TOTO_PAYLOAD_TYPE
+from mlops_ci.signing.manifest import OmsManifest, from_model_signing, plain_manifest
 from mlops_ci.signing.material import key_fingerprint, subject_of
 from mlops_ci.signing.policy import (
     Mode,
@@ -48,10 +47,8 @@ from mlops_ci.signing.scope import ExternalDataError, ModelScope, model_scope, s
 
 if TYPE_CHECKING:
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec
 
 OMS_PREDICATE_TYPES = ("https://model_signing/signature/v1.0", "https://model_signing/Digests/v0.1")
-IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 
 def hashing_config(ignore: Sequence[Path] = ()) -> Any:
@@ -74,13 +71,19 @@ def hash_scope(scope: ModelScope) -> Any:
     return config.hash(scope.root, files_to_hash=list(scope.files))
 
 
-def manifest_of(path: Path, ignore: Sequence[Path] = ()) -> Any:
+def manifest_of(path: Path, ignore: Sequence[Path] = ()) -> OmsManifest:
     """The OMS manifest of a model file (with its external data) or directory.
 
+    Plain files are hashed by mlops-ci (:mod:`mlops_ci.signing.manifest`), a directory or
+    anything model-signing must judge (a symlink, a special file) by model-signing.
     Raises :class:`~mlops_ci.signing.scope.ExternalDataError` (exit 2) for refused external data.
     """
     try:
-        return hash_scope(model_scope(path, ignore))
+        scope = model_scope(path, ignore)
+        files = scope.plain_files()
+        if files is not None:
+            return plain_manifest(scope.root, None if scope.files is None else files, scope.ignore)
+        return from_model_signing(hash_scope(scope))
     except (OSError, ValueError) as exc:
         from mlops_ci.errors import InputError, SourcePosition
 
@@ -103,91 +106,7 @@ def model_digest(path: Path, ignore: Sequence[Path] = ()) -> str:
     A file (with its ONNX data files) is hashed once per run through :mod:`mlops_ci.digests`,
     shared with the SBOM; the root is computed as model-signing does. Directories: model-signing.
     """
-    try:
-        scope = model_scope(path, ignore)
-        files = scope.plain_files()
-        if files is None:
-            return root_digest(hash_scope(scope))
-        hasher = hashlib.sha256()
-        for file in files:
-            hasher.update(bytes.fromhex(digests.sha256_hex(file)))
-        return "sha256:" + hasher.hexdigest()
-    except (OSError, ValueError) as exc:
-        from mlops_ci.errors import InputError, SourcePosition
-
-        raise InputError(
-            f"cannot hash the model ({describe_exception(exc)})", SourcePosition(str(path))
-        ) from None
-
-
-class KeySigner:
-    """Signs with an EC private key (``key`` mode) or a key and certificate chain (``certificate``).
-
-    Bundles are sigstore bundles v0.3 with a DSSE envelope, exactly as ``model_signing sign key``
-    and ``model_signing sign certificate`` write them, so the upstream tool verifies them.
-    """
-
-    def __init__(
-        self,
-        private_key: ec.EllipticCurvePrivateKey,
-        certificate: x509.Certificate | None = None,
-        chain: Sequence[x509.Certificate] = (),
-    ) -> None:
-        from model_signing._signing import sign_certificate, sign_ec_key
-
-        self.mode: Mode = "key" if certificate is None else "certificate"
-        self._key = private_key
-        inner: Any
-        # The upstream signers load keys from paths; set the already-loaded material instead.
-        if certificate is None:
-            inner = sign_ec_key.Signer.__new__(sign_ec_key.Signer)
-        else:
-            inner = sign_certificate.Signer.__new__(sign_certificate.Signer)
-            inner._signing_certificate = certificate
-            inner._trust_chain = list(chain)
-        inner._private_key = private_key
-        self._inner = inner
-        self.identity: str | None = (
-            key_fingerprint(private_key.public_key())
-            if certificate is None
-            else subject_of(certificate)
-        )
-        self.issuer: str | None = (
-            None if certificate is None else certificate.issuer.rfc4514_string()
-        )
-
-    def sign_manifest(self, manifest: Any) -> str:
-        """The OMS signature bundle (JSON) of a model manifest."""
-        from model_signing._signing import signing
-
-        return str(self._inner.sign(signing.Payload(manifest)).bundle.to_json())
-
-    def sign_file(self, path: Path) -> str:
-        """A bundle for one file: an OMS signature over that single file."""
-        return self.sign_manifest(manifest_of(path))
-
-    def sign_statement(self, payload: bytes) -> str:
-        """A bundle whose DSSE envelope carries the in-toto statement ``payload`` (JSON bytes)."""
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from model_signing._signing import sign_ec_key, sign_sigstore_pb
-        from sigstore_models import intoto
-        from sigstore_models.bundle import v1 as bundle_v1
-
-        # Mirrors model_signing's key signer, with the statement bytes given instead of a manifest.
-        algorithm = ec.ECDSA(sign_ec_key.get_ec_key_hash(self._key.public_key()))
-        signature = self._key.sign(sign_sigstore_pb.pae(payload), algorithm)
-        envelope = intoto.Envelope(
-            payload=base64.b64encode(payload),
-            payload_type=IN_TOTO_PAYLOAD_TYPE,
-            signatures=[intoto.Signature(sig=base64.b64encode(signature), keyid="")],
-        )
-        media_type: Any = sign_sigstore_pb._BUNDLE_MEDIA_TYPE
-        bundle = bundle_v1.Bundle(
-            media_type=media_type,
-            verification_material=self._inner._get_verification_material(),
-            dsse_envelope=envelope,
-        )
-        return str(bundle.to_json())
+    return manifest_of(path, ignore).root_digest
 
 
 def check_key_material(

@@ -21,7 +21,7 @@ from mlops_ci.signing import keyless, paths
 from mlops_ci.signing.attestation import gate_predicate, statement_bytes
 from mlops_ci.signing.errors import SigningError, VerificationError, describe_exception
 from mlops_ci.signing.modes import Signer, SigningInputs, choose_mode, open_signer
-from mlops_ci.signing.oms import manifest_of, root_digest, signed_statement
+from mlops_ci.signing.oms import manifest_of, signed_statement
 from mlops_ci.signing.policy import Mode, VerificationPolicy
 from mlops_ci.signing.targets import Target, hashing_ignores, read_report, report_file
 from mlops_ci.signing.verify import Verified, verify_attestation, verify_file, verify_model
@@ -101,7 +101,7 @@ def _sign_target(
     if not target.path.exists():
         raise SigningError(f"model {target.name!r}: {target.shown} does not exist")
     manifest = manifest_of(target.path, hashing_ignores(loaded, target))
-    digest = root_digest(manifest)
+    digest = manifest.root_digest
     attest = (
         loaded_report is not None
         and target.configured

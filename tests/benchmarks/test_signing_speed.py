@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from mlops_ci.fsutil import atomic_write
+from mlops_ci.signing.keysign import KeySigner
 from mlops_ci.signing.material import KeySource, load_private_key
-from mlops_ci.signing.oms import KeySigner, manifest_of
+from mlops_ci.signing.oms import manifest_of
 from tests.pki import write_key_pair
 
 MIB = 1024 * 1024

@@ -217,8 +217,8 @@ def _replace_with_fifo(path: Path) -> Setup:
 
 
 def _demo_signer(repo: Path) -> object:
+    from mlops_ci.signing.keysign import KeySigner
     from mlops_ci.signing.material import KeySource, load_private_key
-    from mlops_ci.signing.oms import KeySigner
 
     key = load_private_key(KeySource(path=repo / ".mlops-ci/keys/signing-key.pem"), {})
     return KeySigner(key)
@@ -233,7 +233,7 @@ def _other_models_signature(repo: Path, outside: Path) -> None:
 
 
 def _other_key(repo: Path, outside: Path) -> None:
-    from mlops_ci.signing.oms import KeySigner
+    from mlops_ci.signing.keysign import KeySigner
     from tests.pki import new_key
 
     (repo / SIG).write_text(KeySigner(new_key()).sign_file(repo / MODEL))
