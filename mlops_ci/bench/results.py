@@ -3,9 +3,10 @@
 The file has pytest-benchmark's storage layout (``machine_info``, ``commit_info``, ``benchmarks``
 with ``stats`` and the raw ``stats.data`` in seconds, ``datetime``, ``version``), so
 ``pytest-benchmark compare FILE.json`` lists and compares it. Everything pytest-benchmark has no
-field for sits in ``mlops_ci`` (versioned by ``results_version``): percentiles, bootstrap
-intervals, instability, warm-up, block layout of an interleaved comparison, the decision, the
-fingerprint used to decide whether a stored result may serve as a baseline.
+field for sits in ``mlops_ci`` (versioned by ``results_version``): percentiles, order-statistic
+confidence intervals (:mod:`mlops_ci.bench.stats`), instability, warm-up, block layout of an
+interleaved comparison, the decision, the fingerprint used to decide whether a stored result may
+serve as a baseline.
 """
 
 from __future__ import annotations
