@@ -183,3 +183,13 @@ def test_results_file_round_trip_and_pytest_benchmark_fields(tmp_path: Path) -> 
     path.write_text("{")
     with pytest.raises(InputError, match="cannot read the stored results"):
         results.load_results(path, "r.json")
+
+
+def test_results_data_are_the_samples_in_seconds_exactly() -> None:
+    # numpy's division gives the same floats as int(v) / 1e9 for every nanosecond count a
+    # sample can hold (below 2**53): the raw data pytest-benchmark reads do not move.
+    rng = np.random.default_rng(5)
+    samples = [*rng.integers(1, 2**53, 5000).tolist(), *rng.integers(1, 10**7, 5000).tolist()]
+    data = results.pytest_benchmark_stats(samples)["data"]
+    assert data == [int(v) / 1e9 for v in samples]
+    assert all(type(v) is float for v in data)

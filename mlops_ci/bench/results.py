@@ -58,7 +58,8 @@ def pytest_benchmark_stats(samples_ns: Sequence[int]) -> dict[str, Any]:
         "hd15iqr": float(inside.max()) if inside.size else float(data.max()),
         "ops": data.size / total if total > 0 else 0.0,
         "total": total,
-        "data": [int(v) / 1e9 for v in samples_ns],
+        # The same floats as int(v) / 1e9 (exact below 2**53 ns), without a Python loop.
+        "data": data.tolist(),
         "iterations": 1,
     }
 
