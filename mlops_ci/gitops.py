@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -215,44 +216,80 @@ def read_file_at_ref(path: Path, ref: str) -> tuple[bytes | None, str]:
     """The bytes of file ``path`` as committed at ``ref``, and the commit's short SHA.
 
     ``path`` is a file in the work tree of a git repository; the bytes are None when the file
-    does not exist at ``ref``. A ref that does not exist, or a path outside any repository, is
-    an :class:`InputError`.
-    """
-    import git
+    does not exist at ``ref`` (nor does a directory count as one). A ref that does not exist, or
+    a path outside any repository, is an :class:`InputError`.
 
+    Asked of ``git`` itself (``rev-parse``, ``cat-file``), not GitPython: the bench gate reads
+    its baseline here while it runs alone on the critical path, and importing GitPython and
+    opening the repository cost ~0.07 s there. The ref goes after ``--end-of-options``, so a ref
+    from a flag is never read as an option.
+    """
     from mlops_ci.errors import InputError, SourcePosition
 
     if not ref or ref.startswith("-") or any(c.isspace() for c in ref):
         raise InputError(f"--baseline {ref!r} is not a file, nor a valid git ref")
-    try:
-        repo = git.Repo(path.parent, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    found_at = _repository_above(path.parent)
+    top = _git_bytes(found_at, "rev-parse", "--show-toplevel") if found_at else None
+    if not top or not top.strip():
         raise InputError(
             f"--baseline {ref!r} looks like a git ref, but the model is not in a git repository;"
             " give the baseline as an .onnx file",
             SourcePosition(str(path)),
+        )
+    work_tree = os.fsdecode(top.rstrip(b"\n"))
+    root = Path(work_tree).resolve()
+    # ``^{commit}``: a tag or any other name of a commit peels to the commit itself.
+    found = _git_bytes(
+        root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+    )
+    commit = found.decode("ascii", "replace").strip() if found else ""
+    if not commit:
+        raise InputError(
+            f"git ref {ref!r} does not exist in {work_tree}; fetch it first"
+            " (e.g. git fetch origin main) or give the baseline as an .onnx file"
+        )
+    try:
+        relative = path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise InputError(
+            f"the model is outside the git repository {root}; give the baseline as a file",
+            SourcePosition(str(path)),
         ) from None
-    with repo:
-        try:
-            commit = repo.commit(ref)
-        except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
-            raise InputError(
-                f"git ref {ref!r} does not exist in {repo.working_tree_dir}; fetch it first"
-                " (e.g. git fetch origin main) or give the baseline as an .onnx file"
-            ) from None
-        root = Path(str(repo.working_tree_dir)).resolve()
-        try:
-            relative = path.resolve().relative_to(root).as_posix()
-        except ValueError:
-            raise InputError(
-                f"the model is outside the git repository {root}; give the baseline as a file",
-                SourcePosition(str(path)),
-            ) from None
-        try:
-            blob = commit.tree / relative
-        except KeyError:
-            return None, commit.hexsha[:12]
-        return bytes(blob.data_stream.read()), commit.hexsha[:12]
+    # ``COMMIT:PATH`` names the path literally (it has no leading ./ or ../); a path that is
+    # missing at the commit, or not a blob there, fails, which is "no such file".
+    data = _git_bytes(root, "cat-file", "blob", f"{commit}:{relative}")
+    return data, commit[:12]
+
+
+def _repository_above(start: Path) -> Path | None:
+    """The nearest of ``start`` and its parents that holds ``.git``, searched lexically.
+
+    Lexically, as GitPython searched: a model reached through a symlink out of the repository
+    is then "outside the repository" (and refused), where git's own search from the symlink's
+    target would read the baseline from whatever repository the target lies in.
+    """
+    current = Path(os.path.normpath(start.absolute()))
+    if not current.is_dir():
+        return None  # GitPython refused a directory that does not exist, before any search
+    for directory in (current, *current.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def _git_bytes(path: Path, *args: str) -> bytes | None:
+    """The raw output of ``git -C path ARGS``, or None when git fails or is missing."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(path), "--no-optional-locks", *args],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
 
 
 def merge_and_push(

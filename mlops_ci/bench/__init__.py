@@ -6,7 +6,7 @@ Modules, in the order a run uses them:
 - ``inputs``: inputs synthesised from the graph (every dynamic dimension given) or read from .npz;
 - ``timing``: the timed loops (``session.run`` on CPU, IO binding and explicit synchronisation on
   GPU) and the warm-up that runs until timings are stable;
-- ``stats``: percentiles, bootstrap confidence intervals, pyperf-style instability;
+- ``stats``: percentiles, order-statistic confidence intervals, pyperf-style instability;
 - ``compare``: the same-run comparison in randomised interleaved blocks, and the verdict;
 - ``baseline``: where the baseline comes from (.onnx file, git ref, stored results);
 - ``fingerprint``: the environment a measurement belongs to;

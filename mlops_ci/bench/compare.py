@@ -30,6 +30,9 @@ EXTENSION = 2.0  # how far past its budget a run may go to reach MIN_ROUNDS (see
 # Past this many samples a side more rounds rarely settle a verdict, and the results file (raw
 # samples) would grow past a few megabytes: a ~10 µs model reaches it after ~5 s.
 MAX_SAMPLES = 250_000
+# The stored comparison resamples at most this many samples a side (a random subset, which only
+# widens its interval): 1000 resamples of more would take seconds.
+BOOTSTRAP_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -180,8 +183,6 @@ def compare_stored(
     of medians with an independent percentile bootstrap.
     """
     import numpy as np
-
-    from mlops_ci.bench.stats import BOOTSTRAP_CAP
 
     rng = np.random.default_rng(seed)
     sets = []

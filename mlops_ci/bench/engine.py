@@ -216,7 +216,7 @@ def _last(warm: timing.WarmUp) -> float:
 def _measurement(
     label: str, samples: Sequence[int], warm: timing.WarmUp | None, plan: BenchPlan
 ) -> Measurement:
-    summary = stats.summarise(samples, plan.confidence, seed=plan.seed)
+    summary = stats.summarise(samples, plan.confidence)
     return Measurement(label, tuple(samples), summary, warm)
 
 
@@ -246,7 +246,7 @@ def measure(
         if len(samples) >= next_check:
             next_check = int(len(samples) * 1.25) + 1
             p90 = float(np.percentile(samples, 90))
-            ci = stats.bootstrap_quantile_ci(samples, 0.9, confidence, resamples=200)
+            ci = stats.quantile_ci(samples, 0.9, confidence)
             precise = stats.relative_half_width(ci, p90) <= PRECISION
             if precise and (len(samples) >= SINGLE_MIN_SAMPLES or elapsed >= budget_s / 2):
                 break
