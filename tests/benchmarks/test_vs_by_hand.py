@@ -27,9 +27,9 @@ import pytest
 from tests.conftest import copy_demo
 
 ROUNDS = 3
-# Measured 2026-12-03 (2 cores shared with another session, load 2-5): 1.16, 0.93, 0.90. The
-# bound only catches a return to the old cost, with room for that noise.
-SAME_WORK_BOUND = 1.2
+# Measured 2026-12-03 on 2 cores: 0.41 idle (0.90-1.16 before that day's second round of work).
+# The bound catches a return to the old cost, with room for a loaded machine's noise.
+SAME_WORK_BOUND = 0.7
 BIN = Path(sys.executable).parent
 MODEL = "models/fraud-detector/model.onnx"
 
@@ -111,13 +111,11 @@ def _timed(action: Callable[[Path], None], repo: Path) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 16 acceptance 1 (ratio <= 0.5) not met: 0.78-1.16 on 2 shared cores at load"
-    " 3-7 (2026-12-03; 1.36-1.51 before that day's work); both sides spend the demo's latency"
-    " budget and mlops-ci also evaluates the model, which the hand-run sequence does not",
-)
 def test_check_and_sign_against_the_hand_run_sequence(tmp_path: Path) -> None:
+    """Issue 16, acceptance 1: ratio <= 0.5. Measured 2026-12-03 on 2 idle cores: 0.34 (hand-run
+    6.48 s, mlops-ci 2.22 s). The timing script spends its whole budget; mlops-ci's comparison
+    stops when its interval decides (at least 10 rounds), and mlops-ci also evaluates 5,000
+    rows, which the hand-run sequence does not do at all."""
     from mlops_ci.demo import create_demo
 
     template = create_demo(tmp_path / "template")
