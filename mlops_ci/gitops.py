@@ -48,21 +48,9 @@ def git_info(path: Path) -> GitInfo:
 
 
 def _git(path: Path, *args: str) -> str | None:
-    """The output of ``git -C path ARGS``, or None when git fails or is missing."""
-    import subprocess
-
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(path), "--no-optional-locks", *args],
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            check=False,
-        )
-    except OSError:
-        return None
-    return done.stdout if done.returncode == 0 else None
+    """The output of ``git -C path ARGS`` as text, or None when git fails or is missing."""
+    out = _git_bytes(path, *args)
+    return None if out is None else out.decode("utf-8", errors="replace")
 
 
 def last_commit_of(root: Path, paths: Sequence[Path]) -> tuple[str, int] | None:

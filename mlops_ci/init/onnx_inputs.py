@@ -11,22 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_ci.config_sections import MAX_DIM, MAX_RANK
+from mlops_ci.onnx_native import NP_DTYPE_NAMES
 
-# ONNX TensorProto element types -> the numpy dtype names bench.inputs takes.
-_DTYPES = {
-    1: "float32",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    9: "bool",
-    10: "float16",
-    11: "float64",
-    12: "uint32",
-    13: "uint64",
-}
+# ONNX TensorProto element types bench.inputs can synthesise -> their numpy dtype names.
+_DTYPES = {code: NP_DTYPE_NAMES[code] for code in (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13)}
 _MAX_NAME = 200
 _MAX_PROTO = 2 << 30  # protobuf's limit on one message
 
