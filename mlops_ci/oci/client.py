@@ -95,7 +95,8 @@ class RegistryClient:
 
     def __init__(self, reference: OciReference, options: RegistryOptions | None = None) -> None:
         import oras.auth
-        import requests
+
+        from mlops_ci.oci.session import bounded_session
 
         quiet_oras_logging()
         self.reference = reference
@@ -103,7 +104,8 @@ class RegistryClient:
         scheme = reference.scheme(self.options.plain_http)
         self._root = f"{scheme}://{reference.registry}"
         self._base = f"{self._root}/v2/{reference.repository}"
-        self._session = requests.Session()
+        # Bounded: oras-py's token exchange uses this session and sets no timeout of its own.
+        self._session = bounded_session((10, self.options.timeout_s))
         self._auth: Any = oras.auth.get_auth_backend("token", self._session, scheme == "http")
         environ = os.environ if self.options.environ is None else self.options.environ
         self._has_credentials = load_credentials(self._auth, reference, environ)
@@ -143,7 +145,7 @@ class RegistryClient:
                     headers=sent,
                     data=data,
                     stream=stream,
-                    timeout=(10, self.options.timeout_s),
+                    timeout=(10, self.options.timeout_s),  # the session's default, said here
                 )
             except requests.exceptions.Timeout:
                 raise RegistryError(
