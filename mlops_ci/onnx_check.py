@@ -208,7 +208,10 @@ def _checker_accepts_inline(header: bytes, raw_length: int) -> bool:
     count = 1
     for dim in tensor.dims:
         count *= dim
-    name = tensor_class.DataType.Name(tensor.data_type) if _known(tensor.data_type) else ""
+    try:
+        name = tensor_class.DataType.Name(tensor.data_type)
+    except ValueError:  # a value the enum does not know
+        name = ""
     if name in _WIDTHS:
         expected = count * _WIDTHS[name]
     elif name in _PER_BYTE:
@@ -216,10 +219,3 @@ def _checker_accepts_inline(header: bytes, raw_length: int) -> bool:
     else:
         return False  # UNDEFINED, STRING or a type this table does not know: not stripped
     return count > 0 and expected == raw_length
-
-
-def _known(value: int) -> bool:
-    with contextlib.suppress(ValueError):
-        message_class("TensorProto").DataType.Name(value)
-        return True
-    return False

@@ -147,7 +147,8 @@ class _AttachOnImport(importlib.abc.MetaPathFinder):
 
 
 class _Attaching(importlib.abc.Loader):
-    """A loader that runs ``inner`` and then attaches the already-loaded extension."""
+    """A loader that attaches the already-loaded extension to the package, then runs ``inner``
+    (before, so that the package's own ``onnx.onnx_cpp2py_export`` lookups find it too)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -161,7 +162,7 @@ class _Attaching(importlib.abc.Loader):
         return self.inner.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        """Run the package, then set the attribute Python would have set."""
+        """Set the attribute Python would have set, then run the package."""
         extension = sys.modules.get(EXTENSION)
         if extension is not None:
             module.onnx_cpp2py_export = extension  # type: ignore[attr-defined]

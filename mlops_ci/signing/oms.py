@@ -34,7 +34,12 @@ from mlops_ci.signing.errors import (
     describe_exception,
 )
 from mlops_ci.signing.keysign import IN_TOTO_PAYLOAD_TYPE
-from mlops_ci.signing.manifest import OmsManifest, from_model_signing, plain_manifest
+from mlops_ci.signing.manifest import (
+    PREDICATE_TYPE,
+    OmsManifest,
+    from_model_signing,
+    plain_manifest,
+)
 from mlops_ci.signing.material import key_fingerprint, subject_of
 from mlops_ci.signing.policy import (
     Mode,
@@ -48,7 +53,8 @@ from mlops_ci.signing.scope import ExternalDataError, ModelScope, model_scope, s
 if TYPE_CHECKING:
     from cryptography import x509
 
-OMS_PREDICATE_TYPES = ("https://model_signing/signature/v1.0", "https://model_signing/Digests/v0.1")
+# The predicate type model-signing signs, and the compatibility one it also accepts.
+OMS_PREDICATE_TYPES = (PREDICATE_TYPE, "https://model_signing/Digests/v0.1")
 
 
 def hashing_config(ignore: Sequence[Path] = ()) -> Any:
